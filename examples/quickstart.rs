@@ -1,0 +1,73 @@
+//! The DESIGN.md snippet, runnable: a main-thread task reads the World, finds a
+//! path on a worker, and writes the result back, in one task; an interval-like
+//! loop ticks on the main thread; the app stops after a few frames.
+//!
+//! `cargo run --example quickstart`
+
+use std::time::Duration;
+
+use bevy_app::{AppExit, ScheduleRunnerPlugin, prelude::*};
+use bevy_coro::prelude::*;
+use bevy_ecs::prelude::*;
+
+#[derive(Resource, Clone)]
+struct Map {
+    size: u32,
+}
+
+#[derive(Component, Debug)]
+struct Route(Vec<u32>);
+
+/// Stand-in for real pathfinding: heavy enough to want a worker.
+fn astar(map: &Map) -> Vec<u32> {
+    (0..map.size).filter(|cell| cell % 7 == 0).collect()
+}
+
+fn main() {
+    App::new()
+        .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::from_millis(16)))
+        .add_plugins(CoroPlugin::default())
+        .insert_resource(Map { size: 100 })
+        .add_systems(Startup, start)
+        .add_systems(Update, report)
+        .run();
+}
+
+fn start(coro: Res<Coro>) {
+    // A main-thread task: it can read and write the World between awaits.
+    coro.spawn::<Main>(async {
+        let map = with_world(|w| w.resource::<Map>().clone()).await;
+        let path = async move { astar(&map) }.on::<Worker>().await; // heavy part on a worker
+        with_world(move |w| {
+            w.spawn(Route(path));
+        })
+        .await; // back on main, same task
+    })
+    .detach();
+
+    // A loop on the main thread, one step per frame, like a game coroutine.
+    coro.spawn::<Main>(async {
+        for tick in 1..=3 {
+            println!("tick {tick}");
+            next_frame().await;
+        }
+    })
+    .detach();
+}
+
+fn report(
+    routes: Query<&Route, Added<Route>>,
+    mut frames: Local<u32>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    for route in &routes {
+        println!(
+            "route found on a worker, applied on the main thread: {:?}",
+            route.0
+        );
+    }
+    *frames += 1;
+    if *frames == 10 {
+        exit.write(AppExit::Success);
+    }
+}

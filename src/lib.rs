@@ -1,0 +1,79 @@
+//! A coroutine scheduler for Bevy.
+//!
+//! Async tasks run either on the **main thread**, inside a system that pumps
+//! them once per frame and may touch the ECS [`World`](bevy_ecs::world::World),
+//! or on **worker threads** for heavy work; one task hops between the two with
+//! [`.on::<Main>()`](CoroFutureExt::on) / [`.on::<Worker>()`](CoroFutureExt::on).
+//!
+//! ```
+//! use bevy_app::App;
+//! use bevy_ecs::prelude::*;
+//! use bevy_coro::prelude::*;
+//!
+//! #[derive(Resource)]
+//! struct Answer(u64);
+//!
+//! let mut app = App::new();
+//! app.add_plugins(CoroPlugin { workers: 1, ..Default::default() });
+//! let coro = app.world().resource::<Coro>().clone();
+//! coro.spawn::<Main>(async {
+//!     // Heavy part on a worker...
+//!     let sum = async { (1..=100u64).sum::<u64>() }.on::<Worker>().await;
+//!     // ...and back on the main thread, in the same task, with the World.
+//!     with_world(move |world| world.insert_resource(Answer(sum))).await;
+//! })
+//! .detach();
+//!
+//! while !app.world().contains_resource::<Answer>() {
+//!     app.update();
+//! }
+//! assert_eq!(app.world().resource::<Answer>().0, 5050);
+//! ```
+//!
+//! # How it works
+//!
+//! - Every task carries a header (its affinity, a cancel flag, where it was
+//!   spawned). When a task is woken, the header's affinity picks the queue: the
+//!   main queue, or a worker's. A hop writes the header and wakes the task.
+//! - The main queue is drained by the pump system ([`CoroSystems::Pump`], in
+//!   `PreUpdate` by default) until empty or [`CoroPlugin::main_budget`] is spent.
+//!   On the main thread, [`yield_now`] resumes in the next frame.
+//! - Workers have a local queue each, share an injector, steal from each other,
+//!   and sleep on an `event-listener` when idle: an idle pool uses no CPU.
+//! - A panicking task ends with [`TaskError::Panicked`]; nothing else stops.
+//!   Dropping a [`Task`] cancels it; [`Task::detach`] lets it run on.
+//! - Dropping the App (or the [`Runtime`](runtime::Runtime)) joins the workers
+//!   and drops every pending future exactly once.
+//!
+//! The core scheduler, [`runtime`], knows nothing of Bevy and can be pumped by
+//! hand.
+
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod plugin;
+pub mod runtime;
+mod world;
+
+/// The main-thread affinity: `coro.spawn::<Main>(..)`, `.on::<Main>()`.
+///
+/// This is Bevy's own `Main` schedule label, reused as the affinity marker: a
+/// game glob-imports both `bevy::prelude::*` and `bevy_coro::prelude::*`, and
+/// two different items named `Main` would make every use ambiguous. Code that
+/// drives the [`runtime`] without Bevy uses [`runtime::Main`], which means the
+/// same.
+pub use bevy_app::Main;
+pub use plugin::{Coro, CoroPlugin, CoroScheduler, CoroSystems};
+pub use runtime::{
+    Affinity, CoroFutureExt, NextFrame, On, SpawnOn, Task, TaskError, Worker, YieldNow, next_frame,
+    yield_now,
+};
+pub use world::{WithWorld, with_world};
+
+/// Everything a game needs: `use bevy_coro::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Affinity, Coro, CoroFutureExt, CoroPlugin, CoroSystems, Main, SpawnOn, Task, TaskError,
+        Worker, next_frame, with_world, yield_now,
+    };
+}

@@ -1,0 +1,136 @@
+//! [`CoroPlugin`], the [`Coro`] resource, the [`CoroSystems`] set and the pump
+//! system: the thin Bevy layer over [`Runtime`].
+
+use std::ops::Deref;
+use std::time::{Duration, Instant};
+
+use bevy_app::{App, Plugin, PreUpdate};
+use bevy_ecs::intern::Interned;
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::ScheduleLabel;
+
+use crate::runtime::{Affinity, Handle, Runtime, RuntimeConfig, default_workers};
+
+/// Adds the coroutine scheduler to an App: worker threads, the [`Coro`]
+/// resource to spawn with, and the pump system in [`CoroSystems::Pump`].
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_coro::prelude::*;
+/// # use std::time::Duration;
+/// App::new().add_plugins(CoroPlugin {
+///     workers: 2,
+///     main_budget: Some(Duration::from_millis(4)),
+///     ..Default::default()
+/// });
+/// ```
+#[derive(Debug, Clone)]
+pub struct CoroPlugin {
+    /// Worker threads. Default: available cores − 1, at least 1. Zero is
+    /// rejected when the plugin is built.
+    pub workers: usize,
+    /// Pin each worker to its own core (with `core_affinity`). Default: `false`.
+    pub pin_workers: bool,
+    /// The longest the pump may spend running main-thread tasks in one frame;
+    /// what is left runs in the next frames. Default: `None`, drain the queue.
+    pub main_budget: Option<Duration>,
+    /// The schedule the pump runs in. Default: `PreUpdate`, so what tasks do
+    /// with the World is seen by `Update` systems in the same frame.
+    pub schedule: Interned<dyn ScheduleLabel>,
+}
+
+impl Default for CoroPlugin {
+    fn default() -> Self {
+        CoroPlugin {
+            workers: default_workers(),
+            pin_workers: false,
+            main_budget: None,
+            schedule: PreUpdate.intern(),
+        }
+    }
+}
+
+impl Plugin for CoroPlugin {
+    fn build(&self, app: &mut App) {
+        let runtime = Runtime::new(RuntimeConfig {
+            workers: self.workers,
+            pin_workers: self.pin_workers,
+        })
+        .unwrap_or_else(|error| panic!("CoroPlugin: {error}"));
+        app.insert_resource(Coro(runtime.handle().clone()))
+            .insert_resource(CoroScheduler {
+                runtime,
+                main_budget: self.main_budget,
+            })
+            .add_systems(self.schedule, pump.in_set(CoroSystems::Pump));
+    }
+}
+
+/// System sets of the scheduler, to order systems around it.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CoroSystems {
+    /// The pump: runs the main-thread tasks that are ready (and the `with_world`
+    /// closures of worker tasks). Systems after it see what they did this frame.
+    Pump,
+}
+
+/// The scheduler handle: spawn tasks with it from systems, from inside tasks
+/// and from any thread. Cheap to clone.
+///
+/// ```
+/// # use bevy_ecs::prelude::*;
+/// # use bevy_coro::prelude::*;
+/// fn start(coro: Res<Coro>) {
+///     coro.spawn::<Worker>(async { /* heavy work */ }).detach();
+/// }
+/// ```
+///
+/// Its methods are those of the core [`Handle`] it derefs to, and
+/// [`SpawnOn::spawn`](crate::SpawnOn::spawn).
+#[derive(Resource, Clone, Debug)]
+pub struct Coro(Handle);
+
+impl Deref for Coro {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        &self.0
+    }
+}
+
+/// The scheduler the plugin owns. It lives in the World, so dropping the App
+/// shuts it down: workers joined, every pending future dropped once.
+#[derive(Resource, Debug)]
+pub struct CoroScheduler {
+    runtime: Runtime,
+    /// The pump's per-frame budget, from [`CoroPlugin::main_budget`]; may be
+    /// changed while the App runs.
+    pub main_budget: Option<Duration>,
+}
+
+impl CoroScheduler {
+    /// The core runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+}
+
+// Bevy's `Main` schedule label doubles as the main-thread affinity, so a game
+// that glob-imports both `bevy::prelude::*` and `bevy_coro::prelude::*` names
+// one and the same `Main` (two different items would make every use ambiguous).
+impl crate::runtime::sealed::Sealed for bevy_app::Main {}
+
+impl Affinity for bevy_app::Main {
+    const CODE: u8 = <crate::runtime::Main as Affinity>::CODE;
+    const NAME: &'static str = <crate::runtime::Main as Affinity>::NAME;
+}
+
+/// The pump system: lends the World to the scheduler's main-thread tasks and
+/// runs them.
+fn pump(world: &mut World) {
+    let Some(scheduler) = world.get_resource::<CoroScheduler>() else {
+        return;
+    };
+    let (handle, budget) = (scheduler.runtime.handle().clone(), scheduler.main_budget);
+    crate::world::lend(world, || handle.shared.pump(Instant::now(), budget));
+}

@@ -1,0 +1,191 @@
+//! Where a task runs: [`Main`] or [`Worker`], and the hop between them,
+//! [`.on::<A>()`](CoroFutureExt::on).
+//!
+//! A hop moves the *same* task: it writes the new affinity into the task's
+//! header and wakes the task; the schedule function reads the header and puts
+//! the task on the other side's queue, where its next poll happens. Nothing new
+//! is spawned. Routing is decided by the affinity type, monomorphised, never by
+//! asking which thread we are on.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::context::with_current_task;
+use super::header::{MAIN, WORKER};
+
+pub(crate) mod sealed {
+    /// Only this crate names affinities.
+    pub trait Sealed {}
+}
+
+/// Where a task runs: [`Main`] or [`Worker`]. Sealed: these two are all there is.
+pub trait Affinity: sealed::Sealed + Send + Sync + 'static {
+    #[doc(hidden)]
+    const CODE: u8;
+    /// The affinity's name, for messages.
+    const NAME: &'static str;
+}
+
+/// The main thread: tasks run inside the pump (once per frame, in
+/// [`CoroSystems::Pump`](crate::CoroSystems::Pump)) and can reach the `World`
+/// directly with [`with_world`](crate::with_world).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Main;
+
+/// The worker threads: for heavy work that must not stall the frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Worker;
+
+impl sealed::Sealed for Main {}
+impl sealed::Sealed for Worker {}
+
+impl Affinity for Main {
+    const CODE: u8 = MAIN;
+    const NAME: &'static str = "Main";
+}
+
+impl Affinity for Worker {
+    const CODE: u8 = WORKER;
+    const NAME: &'static str = "Worker";
+}
+
+/// Extension methods on every `Future + Send`; the prelude exports it.
+pub trait CoroFutureExt: Future + Send + Sized {
+    /// Runs this future with affinity `A`, then returns to the affinity the task
+    /// had: the task itself moves (one wake each way), nothing new is spawned.
+    /// No hop happens when the task already has affinity `A`.
+    ///
+    /// ```
+    /// # use bevy_coro::prelude::*;
+    /// # async fn load() -> Vec<u8> { vec![1, 2, 3] }
+    /// # async fn example() {
+    /// // inside a Main task:
+    /// let bytes = async { load().await }.on::<Worker>().await; // runs on a worker
+    /// // ...and here we are back on the main thread.
+    /// # }
+    /// ```
+    ///
+    /// The whole task moves, so a hop inside `join!`/`select!` moves the
+    /// siblings too; give concurrent branches their own tasks instead.
+    ///
+    /// # Panics
+    ///
+    /// When awaited outside a task of this scheduler (there is no task to move),
+    /// and when a [`spawn_local`](super::Handle::spawn_local) task tries to hop
+    /// to a worker (its future cannot leave the main thread).
+    fn on<A: Affinity>(self) -> On<Self, A> {
+        On {
+            future: self,
+            state: State::Start,
+            output: None,
+            _affinity: PhantomData,
+        }
+    }
+}
+
+impl<F: Future + Send> CoroFutureExt for F {}
+
+enum State {
+    /// Not polled yet.
+    Start,
+    /// Polling the future with affinity `A`; `back` is the affinity to return
+    /// to afterwards, if a hop happened.
+    Running {
+        back: Option<u8>,
+    },
+    /// The future finished and the task is hopping back; `output` holds the result.
+    Returning,
+    Done,
+}
+
+/// The future returned by [`CoroFutureExt::on`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct On<F: Future, A> {
+    future: F,
+    state: State,
+    output: Option<F::Output>,
+    _affinity: PhantomData<fn() -> A>,
+}
+
+impl<F: Future, A: Affinity> Future for On<F, A> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned (never moved, dropped in
+        // place with `self`); `state` and `output` are not pinned and are only
+        // moved by value here, never through a pinned reference.
+        let this = unsafe { self.get_unchecked_mut() };
+        loop {
+            match this.state {
+                State::Start => {
+                    let current = with_current_task(|task| {
+                        let task = task.unwrap_or_else(|| outside_task(A::NAME));
+                        let current = task.affinity();
+                        if current != A::CODE {
+                            assert!(
+                                !(task.is_local() && A::CODE == WORKER),
+                                "bevy_coro: a `spawn_local` task cannot hop with \
+                                 `.on::<Worker>()`: its future is !Send and lives on the \
+                                 main thread; spawn the work with `spawn::<Worker>` and await it"
+                            );
+                            task.set_affinity(A::CODE);
+                        }
+                        current
+                    });
+                    if current == A::CODE {
+                        this.state = State::Running { back: None };
+                    } else {
+                        this.state = State::Running {
+                            back: Some(current),
+                        };
+                        // The schedule function runs after this poll and reads
+                        // the new affinity: the next poll is on the other side.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                }
+                State::Running { back } => {
+                    // SAFETY: `this.future` is pinned, see above.
+                    let future = unsafe { Pin::new_unchecked(&mut this.future) };
+                    let output = match future.poll(cx) {
+                        Poll::Ready(output) => output,
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    let Some(back) = back else {
+                        this.state = State::Done;
+                        return Poll::Ready(output);
+                    };
+                    with_current_task(|task| {
+                        task.unwrap_or_else(|| outside_task(A::NAME))
+                            .set_affinity(back)
+                    });
+                    this.output = Some(output);
+                    this.state = State::Returning;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                State::Returning => {
+                    this.state = State::Done;
+                    return Poll::Ready(
+                        this.output
+                            .take()
+                            .expect("output stored before the hop back"),
+                    );
+                }
+                State::Done => panic!("`On` future polled after it completed"),
+            }
+        }
+    }
+}
+
+/// The panic for a hop awaited where there is no task to move.
+#[cold]
+#[track_caller]
+pub(crate) fn outside_task(affinity: &str) -> ! {
+    panic!(
+        "bevy_coro: `.on::<{affinity}>()` was awaited outside a bevy_coro task; \
+         spawn the future with `coro.spawn::<Main>(..)` or `coro.spawn::<Worker>(..)` first"
+    )
+}

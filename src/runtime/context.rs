@@ -1,0 +1,81 @@
+//! Thread-local context: which task is being polled, and whether this thread is
+//! one of a runtime's workers or inside its pump.
+//!
+//! The context is what lets `.on::<A>()`, `yield_now()` and `with_world` find the
+//! task they run in without being handed anything. It is set by the task body
+//! around each poll (see `task::TaskBody`) and by the drivers (worker loop, pump).
+
+use std::cell::Cell;
+use std::ptr;
+
+use super::Shared;
+use super::task::Header;
+
+thread_local! {
+    /// The header of the task being polled on this thread, or null.
+    static CURRENT_TASK: Cell<*const Header> = const { Cell::new(ptr::null()) };
+    /// The runtime this thread is a worker of, or null.
+    static WORKER_OF: Cell<*const Shared> = const { Cell::new(ptr::null()) };
+    /// This worker's index in its runtime (meaningful when `WORKER_OF` is set).
+    static WORKER_INDEX: Cell<usize> = const { Cell::new(0) };
+    /// The runtime whose pump is running on this thread, or null.
+    static PUMPING: Cell<*const Shared> = const { Cell::new(ptr::null()) };
+}
+
+/// Restores the previous current task when dropped, also during unwinding.
+pub(crate) struct TaskGuard(*const Header);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        CURRENT_TASK.set(self.0);
+    }
+}
+
+/// Marks `header` as the task being polled until the guard drops.
+#[inline]
+pub(crate) fn enter_task(header: &Header) -> TaskGuard {
+    TaskGuard(CURRENT_TASK.replace(header))
+}
+
+/// Calls `f` with the header of the task being polled on this thread, if any.
+#[inline]
+pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Header>) -> R) -> R {
+    let ptr = CURRENT_TASK.get();
+    // SAFETY: `CURRENT_TASK` is non-null only between `enter_task` and the drop of
+    // its guard, which both happen inside `TaskBody::poll`. The header lives in the
+    // same allocation as the task body and outlives it, so it is alive for the whole
+    // poll, and the reference does not escape `f`.
+    f(unsafe { ptr.as_ref() })
+}
+
+/// Marks this thread as worker `index` of `shared` for the rest of its life.
+pub(crate) fn set_worker(shared: &Shared, index: usize) {
+    WORKER_OF.set(shared);
+    WORKER_INDEX.set(index);
+}
+
+/// The index of this thread among `shared`'s workers, if it is one.
+#[inline]
+pub(crate) fn worker_index(shared: &Shared) -> Option<usize> {
+    ptr::eq(WORKER_OF.get(), shared).then(|| WORKER_INDEX.get())
+}
+
+/// Restores the previous pump marker when dropped.
+pub(crate) struct PumpGuard(*const Shared);
+
+impl Drop for PumpGuard {
+    fn drop(&mut self) {
+        PUMPING.set(self.0);
+    }
+}
+
+/// Marks this thread as running `shared`'s pump until the guard drops.
+pub(crate) fn enter_pump(shared: &Shared) -> PumpGuard {
+    PumpGuard(PUMPING.replace(shared))
+}
+
+/// Whether this thread is inside `shared`'s pump right now.
+#[inline]
+pub(crate) fn is_pumping(shared: &Shared) -> bool {
+    ptr::eq(PUMPING.get(), shared)
+}

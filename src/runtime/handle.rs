@@ -1,0 +1,117 @@
+//! [`Handle`]: the cheap, cloneable way to reach a runtime from anywhere, and
+//! the [`SpawnOn`] trait that spells `spawn::<Main>(fut)`.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::Arc;
+use std::thread;
+
+use super::Shared;
+use super::affinity::Affinity;
+use super::header::MAIN;
+use super::task::{self, Task};
+
+/// A handle to a [`Runtime`](super::Runtime): `Clone + Send + Sync`, usable from
+/// systems, from inside tasks and from any thread. In a Bevy app it is the
+/// [`Coro`](crate::Coro) resource.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// Spawning with the affinity as the only turbofish argument:
+/// `coro.spawn::<Main>(fut)`, `coro.spawn::<Worker>(fut)`.
+///
+/// It is a trait generic over the future (rather than an inherent method
+/// generic over both) so that the call names the affinity alone. The prelude
+/// exports it.
+pub trait SpawnOn<F: Future> {
+    /// Spawns `future` as a new task that starts with affinity `A`
+    /// ([`Main`](crate::Main) or [`Worker`](crate::Worker)). It can hop later
+    /// with [`.on::<A>()`](crate::CoroFutureExt::on).
+    ///
+    /// The returned [`Task`] is the result; dropping it cancels the task,
+    /// [`Task::detach`] lets it run on. After the runtime was dropped, the task
+    /// never runs and resolves to [`TaskError::Cancelled`](crate::TaskError).
+    ///
+    /// Only `Send` futures can be spawned this way; `!Send` ones go to
+    /// [`Handle::spawn_local`]:
+    ///
+    /// ```compile_fail
+    /// # use bevy_coro::prelude::*;
+    /// # use bevy_coro::runtime::{Runtime, RuntimeConfig};
+    /// let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    /// let not_send = std::rc::Rc::new(1);
+    /// runtime.spawn::<Main>(async move { *not_send }).detach();
+    /// ```
+    fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output>;
+}
+
+impl<F> SpawnOn<F> for Handle
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    #[track_caller]
+    fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output> {
+        // SAFETY: the future is `Send`, so it may be polled and dropped anywhere.
+        unsafe { task::spawn(&self.shared, A::CODE, false, Location::caller(), future) }
+    }
+}
+
+impl Handle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Handle { shared }
+    }
+
+    /// Spawns a `!Send` future that lives on the main thread for good: it is
+    /// only ever polled by the pump and cannot hop to a worker (an
+    /// `.on::<Worker>()` inside it panics). Use it for futures holding `Rc`s or
+    /// other thread-bound data.
+    ///
+    /// # Panics
+    ///
+    /// When called on another thread than the runtime's main thread (the one
+    /// that created it, in Bevy the App's), since the future cannot be moved.
+    #[track_caller]
+    pub fn spawn_local<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        assert!(
+            thread::current().id() == self.shared.main_thread,
+            "bevy_coro: `spawn_local` must be called on the main thread, \
+             where its !Send future will live; use `spawn::<Main>` from other threads"
+        );
+        // SAFETY: we are on the main thread, and `local = true` keeps the task
+        // there: it starts on the main queue and `.on::<Worker>()` refuses to
+        // move it.
+        unsafe { task::spawn(&self.shared, MAIN, true, Location::caller(), future) }
+    }
+
+    /// Tasks spawned and not yet finished (including parked ones).
+    pub fn in_flight(&self) -> usize {
+        self.shared.registry.live()
+    }
+
+    /// Number of worker threads.
+    pub fn worker_count(&self) -> usize {
+        self.shared.workers.count()
+    }
+
+    /// Number of tasks waiting for the main thread's next pump.
+    pub fn main_queue_len(&self) -> usize {
+        self.shared.main.len()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.worker_count())
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}

@@ -1,0 +1,113 @@
+//! The task header: what the scheduler needs to know about a task, stored in the
+//! task's own allocation through `async_task::Builder::metadata`.
+//!
+//! # Who touches which field
+//!
+//! - `affinity` is written only by the task itself, during its own poll (a hop),
+//!   and read by the schedule function, which async-task calls after that poll
+//!   ends. async-task's state transitions order the two, so the schedule function
+//!   always sees the affinity the task asked for.
+//! - `cancelled` is written by anyone holding the task's handle and read by the
+//!   task body at the start of each poll.
+//! - everything else is written once, at spawn.
+
+use std::panic::Location;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use super::Shared;
+use super::registry::Slot;
+
+/// Affinity code of [`Main`](crate::Main).
+pub(crate) const MAIN: u8 = 0;
+/// Affinity code of [`Worker`](crate::Worker).
+pub(crate) const WORKER: u8 = 1;
+
+/// Per-task scheduler data, stored in the task allocation.
+pub(crate) struct Header {
+    pub(crate) shared: Arc<Shared>,
+    /// Where the task runs now: [`MAIN`] or [`WORKER`].
+    affinity: AtomicU8,
+    /// Set by `Task::cancel`; the task ends at its next poll.
+    cancelled: AtomicBool,
+    /// A `spawn_local` task: its future is `!Send` and must stay on the main thread.
+    local: bool,
+    /// The task's entry in the live-task registry.
+    pub(crate) slot: Slot,
+    /// Where the task was spawned.
+    location: &'static Location<'static>,
+    // Later work adds here: the parent link (task trees) and the priority.
+}
+
+impl Header {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        affinity: u8,
+        local: bool,
+        slot: Slot,
+        location: &'static Location<'static>,
+    ) -> Self {
+        Header {
+            shared,
+            affinity: AtomicU8::new(affinity),
+            cancelled: AtomicBool::new(false),
+            local,
+            slot,
+            location,
+        }
+    }
+
+    /// The affinity the task runs with now.
+    #[inline]
+    pub(crate) fn affinity(&self) -> u8 {
+        self.affinity.load(Ordering::Acquire)
+    }
+
+    /// Moves the task: its next schedule goes to `affinity`'s queue.
+    #[inline]
+    pub(crate) fn set_affinity(&self, affinity: u8) {
+        self.affinity.store(affinity, Ordering::Release);
+    }
+
+    /// Whether the task was spawned with `spawn_local`.
+    #[inline]
+    pub(crate) fn is_local(&self) -> bool {
+        self.local
+    }
+
+    /// Whether the task was asked to stop.
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Asks the task to stop at its next poll, and wakes it so that poll comes.
+    pub(crate) fn cancel(&self) {
+        if !self.cancelled.swap(true, Ordering::AcqRel) {
+            self.shared.registry.wake(self.slot);
+        }
+    }
+
+    /// Where the task was spawned.
+    pub(crate) fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+}
+
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Header")
+            .field(
+                "affinity",
+                &if self.affinity() == MAIN {
+                    "Main"
+                } else {
+                    "Worker"
+                },
+            )
+            .field("cancelled", &self.is_cancelled())
+            .field("local", &self.local)
+            .field("location", &format_args!("{}", self.location))
+            .finish()
+    }
+}

@@ -1,0 +1,130 @@
+//! The main queue and the pump that drains it once per frame.
+//!
+//! Main-affinity tasks only ever run inside [`MainQueue::pump`], on the thread
+//! that owns the runtime (in Bevy, inside an exclusive system). A task that
+//! wakes itself while the pump polls it (a `yield_now()`, or any foreign
+//! "yield" future) goes to `next_frame` instead of `ready`, so the pump cannot
+//! spin on it: on the main thread, a yield means "resume next frame", as a game
+//! coroutine's `yield` does. Wakes from anywhere else go to `ready` and are
+//! served by the running pump if it is still draining.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use async_task::Runnable;
+use concurrent_queue::ConcurrentQueue;
+
+use super::task::Header;
+use super::{Shared, context, drain_queue, run};
+
+/// What one pump did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PumpReport {
+    /// Task polls run by this pump.
+    pub polled: usize,
+    /// Whether the pump stopped because its budget was spent, leaving tasks for
+    /// the next frame.
+    pub out_of_budget: bool,
+}
+
+/// The main-thread side of the scheduler.
+pub(crate) struct MainQueue {
+    /// Tasks to poll in this pump.
+    ready: ConcurrentQueue<Runnable<Header>>,
+    /// Tasks that yielded during a pump: polled first in the next one.
+    next_frame: ConcurrentQueue<Runnable<Header>>,
+    /// `next_frame()` futures waiting for the next pump to start.
+    frame_waiters: ConcurrentQueue<Waker>,
+    /// Pumps started so far; `next_frame()` compares against it.
+    frame: AtomicU64,
+}
+
+impl MainQueue {
+    pub(crate) fn new() -> Self {
+        MainQueue {
+            ready: ConcurrentQueue::unbounded(),
+            next_frame: ConcurrentQueue::unbounded(),
+            frame_waiters: ConcurrentQueue::unbounded(),
+            frame: AtomicU64::new(0),
+        }
+    }
+
+    /// Queues a main-affinity task; returns it back if the scheduler is closed.
+    /// `yielded`: the task woke itself during a pump and waits for the next one.
+    pub(crate) fn push(
+        &self,
+        runnable: Runnable<Header>,
+        yielded: bool,
+    ) -> Option<Runnable<Header>> {
+        let queue = if yielded {
+            &self.next_frame
+        } else {
+            &self.ready
+        };
+        queue.push(runnable).err().map(|error| error.into_inner())
+    }
+
+    /// Number of pumps started so far.
+    pub(crate) fn frame(&self) -> u64 {
+        self.frame.load(Ordering::Acquire)
+    }
+
+    /// Wakes `waker` when the next pump starts. Returns `false` if the scheduler
+    /// is closed (the waker is dropped: nothing will pump again).
+    pub(crate) fn wake_next_frame(&self, waker: Waker) -> bool {
+        self.frame_waiters.push(waker).is_ok()
+    }
+
+    /// Runs main-queue tasks until none is ready or `budget` (counted from
+    /// `now`) is spent. At least one task runs per pump when any is ready, so
+    /// a budget too small for one task still makes progress.
+    pub(crate) fn pump(
+        &self,
+        shared: &Shared,
+        now: Instant,
+        budget: Option<Duration>,
+    ) -> PumpReport {
+        let _pumping = context::enter_pump(shared);
+        self.frame.fetch_add(1, Ordering::AcqRel);
+        // Only those waiting now: a `next_frame()` registered during this pump
+        // waits for the next one.
+        for _ in 0..self.frame_waiters.len() {
+            let Ok(waker) = self.frame_waiters.pop() else {
+                break;
+            };
+            waker.wake();
+        }
+        let deadline = budget.map(|budget| now + budget);
+        let mut yielded = self.next_frame.len();
+        let mut report = PumpReport::default();
+        loop {
+            if report.polled > 0 && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                report.out_of_budget = !self.ready.is_empty() || yielded > 0;
+                break;
+            }
+            let next = if yielded > 0 {
+                yielded -= 1;
+                self.next_frame.pop().or_else(|_| self.ready.pop())
+            } else {
+                self.ready.pop()
+            };
+            let Ok(runnable) = next else { break };
+            run(runnable);
+            report.polled += 1;
+        }
+        report
+    }
+
+    /// Refuses further pushes and drops every queued task and waiter.
+    pub(crate) fn close(&self) {
+        drain_queue(&self.ready);
+        drain_queue(&self.next_frame);
+        drain_queue(&self.frame_waiters);
+    }
+
+    /// Number of tasks waiting to run on the main thread.
+    pub(crate) fn len(&self) -> usize {
+        self.ready.len() + self.next_frame.len()
+    }
+}

@@ -1,0 +1,270 @@
+//! The scheduler core. It knows nothing of Bevy: a [`Runtime`] owns the worker
+//! threads and is pumped by hand (`pump(now, budget)`) by whatever runs the
+//! frame loop, so engines with their own loop, and tests, can use it without an
+//! `App`. [`CoroPlugin`](crate::CoroPlugin) is a thin layer over it.
+//!
+//! ```
+//! use bevy_coro::prelude::*;
+//! use bevy_coro::runtime::{Runtime, RuntimeConfig};
+//! use std::time::Instant;
+//!
+//! let runtime = Runtime::new(RuntimeConfig { workers: 2, ..Default::default() }).unwrap();
+//! let mut task = runtime.spawn::<Main>(async {
+//!     // Heavy work on a worker, then back on the main thread, in one task.
+//!     let sum: u64 = async { (1..=1000u64).sum() }.on::<Worker>().await;
+//!     sum * 2
+//! });
+//! // The frame loop: pump once per frame until the task is done.
+//! let result = loop {
+//!     runtime.pump(Instant::now(), None);
+//!     if let Some(result) = task.try_take() {
+//!         break result;
+//!     }
+//!     std::thread::yield_now();
+//! };
+//! assert_eq!(result, Ok(1_001_000));
+//! ```
+
+mod affinity;
+mod context;
+mod handle;
+mod header;
+mod main_queue;
+mod registry;
+mod task;
+mod workers;
+mod yields;
+
+use std::fmt;
+use std::io;
+use std::ops::Deref;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use async_task::{Runnable, ScheduleInfo};
+use concurrent_queue::ConcurrentQueue;
+
+pub(crate) use affinity::sealed;
+pub use affinity::{Affinity, CoroFutureExt, Main, On, Worker};
+pub(crate) use context::with_current_task;
+pub use handle::{Handle, SpawnOn};
+pub(crate) use header::MAIN;
+pub use main_queue::PumpReport;
+pub use task::{Task, TaskError};
+pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
+
+use main_queue::MainQueue;
+use registry::Registry;
+use task::Header;
+use workers::Workers;
+
+/// How to build a [`Runtime`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Number of worker threads; at least 1. Default: available cores − 1, at
+    /// least 1 (the main thread has the remaining core).
+    pub workers: usize,
+    /// Pin each worker to its own core with `core_affinity`. Default: `false`.
+    pub pin_workers: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            workers: default_workers(),
+            pin_workers: false,
+        }
+    }
+}
+
+/// Available cores − 1, at least 1.
+pub(crate) fn default_workers() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
+/// Why a [`Runtime`] could not be built.
+#[derive(Debug)]
+pub enum RuntimeError {
+    /// `workers` was 0; worker-affinity tasks would never run.
+    NoWorkers,
+    /// The operating system refused to start a worker thread.
+    Spawn(io::Error),
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuntimeError::NoWorkers => f.write_str(
+                "bevy_coro needs at least one worker thread (workers: 0 was given); \
+                 leave `workers` at its default or set it to 1 or more",
+            ),
+            RuntimeError::Spawn(error) => {
+                write!(f, "bevy_coro could not start a worker thread: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RuntimeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RuntimeError::Spawn(error) => Some(error),
+            RuntimeError::NoWorkers => None,
+        }
+    }
+}
+
+/// State shared by the runtime, its handles, its workers and its tasks.
+pub(crate) struct Shared {
+    main: MainQueue,
+    workers: Workers,
+    registry: Registry,
+    /// The thread that owns the runtime: the only one that pumps, and the only
+    /// one where `spawn_local` futures live.
+    main_thread: ThreadId,
+}
+
+impl Shared {
+    /// The schedule function of every task: routes it by the affinity in its
+    /// header. Called by async-task whenever the task is woken.
+    fn schedule(this: &Arc<Shared>, runnable: Runnable<Header>, info: ScheduleInfo) {
+        let rejected = if runnable.metadata().affinity() == MAIN {
+            let yielded = info.woken_while_running && context::is_pumping(this);
+            this.main.push(runnable, yielded)
+        } else {
+            this.workers.push(this, runnable)
+        };
+        if let Some(runnable) = rejected {
+            this.drop_rejected(runnable);
+        }
+    }
+
+    /// Drops a task the closed scheduler refused, which drops its future.
+    fn drop_rejected(&self, runnable: Runnable<Header>) {
+        if runnable.metadata().is_local() && thread::current().id() != self.main_thread {
+            // A `spawn_local` future woken on another thread after shutdown must
+            // not be dropped there (it is `!Send`). Leaking it is the safe choice.
+            std::mem::forget(runnable);
+        } else {
+            drop(runnable);
+        }
+    }
+
+    /// Runs one pump on the main thread.
+    pub(crate) fn pump(&self, now: Instant, budget: Option<Duration>) -> PumpReport {
+        assert!(
+            thread::current().id() == self.main_thread,
+            "bevy_coro: the runtime must be pumped on the thread that created it \
+             (main-thread tasks, including `spawn_local` ones, live there)"
+        );
+        self.main.pump(self, now, budget)
+    }
+
+    /// Stops everything: workers joined, every pending future dropped once.
+    fn shutdown(&self, threads: Vec<JoinHandle<()>>) {
+        self.workers.stop(threads);
+        // From here on pushes fail and the refused tasks are dropped by whoever
+        // woke them; the queued ones are dropped now.
+        self.workers.close();
+        self.main.close();
+        // Tasks parked outside any queue still own their futures: waking them
+        // hands them to the closed schedule function, which drops them.
+        for waker in self.registry.close() {
+            waker.wake();
+        }
+    }
+}
+
+/// Closes `queue` and drops what it holds, one item at a time and with no lock
+/// held, so a `Drop` that wakes another task cannot deadlock.
+fn drain_queue<T>(queue: &ConcurrentQueue<T>) {
+    queue.close();
+    while let Ok(item) = queue.pop() {
+        drop(item);
+    }
+}
+
+/// Polls a task once. A panic in the task's poll is caught by the task body; a
+/// panic escaping here (from a future's `Drop`) must not end a worker or the pump.
+fn run(runnable: Runnable<Header>) {
+    let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+}
+
+/// The scheduler: owns the worker threads, and is pumped once per frame on the
+/// thread that created it. Dropping it shuts the scheduler down: workers stop
+/// after their current poll and are joined, and every pending future is dropped
+/// exactly once. [`Handle`]s (and `Coro`) that outlive it still work: what they
+/// spawn resolves to [`TaskError::Cancelled`].
+///
+/// `Runtime` derefs to its [`Handle`], so it spawns like one.
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Starts a runtime with `config.workers` worker threads. The calling thread
+    /// becomes its main thread.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        if config.workers == 0 {
+            return Err(RuntimeError::NoWorkers);
+        }
+        let shared = Arc::new(Shared {
+            main: MainQueue::new(),
+            workers: Workers::new(config.workers, config.pin_workers),
+            registry: Registry::new(),
+            main_thread: thread::current().id(),
+        });
+        let threads = Workers::start(&shared).map_err(|error| {
+            shared.shutdown(Vec::new());
+            RuntimeError::Spawn(error)
+        })?;
+        Ok(Runtime {
+            handle: Handle::new(shared),
+            threads,
+        })
+    }
+
+    /// Runs the main queue: every main-affinity task that is ready, until none is
+    /// left or `budget` (counted from `now`) is spent; then the rest wait for the
+    /// next pump. Call it once per frame, on the thread that created the runtime.
+    ///
+    /// # Panics
+    ///
+    /// When called on another thread than the one that created the runtime.
+    pub fn pump(&self, now: Instant, budget: Option<Duration>) -> PumpReport {
+        self.handle.shared.pump(now, budget)
+    }
+
+    /// A cheap, cloneable handle for spawning from anywhere.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Deref for Runtime {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.handle
+            .shared
+            .shutdown(std::mem::take(&mut self.threads));
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.worker_count())
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}

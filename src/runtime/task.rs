@@ -1,0 +1,261 @@
+//! Tasks: the body that wraps every spawned future, the [`Task`] handle, and
+//! [`TaskError`].
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use async_task::{Builder, FallibleTask, WithInfo};
+
+use super::Shared;
+use super::context;
+pub(crate) use super::header::Header;
+
+/// Why a task did not produce its output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskError {
+    /// The task was cancelled (by [`Task::cancel`], by dropping its [`Task`], or
+    /// because the scheduler shut down) before it finished.
+    Cancelled,
+    /// The task panicked; this is the panic message.
+    Panicked(String),
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Cancelled => f.write_str("task was cancelled"),
+            TaskError::Panicked(message) => write!(f, "task panicked: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// The text of a panic payload, as the default panic hook would print it.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}
+
+/// Wraps every spawned future: sets the task context around each poll, turns a
+/// cancel flag into [`TaskError::Cancelled`] and a panic into
+/// [`TaskError::Panicked`], and deregisters the task once its future is gone.
+struct TaskBody<F> {
+    header: NonNull<Header>,
+    future: ManuallyDrop<F>,
+}
+
+impl<F: Future> Future for TaskBody<F> {
+    type Output = Result<F::Output, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let header = self.header;
+        // SAFETY: the header is the task's metadata. async-task keeps it in the
+        // same allocation as this body and drops it only when the allocation is
+        // freed, after the body has been dropped; so it outlives this poll. The
+        // copied pointer does not borrow `self`, so the future can be pinned below.
+        let header = unsafe { header.as_ref() };
+        if header.is_cancelled() {
+            return Poll::Ready(Err(TaskError::Cancelled));
+        }
+        let _task = context::enter_task(header);
+        // SAFETY: `future` is structurally pinned: it is never moved out of the
+        // body, and it is dropped in place (in `Drop`), never after a move.
+        let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(payload) => Poll::Ready(Err(TaskError::Panicked(panic_message(&*payload)))),
+        }
+    }
+}
+
+impl<F> Drop for TaskBody<F> {
+    fn drop(&mut self) {
+        /// Deregisters after the future is dropped, even if its `Drop` panics.
+        struct Deregister<'a>(&'a Header);
+        impl Drop for Deregister<'_> {
+            fn drop(&mut self) {
+                self.0.shared.registry.remove(self.0.slot);
+            }
+        }
+        let header = self.header;
+        // SAFETY: the header outlives the body (see `poll`).
+        let _deregister = Deregister(unsafe { header.as_ref() });
+        // SAFETY: the future is dropped exactly once, here, in place, and the
+        // body is never used after its `Drop`.
+        unsafe { ManuallyDrop::drop(&mut self.future) }
+    }
+}
+
+/// A handle to a spawned task, and a future of its result.
+///
+/// Awaiting a `Task<T>` gives `Ok(T)` when the task finished, or a
+/// [`TaskError`] when it was cancelled or panicked. A system that cannot await
+/// polls it with [`Task::try_take`] once per frame.
+///
+/// **Dropping a `Task` cancels the task** (like `async-task` and `bevy_tasks`);
+/// call [`Task::detach`] to let it run to the end on its own.
+#[must_use = "dropping a Task cancels it; call `.detach()` to let it run"]
+pub struct Task<T> {
+    /// `None` once the output was taken or the task was detached.
+    inner: Option<FallibleTask<Result<T, TaskError>, Header>>,
+    header: NonNull<Header>,
+}
+
+// SAFETY: `Task` is an `async_task::Task` plus a pointer to that task's header.
+// The async-task handle is `Send` when its output is, and `Header` is `Sync` (it
+// holds atomics, an `Arc` of a `Sync` type and `'static` data), so reading it
+// from any thread is fine.
+unsafe impl<T: Send> Send for Task<T> {}
+// SAFETY: `&Task` only reads the header (`Sync`) and asks async-task whether the
+// task finished, which `async_task::Task` allows from any thread.
+unsafe impl<T> Sync for Task<T> {}
+
+impl<T> Task<T> {
+    fn header(&self) -> Option<&Header> {
+        // SAFETY: while `inner` is `Some`, the async-task handle holds a reference
+        // on the task allocation, which keeps the header alive.
+        self.inner.as_ref().map(|_| unsafe { self.header.as_ref() })
+    }
+
+    /// Asks the task to stop. Cancellation is cooperative: a poll in progress
+    /// finishes, and the task ends at its next await with
+    /// [`TaskError::Cancelled`]. Awaiting the handle afterwards gives that error
+    /// (or the output, if the task had already finished).
+    pub fn cancel(&self) {
+        if let Some(header) = self.header() {
+            header.cancel();
+        }
+    }
+
+    /// Lets the task run to the end without a handle; its output is dropped.
+    pub fn detach(mut self) {
+        if let Some(inner) = self.inner.take() {
+            inner.detach();
+        }
+    }
+
+    /// Whether the task has finished (completed, panicked or been cancelled).
+    /// Also `true` once the output was taken.
+    pub fn is_finished(&self) -> bool {
+        self.inner.as_ref().is_none_or(|inner| inner.is_finished())
+    }
+
+    /// Takes the result if the task has finished, without waiting: for systems
+    /// that poll a task once per frame instead of awaiting it. Returns `Some`
+    /// once; after that, and while the task runs, it returns `None`.
+    ///
+    /// ```
+    /// # use bevy_coro::runtime::{Runtime, RuntimeConfig};
+    /// # use bevy_coro::prelude::*;
+    /// # use std::time::Instant;
+    /// # let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    /// let mut task = runtime.spawn::<Main>(async { 6 * 7 });
+    /// assert!(task.try_take().is_none()); // not run yet
+    /// runtime.pump(Instant::now(), None);
+    /// assert_eq!(task.try_take(), Some(Ok(42)));
+    /// assert_eq!(task.try_take(), None);
+    /// ```
+    pub fn try_take(&mut self) -> Option<Result<T, TaskError>> {
+        let inner = self.inner.as_mut()?;
+        if !inner.is_finished() {
+            return None;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(inner).poll(&mut cx) {
+            Poll::Ready(result) => {
+                self.inner = None;
+                Some(result.unwrap_or(Err(TaskError::Cancelled)))
+            }
+            Poll::Pending => None,
+        }
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self
+            .inner
+            .as_mut()
+            .expect("`Task` polled after it returned its result");
+        match Pin::new(inner).poll(cx) {
+            Poll::Ready(result) => {
+                self.inner = None;
+                // `None`: the task was closed before it produced an output (its
+                // handle was cancelled or the scheduler shut down).
+                Poll::Ready(result.unwrap_or(Err(TaskError::Cancelled)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Task");
+        if let Some(header) = self.header() {
+            d.field("spawned_at", &format_args!("{}", header.location()));
+        }
+        d.field("finished", &self.is_finished()).finish()
+    }
+}
+
+/// Spawns `future` on `shared` with the given starting affinity and schedules it.
+///
+/// # Safety
+///
+/// If `F` is not `Send`, the caller must be on the runtime's main thread and pass
+/// `local = true`, so the task is only ever polled and dropped there.
+pub(crate) unsafe fn spawn<F>(
+    shared: &Arc<Shared>,
+    affinity: u8,
+    local: bool,
+    location: &'static Location<'static>,
+    future: F,
+) -> Task<F::Output>
+where
+    F: Future + 'static,
+{
+    let (runnable, inner) = shared.registry.register(|slot| {
+        let header = Header::new(shared.clone(), affinity, local, slot, location);
+        let schedule = {
+            let shared = shared.clone();
+            WithInfo(move |runnable, info| Shared::schedule(&shared, runnable, info))
+        };
+        let body = |header: &Header| TaskBody {
+            header: NonNull::from(header),
+            future: ManuallyDrop::new(future),
+        };
+        // SAFETY: `spawn_unchecked` drops the `Send` and `'static` checks of
+        // `spawn`. The future is `'static`; if it is not `Send`, our caller
+        // guarantees it stays on the main thread (see this function's contract,
+        // and `Shared::schedule`, which keeps local tasks on the main queue).
+        let (runnable, task) = unsafe {
+            Builder::new()
+                .metadata(header)
+                .spawn_unchecked(body, schedule)
+        };
+        let waker = (slot != super::registry::Slot::NONE).then(|| runnable.waker());
+        (waker, (runnable, task))
+    });
+    let header = NonNull::from(inner.metadata());
+    runnable.schedule();
+    Task {
+        inner: Some(inner.fallible()),
+        header,
+    }
+}

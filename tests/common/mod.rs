@@ -1,0 +1,115 @@
+//! Helpers shared by the behaviour tests.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bevy_app::App;
+use bevy_coro::prelude::*;
+
+/// A watchdog bound: far above what any of these tests needs, only there so a
+/// lost wakeup fails the test instead of hanging CI.
+pub const WATCHDOG: Duration = Duration::from_secs(120);
+
+/// An App with the plugin and `workers` worker threads.
+pub fn app(workers: usize) -> App {
+    let mut app = App::new();
+    app.add_plugins(CoroPlugin {
+        workers,
+        ..Default::default()
+    });
+    app
+}
+
+/// The App's `Coro` handle.
+pub fn coro(app: &App) -> Coro {
+    app.world().resource::<Coro>().clone()
+}
+
+/// Runs frames until `done` holds; returns the number of frames. Panics (with
+/// `what`) if the watchdog bound passes first.
+pub fn update_until(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -> bool) -> usize {
+    let start = Instant::now();
+    let mut frames: usize = 0;
+    while !done(app) {
+        assert!(
+            start.elapsed() < WATCHDOG,
+            "watchdog: {what} not done after {frames} frames"
+        );
+        app.update();
+        frames += 1;
+        if frames.is_multiple_of(64) {
+            std::thread::yield_now();
+        }
+    }
+    frames
+}
+
+/// Waits (without pumping) until `done` holds, or panics at the watchdog bound.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < WATCHDOG, "watchdog: {what}");
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// Runs frames until `task` finishes and returns its result.
+pub fn run_task<T>(app: &mut App, mut task: Task<T>) -> Result<T, TaskError> {
+    let mut result = None;
+    update_until(app, "task", |_| {
+        result = task.try_take();
+        result.is_some()
+    });
+    result.unwrap()
+}
+
+/// Counts drops of the values it hands out.
+#[derive(Clone, Default)]
+pub struct DropCounter(Arc<AtomicUsize>);
+
+impl DropCounter {
+    pub fn token(&self) -> DropToken {
+        DropToken(self.0.clone())
+    }
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Bumps its counter when dropped.
+pub struct DropToken(Arc<AtomicUsize>);
+
+impl Drop for DropToken {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A future that never completes and holds `token` until it is dropped.
+pub async fn parked_forever(token: DropToken) {
+    std::future::pending::<()>().await;
+    drop(token);
+}
+
+/// Polls `future` once outside any task, returning the panic message if it panicked.
+pub fn poll_once_outside_task<F: Future>(future: F) -> Option<String> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = future.as_mut().poll(&mut cx);
+    }))
+    .err()
+    .map(|payload| panic_text(&*payload))
+}
+
+/// The message of a panic payload.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
