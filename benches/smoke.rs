@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn smoke(c: &mut Criterion) {
     let runtime = Runtime::new(RuntimeConfig {
         workers: 2,
-        pin_workers: false,
+        ..Default::default()
     })
     .unwrap();
     let mut group = c.benchmark_group("smoke");

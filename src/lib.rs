@@ -63,17 +63,18 @@ mod world;
 /// drives the [`runtime`] without Bevy uses [`runtime::Main`], which means the
 /// same.
 pub use bevy_app::Main;
-pub use plugin::{Coro, CoroPlugin, CoroScheduler, CoroSystems};
+pub use plugin::{Coro, CoroClock, CoroPlugin, CoroScheduler, CoroSystems};
 pub use runtime::{
-    Affinity, CoroFutureExt, NextFrame, On, SpawnOn, Task, TaskError, Worker, YieldNow, next_frame,
-    yield_now,
+    Affinity, CancelToken, CoroFutureExt, Elapsed, MissedTick, NextFrame, On, SpawnOn, Task,
+    TaskError, Worker, YieldNow, next_frame, sleep, sleep_until, timeout, yield_now,
 };
 pub use world::{WithWorld, with_world};
 
 /// Everything a game needs: `use bevy_coro::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Affinity, Coro, CoroFutureExt, CoroPlugin, CoroSystems, Main, SpawnOn, Task, TaskError,
-        Worker, next_frame, with_world, yield_now,
+        Affinity, CancelToken, Coro, CoroClock, CoroFutureExt, CoroPlugin, CoroSystems, Elapsed,
+        Main, MissedTick, SpawnOn, Task, TaskError, Worker, next_frame, sleep, sleep_until,
+        timeout, with_world, yield_now,
     };
 }

@@ -8,8 +8,11 @@ use bevy_app::{App, Plugin, PreUpdate};
 use bevy_ecs::intern::Interned;
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
+use bevy_time::{Time, Virtual};
 
-use crate::runtime::{Affinity, Handle, Runtime, RuntimeConfig, default_workers};
+use crate::runtime::{
+    Affinity, Clock, Handle, ManualClock, Runtime, RuntimeConfig, default_workers,
+};
 
 /// Adds the coroutine scheduler to an App: worker threads, the [`Coro`]
 /// resource to spawn with, and the pump system in [`CoroSystems::Pump`].
@@ -37,6 +40,22 @@ pub struct CoroPlugin {
     /// The schedule the pump runs in. Default: `PreUpdate`, so what tasks do
     /// with the World is seen by `Update` systems in the same frame.
     pub schedule: Interned<dyn ScheduleLabel>,
+    /// The clock timers (`sleep`, `delayed`, `interval`, `timeout`) follow.
+    /// Default: [`CoroClock::Real`].
+    pub clock: CoroClock,
+}
+
+/// The clock the scheduler's timers follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CoroClock {
+    /// Real time. Worker timers fire on time even when frames are slow.
+    #[default]
+    Real,
+    /// Bevy's `Time<Virtual>`, read by the pump each frame: while the game is
+    /// paused timers stand still, at speed 2.0 they run twice as fast. Timers
+    /// fire in the pump (virtual time only moves between frames). Needs
+    /// `bevy_time`'s `TimePlugin` (part of `MinimalPlugins` and `DefaultPlugins`).
+    Virtual,
 }
 
 impl Default for CoroPlugin {
@@ -46,21 +65,25 @@ impl Default for CoroPlugin {
             pin_workers: false,
             main_budget: None,
             schedule: PreUpdate.intern(),
+            clock: CoroClock::Real,
         }
     }
 }
 
 impl Plugin for CoroPlugin {
     fn build(&self, app: &mut App) {
+        let virtual_clock = (self.clock == CoroClock::Virtual).then(ManualClock::new);
         let runtime = Runtime::new(RuntimeConfig {
             workers: self.workers,
             pin_workers: self.pin_workers,
+            clock: virtual_clock.clone().map_or(Clock::Real, Clock::Manual),
         })
         .unwrap_or_else(|error| panic!("CoroPlugin: {error}"));
         app.insert_resource(Coro(runtime.handle().clone()))
             .insert_resource(CoroScheduler {
                 runtime,
                 main_budget: self.main_budget,
+                virtual_clock,
             })
             .add_systems(self.schedule, pump.in_set(CoroSystems::Pump));
     }
@@ -106,6 +129,9 @@ pub struct CoroScheduler {
     /// The pump's per-frame budget, from [`CoroPlugin::main_budget`]; may be
     /// changed while the App runs.
     pub main_budget: Option<Duration>,
+    /// Under [`CoroClock::Virtual`]: the runtime's clock, set from
+    /// `Time<Virtual>` before each pump.
+    virtual_clock: Option<ManualClock>,
 }
 
 impl CoroScheduler {
@@ -132,5 +158,12 @@ fn pump(world: &mut World) {
         return;
     };
     let (handle, budget) = (scheduler.runtime.handle().clone(), scheduler.main_budget);
+    if let Some(clock) = &scheduler.virtual_clock {
+        let time = world.get_resource::<Time<Virtual>>().expect(
+            "CoroPlugin { clock: CoroClock::Virtual } needs `Time<Virtual>`: \
+             add bevy_time's TimePlugin (part of MinimalPlugins and DefaultPlugins)",
+        );
+        clock.set(time.elapsed());
+    }
     crate::world::lend(world, || handle.shared.pump(Instant::now(), budget));
 }

@@ -47,7 +47,7 @@ fn zero_workers_is_rejected_when_the_plugin_is_built() {
     assert!(matches!(
         Runtime::new(RuntimeConfig {
             workers: 0,
-            pin_workers: false
+            ..Default::default()
         }),
         Err(RuntimeError::NoWorkers)
     ));
@@ -70,7 +70,7 @@ fn spawn_local_off_the_main_thread_panics() {
 fn with_world_in_a_runtime_pumped_by_hand_reports_the_missing_world() {
     let runtime = Runtime::new(RuntimeConfig {
         workers: 1,
-        pin_workers: false,
+        ..Default::default()
     })
     .unwrap();
     let mut task = runtime.spawn::<Main>(async { with_world(|_| ()).await });

@@ -13,7 +13,7 @@ use common::*;
 fn runtime(workers: usize) -> Runtime {
     Runtime::new(RuntimeConfig {
         workers,
-        pin_workers: false,
+        ..Default::default()
     })
     .unwrap()
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 use std::thread;
+use std::time::Instant;
 
 use super::Shared;
 use super::affinity::Affinity;
@@ -99,6 +100,18 @@ impl Handle {
     /// Number of worker threads.
     pub fn worker_count(&self) -> usize {
         self.shared.workers.count()
+    }
+
+    /// The time on the runtime's clock (real, manual or the game's virtual
+    /// time), as an `Instant` to add durations to and pass to
+    /// [`sleep_until`](super::sleep_until). Time zero is when the runtime started.
+    pub fn now(&self) -> Instant {
+        self.shared.timers.now_instant()
+    }
+
+    /// Timers filed and not yet fired or cancelled.
+    pub fn pending_timers(&self) -> usize {
+        self.shared.timers.pending()
     }
 
     /// Number of tasks waiting for the main thread's next pump.

@@ -26,6 +26,8 @@ pub struct PumpReport {
     /// Whether the pump stopped because its budget was spent, leaving tasks for
     /// the next frame.
     pub out_of_budget: bool,
+    /// Timers that came due and woke their tasks at the start of this pump.
+    pub timers_fired: usize,
 }
 
 /// The main-thread side of the scheduler.

@@ -26,12 +26,14 @@
 //! ```
 
 mod affinity;
+mod cancel;
 mod context;
 mod handle;
 mod header;
 mod main_queue;
 mod registry;
 mod task;
+mod timer;
 mod workers;
 mod yields;
 
@@ -48,26 +50,34 @@ use concurrent_queue::ConcurrentQueue;
 
 pub(crate) use affinity::sealed;
 pub use affinity::{Affinity, CoroFutureExt, Main, On, Worker};
+pub use cancel::CancelToken;
 pub(crate) use context::with_current_task;
 pub use handle::{Handle, SpawnOn};
 pub(crate) use header::MAIN;
 pub use main_queue::PumpReport;
 pub use task::{Task, TaskError};
+pub use timer::{
+    After, Clock, Elapsed, Every, ManualClock, MissedTick, Sleep, Timeout, sleep, sleep_until,
+    timeout,
+};
 pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
 use main_queue::MainQueue;
 use registry::Registry;
 use task::Header;
+use timer::Timers;
 use workers::Workers;
 
 /// How to build a [`Runtime`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Number of worker threads; at least 1. Default: available cores − 1, at
     /// least 1 (the main thread has the remaining core).
     pub workers: usize,
     /// Pin each worker to its own core with `core_affinity`. Default: `false`.
     pub pin_workers: bool,
+    /// The clock timers follow. Default: [`Clock::Real`].
+    pub clock: Clock,
 }
 
 impl Default for RuntimeConfig {
@@ -75,6 +85,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             workers: default_workers(),
             pin_workers: false,
+            clock: Clock::Real,
         }
     }
 }
@@ -121,6 +132,7 @@ pub(crate) struct Shared {
     main: MainQueue,
     workers: Workers,
     registry: Registry,
+    timers: Timers,
     /// The thread that owns the runtime: the only one that pumps, and the only
     /// one where `spawn_local` futures live.
     main_thread: ThreadId,
@@ -152,19 +164,24 @@ impl Shared {
         }
     }
 
-    /// Runs one pump on the main thread.
+    /// Runs one pump on the main thread: fires due timers, then runs the main
+    /// queue.
     pub(crate) fn pump(&self, now: Instant, budget: Option<Duration>) -> PumpReport {
         assert!(
             thread::current().id() == self.main_thread,
             "bevy_coro: the runtime must be pumped on the thread that created it \
              (main-thread tasks, including `spawn_local` ones, live there)"
         );
-        self.main.pump(self, now, budget)
+        let timers_fired = self.timers.fire_due();
+        PumpReport {
+            timers_fired,
+            ..self.main.pump(self, now, budget)
+        }
     }
 
-    /// Stops everything: workers joined, every pending future dropped once.
-    fn shutdown(&self, threads: Vec<JoinHandle<()>>) {
-        self.workers.stop(threads);
+    /// Stops everything: threads joined, every pending future dropped once.
+    fn shutdown(&self, threads: Threads) {
+        self.workers.stop(threads.workers);
         // From here on pushes fail and the refused tasks are dropped by whoever
         // woke them; the queued ones are dropped now.
         self.workers.close();
@@ -174,7 +191,16 @@ impl Shared {
         for waker in self.registry.close() {
             waker.wake();
         }
+        // Last: the sleeps of the tasks dropped above have removed their timers.
+        self.timers.stop(threads.timer);
     }
+}
+
+/// The threads a runtime owns.
+#[derive(Default)]
+struct Threads {
+    workers: Vec<JoinHandle<()>>,
+    timer: Option<JoinHandle<()>>,
 }
 
 /// Closes `queue` and drops what it holds, one item at a time and with no lock
@@ -201,7 +227,7 @@ fn run(runnable: Runnable<Header>) {
 /// `Runtime` derefs to its [`Handle`], so it spawns like one.
 pub struct Runtime {
     handle: Handle,
-    threads: Vec<JoinHandle<()>>,
+    threads: Threads,
 }
 
 impl Runtime {
@@ -215,10 +241,15 @@ impl Runtime {
             main: MainQueue::new(),
             workers: Workers::new(config.workers, config.pin_workers),
             registry: Registry::new(),
+            timers: Timers::new(config.clock),
             main_thread: thread::current().id(),
         });
-        let threads = Workers::start(&shared).map_err(|error| {
-            shared.shutdown(Vec::new());
+        let started = Workers::start(&shared).and_then(|workers| {
+            let timer = Timers::start(&shared)?;
+            Ok(Threads { workers, timer })
+        });
+        let threads = started.map_err(|error| {
+            shared.shutdown(Threads::default());
             RuntimeError::Spawn(error)
         })?;
         Ok(Runtime {
@@ -227,9 +258,10 @@ impl Runtime {
         })
     }
 
-    /// Runs the main queue: every main-affinity task that is ready, until none is
-    /// left or `budget` (counted from `now`) is spent; then the rest wait for the
-    /// next pump. Call it once per frame, on the thread that created the runtime.
+    /// Fires the timers that are due, then runs the main queue: every
+    /// main-affinity task that is ready, until none is left or `budget`
+    /// (counted from `now`) is spent; then the rest wait for the next pump.
+    /// Call it once per frame, on the thread that created the runtime.
     ///
     /// # Panics
     ///

@@ -38,8 +38,19 @@ impl fmt::Display for TaskError {
 
 impl std::error::Error for TaskError {}
 
+/// Polls `future`, turning a panic into its message.
+pub(crate) fn catch_poll<F: Future>(
+    future: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Output, String>> {
+    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        Ok(poll) => poll.map(Ok),
+        Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
+    }
+}
+
 /// The text of a panic payload, as the default panic hook would print it.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -74,10 +85,7 @@ impl<F: Future> Future for TaskBody<F> {
         // SAFETY: `future` is structurally pinned: it is never moved out of the
         // body, and it is dropped in place (in `Drop`), never after a move.
         let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(poll) => poll.map(Ok),
-            Err(payload) => Poll::Ready(Err(TaskError::Panicked(panic_message(&*payload)))),
-        }
+        catch_poll(future, cx).map(|result| result.map_err(TaskError::Panicked))
     }
 }
 

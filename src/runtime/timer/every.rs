@@ -1,0 +1,390 @@
+//! Delayed and interval tasks: [`Handle::after`] / [`Handle::delayed`] and
+//! [`Handle::every`] / [`Handle::interval`], with [`MissedTick`] policies.
+//!
+//! Each is one task that sleeps on the wheel and calls its factory when due.
+//! Runs happen inside that task, one at a time: a tick that comes while a run
+//! is still going never starts a second run (the single-execution guarantee).
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::Sleep;
+use crate::runtime::cancel::{CancelToken, TokenState};
+use crate::runtime::header::MAIN;
+use crate::runtime::task::{self, catch_poll, panic_message};
+use crate::runtime::{Affinity, Handle, Shared};
+
+/// What an interval does with the ticks that came while a run was going.
+///
+/// Timelines for a period `P` where the run started at tick 0 takes `2.5 P`
+/// (`#` a run, `|` a tick, `x` a skipped tick):
+///
+/// ```text
+/// ticks:  |0        |1        |2        |3        |4
+/// Skip:   #########################     x ########## (1, 2 skipped; next run on tick 3)
+/// Burst:  #########################=========####    (1 runs at 2.5 P, 2 right after it)
+/// Delay:  #########################     #####        (one run at 2.5 P; the grid moves there)
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum MissedTick {
+    /// The ticks a run covered are skipped and counted in
+    /// [`CancelToken::ticks_skipped`]; the next run is on the next tick of the
+    /// grid `start + k·period`. The default: the grid never drifts, and a slow
+    /// run does not cause a burst of catch-up runs.
+    #[default]
+    Skip,
+    /// Every tick runs: the ones a run covered run back to back, as soon as
+    /// possible, until the interval is back on its grid.
+    Burst,
+    /// One run at once for the ticks a run covered (the rest are counted as
+    /// skipped), and the grid restarts from there: `end + k·period`.
+    Delay,
+}
+
+/// Options for an interval task; made by [`Handle::every`].
+///
+/// ```
+/// # use bevy_coro::prelude::*;
+/// # use bevy_coro::runtime::{Runtime, RuntimeConfig, MissedTick};
+/// # use std::time::Duration;
+/// # let coro = Runtime::new(RuntimeConfig::default()).unwrap();
+/// let token = coro
+///     .every(Duration::from_millis(100))
+///     .on::<Worker>()
+///     .missed(MissedTick::Burst)
+///     .first_after_period()
+///     .run(|| async { /* re-plan */ });
+/// ```
+#[must_use = "an interval does nothing until `.run(factory)`"]
+#[derive(Debug, Clone)]
+pub struct Every {
+    handle: Handle,
+    period: Duration,
+    affinity: u8,
+    missed: MissedTick,
+    first_after_period: bool,
+}
+
+impl Every {
+    /// Runs on affinity `A` ([`Main`](crate::Main) by default).
+    pub fn on<A: Affinity>(mut self) -> Self {
+        self.affinity = A::CODE;
+        self
+    }
+
+    /// What to do with ticks that came during a run; default [`MissedTick::Skip`].
+    pub fn missed(mut self, policy: MissedTick) -> Self {
+        self.missed = policy;
+        self
+    }
+
+    /// The first run is one period after the start, instead of at once.
+    pub fn first_after_period(mut self) -> Self {
+        self.first_after_period = true;
+        self
+    }
+
+    /// Starts the interval: `factory()` makes each run's future.
+    #[track_caller]
+    pub fn run<F, Fut>(self, factory: F) -> CancelToken
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let shared = self.handle.shared.clone();
+        let state = Arc::new(TokenState::default());
+        let period = u64::try_from(self.period.as_nanos()).unwrap_or(u64::MAX);
+        let grid = Grid {
+            origin: shared.timers.now(),
+            period,
+            next: u64::from(self.first_after_period),
+        };
+        let body = interval(shared.clone(), state.clone(), grid, self.missed, factory);
+        spawn_timer_task(&shared, self.affinity, Location::caller(), body);
+        CancelToken::new(state)
+    }
+}
+
+/// Options for a delayed task; made by [`Handle::after`].
+#[must_use = "a delayed task does nothing until `.run(factory)`"]
+#[derive(Debug, Clone)]
+pub struct After {
+    handle: Handle,
+    delay: Duration,
+    affinity: u8,
+}
+
+impl After {
+    /// Runs on affinity `A` ([`Main`](crate::Main) by default).
+    pub fn on<A: Affinity>(mut self) -> Self {
+        self.affinity = A::CODE;
+        self
+    }
+
+    /// Schedules the run: `factory()` is called once, when the delay is over.
+    #[track_caller]
+    pub fn run<F, Fut>(self, factory: F) -> CancelToken
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let shared = self.handle.shared.clone();
+        let state = Arc::new(TokenState::default());
+        let due = u64::try_from(self.delay.as_nanos())
+            .ok()
+            .and_then(|delay| shared.timers.now().checked_add(delay));
+        let body = delayed(shared.clone(), state.clone(), due, factory);
+        spawn_timer_task(&shared, self.affinity, Location::caller(), body);
+        CancelToken::new(state)
+    }
+}
+
+impl Handle {
+    /// Options for a task that runs every `period`; see [`Every`].
+    ///
+    /// # Panics
+    ///
+    /// When `period` is zero.
+    #[track_caller]
+    pub fn every(&self, period: Duration) -> Every {
+        assert!(
+            !period.is_zero(),
+            "bevy_coro: an interval's period must be longer than zero"
+        );
+        Every {
+            handle: self.clone(),
+            period,
+            affinity: MAIN,
+            missed: MissedTick::Skip,
+            first_after_period: false,
+        }
+    }
+
+    /// Options for a task that runs once after `delay`; see [`After`].
+    pub fn after(&self, delay: Duration) -> After {
+        After {
+            handle: self.clone(),
+            delay,
+            affinity: MAIN,
+        }
+    }
+
+    /// Runs `factory()` now and then every `period` on the main thread, on the
+    /// grid `start + k·period`, never two runs at once (a tick that comes
+    /// during a run is skipped and counted). Dropping the token stops it.
+    ///
+    /// ```
+    /// # use bevy_coro::prelude::*;
+    /// # use bevy_coro::runtime::{Runtime, RuntimeConfig};
+    /// # use std::time::Duration;
+    /// # let coro = Runtime::new(RuntimeConfig::default()).unwrap();
+    /// let token = coro.interval(Duration::from_millis(100), || async {
+    ///     // every 100 ms, on the main thread
+    /// });
+    /// // ... later: stop it
+    /// token.cancel();
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `period` is zero.
+    #[track_caller]
+    pub fn interval<F, Fut>(&self, period: Duration, factory: F) -> CancelToken
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.every(period).run(factory)
+    }
+
+    /// Runs `factory()` once after `delay`, on the main thread. Dropping the
+    /// token before then cancels it (the factory is never called). A delay of
+    /// `Duration::MAX` never fires.
+    #[track_caller]
+    pub fn delayed<F, Fut>(&self, delay: Duration, factory: F) -> CancelToken
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.after(delay).run(factory)
+    }
+}
+
+fn spawn_timer_task<F>(
+    shared: &Arc<Shared>,
+    affinity: u8,
+    location: &'static Location<'static>,
+    body: F,
+) where
+    F: Future<Output = ()> + Send + 'static,
+{
+    // SAFETY: the body is `Send`.
+    unsafe { task::spawn(shared, affinity, false, location, body) }.detach();
+}
+
+/// An interval's schedule: tick `k` is due at `origin + k·period`.
+struct Grid {
+    origin: u64,
+    period: u64,
+    /// The index of the next tick to run.
+    next: u64,
+}
+
+impl Grid {
+    /// When tick `k` is due; `None` if that is past the end of time.
+    fn due(&self, k: u64) -> Option<u64> {
+        k.checked_mul(self.period)?.checked_add(self.origin)
+    }
+
+    /// After a run that ended at `end`, picks the next tick by `policy` and
+    /// returns how many ticks are skipped.
+    fn after_run(&mut self, end: u64, policy: MissedTick) -> u64 {
+        self.next += 1;
+        if self.due(self.next).is_none_or(|due| due >= end) {
+            return 0; // on time
+        }
+        // The first tick at or after `end`; those before it were covered.
+        let reached = (end - self.origin).div_ceil(self.period);
+        let covered = reached - self.next;
+        match policy {
+            MissedTick::Skip => {
+                self.next = reached;
+                covered
+            }
+            MissedTick::Burst => 0,
+            MissedTick::Delay => {
+                self.origin = end;
+                self.next = 0;
+                covered - 1
+            }
+        }
+    }
+}
+
+async fn interval<F, Fut>(
+    shared: Arc<Shared>,
+    state: Arc<TokenState>,
+    mut grid: Grid,
+    policy: MissedTick,
+    mut factory: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    while let Some(due) = grid.due(grid.next) {
+        if state
+            .until_cancelled(Sleep::at(shared.clone(), due))
+            .await
+            .is_none()
+        {
+            break;
+        }
+        run_once(&state, &mut factory).await;
+        if state.is_cancelled() {
+            break;
+        }
+        let skipped = grid.after_run(shared.timers.now(), policy);
+        state.skip(skipped);
+    }
+    // Past the end of time: wait for the cancel that will come at shutdown.
+    if !state.is_cancelled() {
+        state.until_cancelled(std::future::pending::<()>()).await;
+    }
+    state.finish();
+}
+
+async fn delayed<F, Fut>(shared: Arc<Shared>, state: Arc<TokenState>, due: Option<u64>, factory: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let waited = match due {
+        Some(due) => state.until_cancelled(Sleep::at(shared, due)).await,
+        // `Duration::MAX` or past the end of time: never due.
+        None => state.until_cancelled(std::future::pending::<()>()).await,
+    };
+    if waited.is_some() {
+        let mut factory = Some(factory);
+        run_once(&state, &mut || {
+            (factory.take().expect("a delayed task runs once"))()
+        })
+        .await;
+    }
+    state.finish();
+}
+
+/// One run: counts it, and contains a panic in the factory or the run to it.
+async fn run_once<F, Fut>(state: &TokenState, factory: &mut F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    state.run_started();
+    let run = match catch_unwind(AssertUnwindSafe(&mut *factory)) {
+        Ok(run) => run,
+        Err(payload) => return state.panicked(panic_message(&*payload)),
+    };
+    if let Err(message) = CatchPanic(pin!(run)).await {
+        state.panicked(message);
+    }
+}
+
+/// Awaits a pinned future, turning a panic into its message.
+struct CatchPanic<'a, F>(Pin<&'a mut F>);
+
+impl<F: Future> Future for CatchPanic<'_, F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        catch_poll(self.0.as_mut(), cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(period: u64) -> Grid {
+        Grid {
+            origin: 0,
+            period,
+            next: 0,
+        }
+    }
+
+    #[test]
+    fn an_on_time_run_keeps_the_grid() {
+        let mut g = grid(10);
+        assert_eq!(g.after_run(3, MissedTick::Skip), 0);
+        assert_eq!(g.due(g.next), Some(10));
+        assert_eq!(
+            g.after_run(10, MissedTick::Skip),
+            0,
+            "ending exactly on a tick is on time"
+        );
+        assert_eq!(g.due(g.next), Some(20));
+    }
+
+    #[test]
+    fn policies_after_a_run_of_two_and_a_half_periods() {
+        let mut skip = grid(10);
+        assert_eq!(skip.after_run(25, MissedTick::Skip), 2);
+        assert_eq!(skip.due(skip.next), Some(30));
+
+        let mut burst = grid(10);
+        assert_eq!(burst.after_run(25, MissedTick::Burst), 0);
+        assert_eq!(burst.due(burst.next), Some(10)); // due already: runs at once
+        assert_eq!(burst.after_run(26, MissedTick::Burst), 0);
+        assert_eq!(burst.due(burst.next), Some(20));
+
+        let mut delay = grid(10);
+        assert_eq!(delay.after_run(25, MissedTick::Delay), 1);
+        assert_eq!(delay.due(delay.next), Some(25));
+        assert_eq!(delay.after_run(26, MissedTick::Delay), 0);
+        assert_eq!(delay.due(delay.next), Some(35));
+    }
+}

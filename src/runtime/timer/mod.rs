@@ -1,0 +1,204 @@
+//! Timers: one hierarchical wheel for every sleep, delay and interval.
+//!
+//! A timer is a waker filed under its deadline. When the deadline passes, the
+//! waker is woken and the task it belongs to goes to its affinity's queue like
+//! any other wake. Due timers are fired by the pump at the start of each frame
+//! and, under the real clock, by a timer thread that sleeps until the next
+//! deadline, so worker tasks wake on time even when frames are slow.
+//!
+//! The wheel counts 1 ms ticks. A timer is filed at the tick its deadline falls
+//! in, so it may fire up to a tick early; the sleeping future compares the
+//! exact time and files itself again for the next tick if so. It never
+//! completes early.
+
+mod clock;
+mod every;
+mod sleep;
+mod wheel;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use event_listener::{Event, Listener, listener};
+
+pub use clock::{Clock, ManualClock};
+pub use every::{After, Every, MissedTick};
+pub use sleep::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout};
+pub(crate) use wheel::TimerKey;
+use wheel::Wheel;
+
+use super::Shared;
+
+/// Length of a wheel tick.
+const TICK_NANOS: u64 = 1_000_000;
+/// `next_due` when no timer is pending.
+const NONE_DUE: u64 = u64::MAX;
+
+/// The timer side of the scheduler.
+pub(crate) struct Timers {
+    wheel: Mutex<Wheel<Option<Waker>>>,
+    clock: Clock,
+    /// Time zero of the real clock.
+    epoch: Instant,
+    /// A tick at or before which the next timer comes due (`NONE_DUE`: none).
+    /// Read without the lock, so an empty frame does not take it.
+    next_due: AtomicU64,
+    /// Wakes the timer thread for an earlier deadline or for shutdown.
+    event: Event,
+    stopping: AtomicBool,
+}
+
+impl Timers {
+    pub(crate) fn new(clock: Clock) -> Self {
+        Timers {
+            wheel: Mutex::new(Wheel::new()),
+            clock,
+            epoch: Instant::now(),
+            next_due: AtomicU64::new(NONE_DUE),
+            event: Event::new(),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    fn wheel(&self) -> MutexGuard<'_, Wheel<Option<Waker>>> {
+        // Only wheel bookkeeping runs under the lock (no user code, no waker),
+        // so a poisoned lock still guards a consistent wheel.
+        self.wheel.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Nanoseconds since the clock started.
+    pub(crate) fn now(&self) -> u64 {
+        let elapsed = match &self.clock {
+            Clock::Real => self.epoch.elapsed(),
+            Clock::Manual(clock) => clock.elapsed(),
+        };
+        u64::try_from(elapsed.as_nanos()).map_or(clock::END_OF_TIME, |n| n.min(clock::END_OF_TIME))
+    }
+
+    /// The clock's time as an `Instant` (time zero is when the runtime started).
+    pub(crate) fn now_instant(&self) -> Instant {
+        self.epoch + Duration::from_nanos(self.now())
+    }
+
+    /// Converts an `Instant` to the clock's nanoseconds (`None`: too far to
+    /// represent, i.e. never).
+    pub(crate) fn nanos_at(&self, instant: Instant) -> Option<u64> {
+        u64::try_from(instant.saturating_duration_since(self.epoch).as_nanos()).ok()
+    }
+
+    /// Files `waker` to be woken at `deadline` (nanoseconds).
+    pub(crate) fn insert(&self, deadline: u64, waker: Waker) -> TimerKey {
+        let mut wheel = self.wheel();
+        let tick = (deadline / TICK_NANOS).max(wheel.elapsed() + 1);
+        let key = wheel
+            .insert(tick, Some(waker))
+            .unwrap_or_else(|_| unreachable!("tick is after the wheel's elapsed tick"));
+        let before = self.next_due.fetch_min(tick, Ordering::AcqRel);
+        drop(wheel);
+        if tick < before && matches!(self.clock, Clock::Real) {
+            // The timer thread sleeps until a later tick: wake it to re-plan.
+            self.event.notify(1);
+        }
+        key
+    }
+
+    /// Updates the waker of a pending timer. Returns `false` if the timer has
+    /// fired (its waker was taken) and must be filed again if still early.
+    pub(crate) fn refresh(&self, key: TimerKey, waker: &Waker) -> bool {
+        let mut wheel = self.wheel();
+        let Some(slot) = wheel.pending_mut(key) else {
+            let fired = wheel.remove(key);
+            drop(wheel);
+            drop(fired);
+            return false;
+        };
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            let old = slot.replace(waker.clone());
+            drop(wheel);
+            drop(old);
+        }
+        true
+    }
+
+    /// Removes a timer, pending or fired; its entry is freed at once.
+    pub(crate) fn remove(&self, key: TimerKey) {
+        let waker = self.wheel().remove(key);
+        // Dropped outside the lock: dropping a waker can drop a task.
+        drop(waker);
+    }
+
+    /// Timers filed and not yet removed.
+    pub(crate) fn pending(&self) -> usize {
+        self.wheel().len()
+    }
+
+    /// Fires every timer due by now. Returns how many fired.
+    pub(crate) fn fire_due(&self) -> usize {
+        let now_tick = self.now() / TICK_NANOS;
+        if now_tick < self.next_due.load(Ordering::Acquire) {
+            return 0;
+        }
+        let mut due = Vec::new();
+        let mut wheel = self.wheel();
+        wheel.advance(now_tick, |waker| due.extend(waker.take()));
+        self.next_due
+            .store(wheel.next_due().unwrap_or(NONE_DUE), Ordering::Release);
+        drop(wheel);
+        let fired = due.len();
+        // Woken with no lock held: a wake may run the schedule function, which
+        // may drop a task whose sleep removes its timer.
+        for waker in due {
+            waker.wake();
+        }
+        fired
+    }
+
+    /// Starts the timer thread (real clock only).
+    pub(crate) fn start(shared: &Arc<Shared>) -> std::io::Result<Option<JoinHandle<()>>> {
+        if !matches!(shared.timers.clock, Clock::Real) {
+            return Ok(None);
+        }
+        let shared = shared.clone();
+        thread::Builder::new()
+            .name("bevy_coro timers".into())
+            .spawn(move || shared.timers.run())
+            .map(Some)
+    }
+
+    /// The timer thread: fire what is due, sleep until the next deadline.
+    fn run(&self) {
+        while !self.stopping.load(Ordering::Acquire) {
+            self.fire_due();
+            listener!(self.event => listener);
+            if self.stopping.load(Ordering::Acquire) {
+                break;
+            }
+            // Read after listening: an insert of an earlier timer from here on
+            // notifies the listener.
+            let due = self.next_due.load(Ordering::Acquire);
+            if due == NONE_DUE {
+                listener.wait();
+            } else if due > self.now() / TICK_NANOS {
+                listener.wait_deadline(
+                    self.epoch + Duration::from_nanos(due.saturating_mul(TICK_NANOS)),
+                );
+            }
+        }
+    }
+
+    /// Stops the timer thread and drops every filed waker.
+    pub(crate) fn stop(&self, thread: Option<JoinHandle<()>>) {
+        self.stopping.store(true, Ordering::Release);
+        self.event.notify(usize::MAX);
+        if let Some(thread) = thread
+            && thread.thread().id() != thread::current().id()
+        {
+            let _ = thread.join();
+        }
+        let wakers = self.wheel().drain();
+        drop(wakers);
+    }
+}

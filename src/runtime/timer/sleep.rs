@@ -1,0 +1,213 @@
+//! The awaitables of time: [`sleep`], [`sleep_until`] and [`timeout`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::TimerKey;
+use crate::runtime::Shared;
+use crate::runtime::context::with_current_task;
+
+/// Waits for `duration` on the runtime's clock (real time, or the game's
+/// virtual time under `CoroClock::Virtual`). The time counts from the call
+/// when made inside a task (the usual case), else from the first poll.
+/// `Duration::MAX` never elapses.
+///
+/// ```
+/// # use bevy_coro::prelude::*;
+/// # use std::time::Duration;
+/// # async fn example() {
+/// sleep(Duration::from_millis(250)).await;
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// When polled outside a bevy_coro task (there is no clock to follow).
+pub fn sleep(duration: Duration) -> Sleep {
+    let mut sleep = Sleep {
+        target: Target::After(duration),
+        shared: None,
+        key: None,
+    };
+    with_current_task(|task| {
+        if let Some(task) = task {
+            sleep.resolve(task.shared.clone());
+        }
+    });
+    sleep
+}
+
+/// Waits until `deadline` on the runtime's clock; a deadline already past
+/// completes at once. Read the clock with
+/// [`Handle::now`](crate::runtime::Handle::now), which also works under a
+/// manual or virtual clock.
+///
+/// # Panics
+///
+/// When polled outside a bevy_coro task.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        target: Target::At(deadline),
+        shared: None,
+        key: None,
+    }
+}
+
+enum Target {
+    After(Duration),
+    At(Instant),
+    /// Nanoseconds on the runtime's clock; `None`: never.
+    Nanos(Option<u64>),
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    target: Target,
+    shared: Option<Arc<Shared>>,
+    /// The filed timer, if any.
+    key: Option<TimerKey>,
+}
+
+impl Sleep {
+    /// A sleep until `deadline` nanoseconds on `shared`'s clock.
+    pub(crate) fn at(shared: Arc<Shared>, deadline: u64) -> Sleep {
+        Sleep {
+            target: Target::Nanos(Some(deadline)),
+            shared: Some(shared),
+            key: None,
+        }
+    }
+
+    /// Fixes the deadline on `shared`'s clock.
+    fn resolve(&mut self, shared: Arc<Shared>) -> Option<u64> {
+        let deadline = match self.target {
+            Target::After(duration) => u64::try_from(duration.as_nanos())
+                .ok()
+                .and_then(|d| shared.timers.now().checked_add(d)),
+            Target::At(instant) => shared.timers.nanos_at(instant),
+            Target::Nanos(deadline) => deadline,
+        };
+        self.target = Target::Nanos(deadline);
+        self.shared = Some(shared);
+        deadline
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let deadline = match (&self.target, &self.shared) {
+            (Target::Nanos(deadline), Some(_)) => *deadline,
+            _ => {
+                let shared = with_current_task(|task| task.map(|task| task.shared.clone()))
+                    .expect("bevy_coro: `sleep` was awaited outside a bevy_coro task");
+                self.resolve(shared)
+            }
+        };
+        // `None`: never elapses, and needs no timer.
+        let Some(deadline) = deadline else {
+            return Poll::Pending;
+        };
+        let this = &mut *self;
+        let timers = &this.shared.as_ref().expect("resolved above").timers;
+        if timers.now() >= deadline {
+            if let Some(key) = this.key.take() {
+                timers.remove(key);
+            }
+            return Poll::Ready(());
+        }
+        // Filed, or still pending with a fresh waker: wait. Fired early (the
+        // tick began before the deadline): file again for the next tick.
+        if !this.key.is_some_and(|key| timers.refresh(key, cx.waker())) {
+            this.key = Some(timers.insert(deadline, cx.waker().clone()));
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let (Some(key), Some(shared)) = (self.key, &self.shared) {
+            shared.timers.remove(key);
+        }
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("filed", &self.key.is_some())
+            .finish()
+    }
+}
+
+/// Runs `future` for at most `duration`: its output, or [`Elapsed`] once the
+/// time is up, in which case the future is dropped at once.
+///
+/// ```
+/// # use bevy_coro::prelude::*;
+/// # use std::time::Duration;
+/// # async fn example() {
+/// match timeout(Duration::from_secs(2), std::future::pending::<()>()).await {
+///     Ok(()) => {}
+///     Err(Elapsed) => println!("gave up after 2 s"),
+/// }
+/// # }
+/// ```
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future: Some(future),
+        sleep: sleep(duration),
+    }
+}
+
+/// The future returned by [`timeout`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Timeout<F> {
+    future: Option<F>,
+    sleep: Sleep,
+}
+
+/// The error of a [`timeout`] whose time ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed;
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved, and it is
+        // dropped in place (by `Pin::set` below, or with `self`). `sleep` is
+        // `Unpin` and is not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above.
+        let mut future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let inner = future
+            .as_mut()
+            .as_pin_mut()
+            .expect("`Timeout` polled after it completed");
+        if let Poll::Ready(output) = inner.poll(cx) {
+            future.set(None);
+            return Poll::Ready(Ok(output));
+        }
+        if Pin::new(&mut this.sleep).poll(cx).is_ready() {
+            future.set(None);
+            return Poll::Ready(Err(Elapsed));
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,399 @@
+//! Timers on a manual clock: delayed, interval, sleep, timeout, CancelToken.
+
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bevy_coro::prelude::*;
+use bevy_coro::runtime::{Clock, ManualClock, Runtime, RuntimeConfig, Sleep};
+use common::*;
+
+const P: Duration = Duration::from_millis(100);
+
+fn manual_runtime() -> (Runtime, ManualClock) {
+    let clock = ManualClock::new();
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 2,
+        clock: Clock::Manual(clock.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    (runtime, clock)
+}
+
+/// Advances the clock by `step` and pumps, `times` times.
+fn step(runtime: &Runtime, clock: &ManualClock, step: Duration, times: usize) {
+    for _ in 0..times {
+        clock.advance(step);
+        runtime.pump(Instant::now(), None);
+    }
+}
+
+#[test]
+fn an_interval_runs_at_once_then_stays_on_its_grid() {
+    let (runtime, clock) = manual_runtime();
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let (coro, log) = (runtime.handle().clone(), times.clone());
+    let token = runtime.interval(Duration::from_millis(10), move || {
+        log.lock().unwrap().push(coro.now());
+        async {}
+    });
+    runtime.pump(Instant::now(), None);
+    assert_eq!(token.runs_started(), 1, "the first run is at once");
+    let start = times.lock().unwrap()[0];
+    // Uneven steps: the grid is start + k·period whatever the frame times.
+    for i in 0..10_000u64 {
+        clock.advance(Duration::from_millis(if i % 2 == 0 { 7 } else { 13 }));
+        runtime.pump(Instant::now(), None);
+    }
+    let times = times.lock().unwrap();
+    assert_eq!(times.len(), 10_001);
+    for (k, time) in times.iter().enumerate() {
+        // Each run sees the frame it ran in: never before its tick, and less
+        // than one frame (13 ms) after it, so the grid never drifts.
+        let tick = Duration::from_millis(10 * k as u64);
+        let at = *time - start;
+        assert!(
+            at >= tick && at < tick + Duration::from_millis(13),
+            "run {k} at {at:?}"
+        );
+    }
+    assert_eq!(token.ticks_skipped(), 0);
+}
+
+/// An interval of period P whose first run lasts 2.5 P and the others none;
+/// the clock moves by P/2 per frame. Returns run times in units of P/2, and
+/// the token's skipped count.
+fn first_run_long(policy: MissedTick) -> (Vec<u64>, u64) {
+    let (runtime, clock) = manual_runtime();
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let running = Arc::new(AtomicBool::new(false));
+    let origin = runtime.now();
+    let (coro, log, busy) = (runtime.handle().clone(), times.clone(), running.clone());
+    let token = runtime.every(P).missed(policy).run(move || {
+        let at = coro.now() - origin;
+        let first = log.lock().unwrap().is_empty();
+        log.lock().unwrap().push((at.as_millis() / 50) as u64);
+        assert!(!busy.swap(true, Ordering::SeqCst), "two runs at once");
+        let busy = busy.clone();
+        async move {
+            if first {
+                sleep(P * 5 / 2).await;
+            }
+            busy.store(false, Ordering::SeqCst);
+        }
+    });
+    runtime.pump(Instant::now(), None);
+    step(&runtime, &clock, P / 2, 9);
+    let times = times.lock().unwrap().clone();
+    (times, token.ticks_skipped())
+}
+
+#[test]
+fn skip_drops_the_ticks_a_long_run_covered() {
+    assert_eq!(first_run_long(MissedTick::Skip), (vec![0, 6, 8], 2));
+}
+
+#[test]
+fn burst_runs_the_covered_ticks_back_to_back() {
+    assert_eq!(first_run_long(MissedTick::Burst), (vec![0, 5, 5, 6, 8], 0));
+}
+
+#[test]
+fn delay_restarts_the_grid_after_a_long_run() {
+    assert_eq!(first_run_long(MissedTick::Delay), (vec![0, 5, 7, 9], 1));
+}
+
+#[test]
+fn a_run_that_takes_three_periods_never_overlaps() {
+    let (runtime, clock) = manual_runtime();
+    let running = Arc::new(AtomicBool::new(false));
+    let busy = running.clone();
+    let token = runtime.interval(P, move || {
+        assert!(!busy.swap(true, Ordering::SeqCst), "two runs at once");
+        let busy = busy.clone();
+        async move {
+            sleep(P * 3).await;
+            busy.store(false, Ordering::SeqCst);
+        }
+    });
+    runtime.pump(Instant::now(), None);
+    step(&runtime, &clock, P, 9);
+    // Runs at 0, 3P, 6P, 9P; the two ticks inside each run are skipped.
+    assert_eq!(token.runs_started(), 4);
+    assert_eq!(token.ticks_skipped(), 6);
+    assert_eq!(token.panics(), 0);
+}
+
+#[test]
+fn cancel_lets_the_running_run_finish_and_starts_no_other() {
+    let (runtime, clock) = manual_runtime();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let done = finished.clone();
+    let token = runtime.interval(P, move || {
+        let done = done.clone();
+        async move {
+            sleep(P / 2).await;
+            done.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    runtime.pump(Instant::now(), None); // run 1 starts
+    token.cancel();
+    step(&runtime, &clock, P / 4, 12);
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "the run in progress finishes"
+    );
+    assert_eq!(token.runs_started(), 1, "no run after the cancel");
+    assert!(token.is_finished());
+    assert_eq!(runtime.in_flight(), 0);
+    assert_eq!(runtime.pending_timers(), 0);
+}
+
+#[test]
+fn dropping_the_token_cancels_the_same_way() {
+    let (runtime, clock) = manual_runtime();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let count = runs.clone();
+    let token = runtime.interval(P, move || {
+        count.fetch_add(1, Ordering::SeqCst);
+        async {}
+    });
+    runtime.pump(Instant::now(), None);
+    step(&runtime, &clock, P, 2);
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    drop(token);
+    step(&runtime, &clock, P, 3);
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert_eq!(runtime.in_flight(), 0);
+}
+
+#[test]
+fn a_detached_token_keeps_running() {
+    let (runtime, clock) = manual_runtime();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let count = runs.clone();
+    runtime
+        .interval(P, move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            async {}
+        })
+        .detach();
+    runtime.pump(Instant::now(), None);
+    step(&runtime, &clock, P, 3);
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn first_after_period_waits_one_period() {
+    let (runtime, clock) = manual_runtime();
+    let token = runtime.every(P).first_after_period().run(|| async {});
+    runtime.pump(Instant::now(), None);
+    assert_eq!(token.runs_started(), 0);
+    step(&runtime, &clock, P, 1);
+    assert_eq!(token.runs_started(), 1);
+}
+
+#[test]
+fn a_delayed_task_runs_once_when_due() {
+    let (runtime, clock) = manual_runtime();
+    let token = runtime.delayed(P * 3, || async {});
+    step(&runtime, &clock, P, 2);
+    assert_eq!(token.runs_started(), 0);
+    step(&runtime, &clock, P, 1);
+    assert_eq!(token.runs_started(), 1);
+    step(&runtime, &clock, P, 5);
+    assert_eq!(token.runs_started(), 1);
+    assert!(token.is_finished());
+}
+
+#[test]
+fn a_delayed_task_cancelled_before_it_is_due_never_calls_its_factory() {
+    let (runtime, clock) = manual_runtime();
+    let called = Arc::new(AtomicBool::new(false));
+    let flag = called.clone();
+    let token = runtime.delayed(P, move || {
+        flag.store(true, Ordering::SeqCst);
+        async {}
+    });
+    runtime.pump(Instant::now(), None);
+    token.cancel();
+    step(&runtime, &clock, P, 3);
+    assert!(!called.load(Ordering::SeqCst));
+    assert_eq!(runtime.pending_timers(), 0, "the cancelled timer was freed");
+}
+
+#[test]
+fn a_delay_in_the_past_fires_on_the_next_pump_and_max_never_does() {
+    let (runtime, clock) = manual_runtime();
+    let now = runtime.delayed(Duration::ZERO, || async {});
+    let never = runtime.delayed(Duration::MAX, || async {});
+    let far_interval = runtime.interval(Duration::MAX, || async {});
+    runtime.pump(Instant::now(), None);
+    assert_eq!(now.runs_started(), 1);
+    clock.advance(Duration::from_secs(u64::MAX / 4));
+    runtime.pump(Instant::now(), None);
+    clock.advance(Duration::MAX);
+    runtime.pump(Instant::now(), None);
+    assert_eq!(never.runs_started(), 0);
+    assert_eq!(
+        far_interval.runs_started(),
+        1,
+        "runs at once, then never again"
+    );
+}
+
+#[test]
+fn a_zero_period_panics_at_the_call() {
+    let (runtime, _clock) = manual_runtime();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.interval(Duration::ZERO, || async {}).detach();
+    }));
+    let message = panic_text(&*result.expect_err("a zero period was accepted"));
+    assert!(
+        message.contains("period must be longer than zero"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_panicking_run_ends_that_run_only() {
+    let (runtime, clock) = manual_runtime();
+    let token = runtime.interval(P, {
+        let mut run = 0;
+        move || {
+            run += 1;
+            let this = run;
+            async move {
+                if this == 2 {
+                    panic!("run {this} failed");
+                }
+            }
+        }
+    });
+    runtime.pump(Instant::now(), None);
+    step(&runtime, &clock, P, 4);
+    assert_eq!(token.runs_started(), 5);
+    assert_eq!(token.panics(), 1);
+    assert_eq!(token.last_panic().as_deref(), Some("run 2 failed"));
+}
+
+#[test]
+fn timeout_gives_elapsed_and_drops_the_future() {
+    let (runtime, clock) = manual_runtime();
+    let counter = DropCounter::default();
+    let token = counter.token();
+    let mut task = runtime.spawn::<Worker>(async move { timeout(P, parked_forever(token)).await });
+    let quick = runtime.spawn::<Main>(async { timeout(P, async { 5 }).await });
+    runtime.pump(Instant::now(), None);
+    wait_until("timer filed", || runtime.pending_timers() == 1);
+    assert_eq!(counter.count(), 0);
+    step(&runtime, &clock, P, 1);
+    wait_until("timeout", || task.is_finished());
+    assert_eq!(task.try_take(), Some(Ok(Err(Elapsed))));
+    assert_eq!(counter.count(), 1);
+    let mut quick = quick;
+    assert_eq!(quick.try_take(), Some(Ok(Ok(5))));
+}
+
+#[test]
+fn a_cancelled_task_does_not_stay_alive_for_its_sleep() {
+    let (runtime, _clock) = manual_runtime();
+    let task = runtime.spawn::<Main>(async { sleep(Duration::from_secs(3600)).await });
+    runtime.pump(Instant::now(), None);
+    assert_eq!(runtime.pending_timers(), 1);
+    task.cancel();
+    runtime.pump(Instant::now(), None);
+    assert_eq!(runtime.in_flight(), 0);
+    assert_eq!(runtime.pending_timers(), 0);
+}
+
+#[test]
+fn sleep_until_a_clock_instant() {
+    let (runtime, clock) = manual_runtime();
+    let deadline = runtime.now() + P;
+    let mut task = runtime.spawn::<Main>(async move { sleep_until(deadline).await });
+    runtime.pump(Instant::now(), None);
+    assert!(task.try_take().is_none());
+    clock.advance(P);
+    runtime.pump(Instant::now(), None); // fires the timer, wakes the task...
+    runtime.pump(Instant::now(), None);
+    assert_eq!(task.try_take(), Some(Ok(())));
+}
+
+/// Polls every sleep it holds until all are done.
+struct AllOf(Vec<Pin<Box<Sleep>>>);
+
+impl Future for AllOf {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0
+            .retain_mut(|sleep| sleep.as_mut().poll(cx).is_pending());
+        if self.0.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn a_million_timers_at_once() {
+    let (runtime, clock) = manual_runtime();
+    let done = Arc::new(AtomicUsize::new(0));
+    for task in 0..1_000u64 {
+        let done = done.clone();
+        runtime
+            .spawn::<Main>(async move {
+                let sleeps = (0..1_000u64)
+                    .map(|i| Box::pin(sleep(Duration::from_millis(1 + (task * 1_000 + i) % 5_000))))
+                    .collect();
+                AllOf(sleeps).await;
+                done.fetch_add(1, Ordering::SeqCst);
+            })
+            .detach();
+    }
+    runtime.pump(Instant::now(), None);
+    assert_eq!(runtime.pending_timers(), 1_000_000);
+    step(&runtime, &clock, Duration::from_millis(500), 11);
+    assert_eq!(done.load(Ordering::SeqCst), 1_000);
+    assert_eq!(runtime.pending_timers(), 0);
+}
+
+#[test]
+fn worker_timers_fire_without_any_pump_under_the_real_clock() {
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let task = runtime.spawn::<Worker>(async { sleep(Duration::from_millis(20)).await });
+    // No pump at all: the timer thread wakes the worker task.
+    wait_until("worker timer fired", || task.is_finished());
+}
+
+#[test]
+fn a_real_clock_interval_ticks_between_frames() {
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let count = runs.clone();
+    let token = runtime
+        .every(Duration::from_millis(2))
+        .on::<Worker>()
+        .run(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            async {}
+        });
+    wait_until("five worker ticks", || runs.load(Ordering::SeqCst) >= 5);
+    drop(token);
+}
