@@ -12,8 +12,8 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::context::with_current_task;
-use super::header::{MAIN, WORKER};
+use super::context::{self, with_current_task};
+use super::header::{Header, MAIN, WORKER};
 
 pub(crate) mod sealed {
     /// Only this crate names affinities.
@@ -55,7 +55,7 @@ impl Affinity for Worker {
 pub trait CoroFutureExt: Future + Send + Sized {
     /// Runs this future with affinity `A`, then returns to the affinity the task
     /// had: the task itself moves (one wake each way), nothing new is spawned.
-    /// No hop happens when the task already has affinity `A`.
+    /// No hop happens when the task already runs with affinity `A`.
     ///
     /// ```
     /// # use bevy_coro::prelude::*;
@@ -68,11 +68,14 @@ pub trait CoroFutureExt: Future + Send + Sized {
     /// ```
     ///
     /// The whole task moves, so a hop inside `join!`/`select!` moves the
-    /// siblings too; give concurrent branches their own tasks instead.
+    /// siblings too; give concurrent branches their own tasks instead. If the
+    /// hop is dropped halfway (a `select!` or `timeout` that gave up on it),
+    /// the task goes back to its own affinity from its next poll on.
     ///
     /// # Panics
     ///
-    /// When awaited outside a task of this scheduler (there is no task to move),
+    /// When awaited outside a task of this scheduler (there is no task to
+    /// move), when awaited by another task than the one that first polled it,
     /// and when a [`spawn_local`](super::Handle::spawn_local) task tries to hop
     /// to a worker (its future cannot leave the main thread).
     fn on<A: Affinity>(self) -> On<Self, A> {
@@ -80,6 +83,7 @@ pub trait CoroFutureExt: Future + Send + Sized {
             future: self,
             state: State::Start,
             output: None,
+            task: 0,
             _affinity: PhantomData,
         }
     }
@@ -91,7 +95,7 @@ enum State {
     /// Not polled yet.
     Start,
     /// Polling the future with affinity `A`; `back` is the affinity to return
-    /// to afterwards, if a hop happened.
+    /// to afterwards, if the task had another.
     Running {
         back: Option<u8>,
     },
@@ -106,7 +110,15 @@ pub struct On<F: Future, A> {
     future: F,
     state: State,
     output: Option<F::Output>,
+    /// The address of the header of the task that first polled this future.
+    /// Only compared, never dereferenced: that task may be gone.
+    task: usize,
     _affinity: PhantomData<fn() -> A>,
+}
+
+/// The address of a header, for identity checks.
+fn address(task: &Header) -> usize {
+    task as *const Header as usize
 }
 
 impl<F: Future, A: Affinity> Future for On<F, A> {
@@ -114,32 +126,30 @@ impl<F: Future, A: Affinity> Future for On<F, A> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: `future` is structurally pinned (never moved, dropped in
-        // place with `self`); `state` and `output` are not pinned and are only
+        // place with `self`); the other fields are not pinned and are only
         // moved by value here, never through a pinned reference.
         let this = unsafe { self.get_unchecked_mut() };
         loop {
             match this.state {
                 State::Start => {
-                    let current = with_current_task(|task| {
+                    let (hop, back) = with_current_task(|task| {
                         let task = task.unwrap_or_else(|| outside_task(A::NAME));
-                        let current = task.affinity();
-                        if current != A::CODE {
-                            assert!(
-                                !(task.is_local() && A::CODE == WORKER),
-                                "bevy_coro: a `spawn_local` task cannot hop with \
-                                 `.on::<Worker>()`: its future is !Send and lives on the \
-                                 main thread; spawn the work with `spawn::<Worker>` and await it"
-                            );
-                            task.set_affinity(A::CODE);
-                        }
-                        current
+                        this.task = address(task);
+                        let had = task.affinity();
+                        assert!(
+                            !(task.is_local() && A::CODE == WORKER),
+                            "bevy_coro: a `spawn_local` task cannot hop with \
+                             `.on::<Worker>()`: its future is !Send and lives on the \
+                             main thread; spawn the work with `spawn::<Worker>` and await it"
+                        );
+                        // Where this poll runs, which is where the header says
+                        // except within the poll in which a hop was dropped.
+                        let here = context::side(&task.shared).unwrap_or(had);
+                        task.set_affinity(A::CODE);
+                        (here != A::CODE, (had != A::CODE).then_some(had))
                     });
-                    if current == A::CODE {
-                        this.state = State::Running { back: None };
-                    } else {
-                        this.state = State::Running {
-                            back: Some(current),
-                        };
+                    this.state = State::Running { back };
+                    if hop {
                         // The schedule function runs after this poll and reads
                         // the new affinity: the next poll is on the other side.
                         cx.waker().wake_by_ref();
@@ -147,6 +157,13 @@ impl<F: Future, A: Affinity> Future for On<F, A> {
                     }
                 }
                 State::Running { back } => {
+                    let same_task = with_current_task(|task| task.map(address) == Some(this.task));
+                    assert!(
+                        same_task,
+                        "bevy_coro: an `.on::<{}>()` future was awaited by another task than \
+                         the one that started it",
+                        A::NAME
+                    );
                     // SAFETY: `this.future` is pinned, see above.
                     let future = unsafe { Pin::new_unchecked(&mut this.future) };
                     let output = match future.poll(cx) {
@@ -157,10 +174,7 @@ impl<F: Future, A: Affinity> Future for On<F, A> {
                         this.state = State::Done;
                         return Poll::Ready(output);
                     };
-                    with_current_task(|task| {
-                        task.unwrap_or_else(|| outside_task(A::NAME))
-                            .set_affinity(back)
-                    });
+                    with_current_task(|task| task.expect("checked above").set_affinity(back));
                     this.output = Some(output);
                     this.state = State::Returning;
                     cx.waker().wake_by_ref();
@@ -176,6 +190,21 @@ impl<F: Future, A: Affinity> Future for On<F, A> {
                 }
                 State::Done => panic!("`On` future polled after it completed"),
             }
+        }
+    }
+}
+
+impl<F: Future, A> Drop for On<F, A> {
+    fn drop(&mut self) {
+        // Dropped halfway through a hop, by the task it moved (a `select!` that
+        // gave up on it): the task goes back to its own affinity. Dropped any
+        // other way (with its whole task), there is nothing to restore.
+        if let State::Running { back: Some(back) } = self.state {
+            with_current_task(|task| {
+                if let Some(task) = task.filter(|task| address(task) == self.task) {
+                    task.set_affinity(back);
+                }
+            });
         }
     }
 }

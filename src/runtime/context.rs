@@ -9,6 +9,7 @@ use std::cell::Cell;
 use std::ptr;
 
 use super::Shared;
+use super::header::{MAIN, WORKER};
 use super::task::Header;
 
 thread_local! {
@@ -78,4 +79,16 @@ pub(crate) fn enter_pump(shared: &Shared) -> PumpGuard {
 #[inline]
 pub(crate) fn is_pumping(shared: &Shared) -> bool {
     ptr::eq(PUMPING.get(), shared)
+}
+
+/// Which side of `shared` this thread is running: [`MAIN`] inside its pump,
+/// [`WORKER`] on one of its workers, `None` elsewhere.
+pub(crate) fn side(shared: &Shared) -> Option<u8> {
+    if is_pumping(shared) {
+        Some(MAIN)
+    } else if worker_index(shared).is_some() {
+        Some(WORKER)
+    } else {
+        None
+    }
 }

@@ -118,11 +118,12 @@ impl MainQueue {
         report
     }
 
-    /// Refuses further pushes and drops every queued task and waiter.
-    pub(crate) fn close(&self) {
-        drain_queue(&self.ready);
-        drain_queue(&self.next_frame);
-        drain_queue(&self.frame_waiters);
+    /// Refuses further pushes, hands every queued task to `dispose` and drops
+    /// the waiters.
+    pub(crate) fn close(&self, mut dispose: impl FnMut(Runnable<Header>)) {
+        drain_queue(&self.ready, &mut dispose);
+        drain_queue(&self.next_frame, &mut dispose);
+        drain_queue(&self.frame_waiters, drop);
     }
 
     /// Number of tasks waiting to run on the main thread.

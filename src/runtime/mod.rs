@@ -133,6 +133,10 @@ pub(crate) struct Shared {
     workers: Workers,
     registry: Registry,
     timers: Timers,
+    /// Tasks the closed scheduler refused. The schedule function never drops a
+    /// task itself: it runs inside someone's `wake`, perhaps under their lock,
+    /// and the task's `Drop` may want that lock. Shutdown drops them.
+    graveyard: ConcurrentQueue<Runnable<Header>>,
     /// The thread that owns the runtime: the only one that pumps, and the only
     /// one where `spawn_local` futures live.
     main_thread: ThreadId,
@@ -142,26 +146,36 @@ impl Shared {
     /// The schedule function of every task: routes it by the affinity in its
     /// header. Called by async-task whenever the task is woken.
     fn schedule(this: &Arc<Shared>, runnable: Runnable<Header>, info: ScheduleInfo) {
-        let rejected = if runnable.metadata().affinity() == MAIN {
+        let header = runnable.metadata();
+        // A local task goes to the main queue whatever its header says: its
+        // future must never be polled anywhere else.
+        let rejected = if header.affinity() == MAIN || header.is_local() {
             let yielded = info.woken_while_running && context::is_pumping(this);
             this.main.push(runnable, yielded)
         } else {
             this.workers.push(this, runnable)
         };
         if let Some(runnable) = rejected {
-            this.drop_rejected(runnable);
+            // The graveyard is never closed, so this push cannot fail.
+            let _ = this.graveyard.push(runnable);
         }
     }
 
-    /// Drops a task the closed scheduler refused, which drops its future.
-    fn drop_rejected(&self, runnable: Runnable<Header>) {
-        if runnable.metadata().is_local() && thread::current().id() != self.main_thread {
-            // A `spawn_local` future woken on another thread after shutdown must
-            // not be dropped there (it is `!Send`). Leaking it is the safe choice.
-            std::mem::forget(runnable);
+    /// Drops a task of the stopped scheduler, which drops its future. A
+    /// `spawn_local` task met off the main thread (the runtime was dropped
+    /// elsewhere) cannot be dropped there, as its future is `!Send`: it is
+    /// kept in the graveyard, and leaks.
+    fn dispose(&self, runnable: Runnable<Header>) {
+        if self.keeps(&runnable) {
+            let _ = self.graveyard.push(runnable);
         } else {
             drop(runnable);
         }
+    }
+
+    /// Whether `dispose` must keep this task rather than drop it here.
+    fn keeps(&self, runnable: &Runnable<Header>) -> bool {
+        runnable.metadata().is_local() && thread::current().id() != self.main_thread
     }
 
     /// Runs one pump on the main thread: fires due timers, then runs the main
@@ -182,14 +196,29 @@ impl Shared {
     /// Stops everything: threads joined, every pending future dropped once.
     fn shutdown(&self, threads: Threads) {
         self.workers.stop(threads.workers);
-        // From here on pushes fail and the refused tasks are dropped by whoever
-        // woke them; the queued ones are dropped now.
-        self.workers.close();
-        self.main.close();
+        // From here on pushes fail and the refused tasks go to the graveyard;
+        // the queued ones are dropped now.
+        self.workers.close(|runnable| self.dispose(runnable));
+        self.main.close(|runnable| self.dispose(runnable));
         // Tasks parked outside any queue still own their futures: waking them
-        // hands them to the closed schedule function, which drops them.
+        // hands them to the closed schedule function, hence the graveyard.
         for waker in self.registry.close() {
             waker.wake();
+        }
+        // Dropping a task may wake another into the graveyard: drain it until
+        // a round drops nothing (what is left are local tasks off their thread).
+        loop {
+            let mut dropped = false;
+            for _ in 0..self.graveyard.len() {
+                let Ok(runnable) = self.graveyard.pop() else {
+                    break;
+                };
+                dropped |= !self.keeps(&runnable);
+                self.dispose(runnable);
+            }
+            if !dropped || self.graveyard.is_empty() {
+                break;
+            }
         }
         // Last: the sleeps of the tasks dropped above have removed their timers.
         self.timers.stop(threads.timer);
@@ -203,12 +232,12 @@ struct Threads {
     timer: Option<JoinHandle<()>>,
 }
 
-/// Closes `queue` and drops what it holds, one item at a time and with no lock
-/// held, so a `Drop` that wakes another task cannot deadlock.
-fn drain_queue<T>(queue: &ConcurrentQueue<T>) {
+/// Closes `queue` and hands what it holds to `dispose`, one item at a time and
+/// with no lock held, so a `Drop` that wakes another task cannot deadlock.
+fn drain_queue<T>(queue: &ConcurrentQueue<T>, mut dispose: impl FnMut(T)) {
     queue.close();
     while let Ok(item) = queue.pop() {
-        drop(item);
+        dispose(item);
     }
 }
 
@@ -242,6 +271,7 @@ impl Runtime {
             workers: Workers::new(config.workers, config.pin_workers),
             registry: Registry::new(),
             timers: Timers::new(config.clock),
+            graveyard: ConcurrentQueue::unbounded(),
             main_thread: thread::current().id(),
         });
         let started = Workers::start(&shared).and_then(|workers| {

@@ -91,8 +91,9 @@ impl Registry {
         };
         let (waker, out) = spawn(slot);
         entry.insert(waker.expect("a registered task has a waker"));
-        drop(state);
+        // Counted under the lock, so `close` never subtracts it first.
         self.live.fetch_add(1, Ordering::Relaxed);
+        drop(state);
         out
     }
 

@@ -101,9 +101,14 @@ impl<F> Drop for TaskBody<F> {
         let header = self.header;
         // SAFETY: the header outlives the body (see `poll`).
         let _deregister = Deregister(unsafe { header.as_ref() });
-        // SAFETY: the future is dropped exactly once, here, in place, and the
-        // body is never used after its `Drop`.
-        unsafe { ManuallyDrop::drop(&mut self.future) }
+        // A panic escaping here would abort the process (async-task drops
+        // futures in an abort-on-panic guard); a panicking `Drop` of the future
+        // only loses what it did not finish dropping.
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: the future is dropped exactly once, here, in place, and
+            // the body is never used after its `Drop`.
+            unsafe { ManuallyDrop::drop(&mut self.future) }
+        }));
     }
 }
 
@@ -222,6 +227,11 @@ impl<T> fmt::Debug for Task<T> {
     }
 }
 
+/// Whether the task was spawned into a closed registry.
+fn header_slot_is_none<T>(task: &async_task::Task<T, Header>) -> bool {
+    task.metadata().slot == super::registry::Slot::NONE
+}
+
 /// Spawns `future` on `shared` with the given starting affinity and schedules it.
 ///
 /// # Safety
@@ -261,7 +271,14 @@ where
         (waker, (runnable, task))
     });
     let header = NonNull::from(inner.metadata());
-    runnable.schedule();
+    if header_slot_is_none(&inner) {
+        // Spawned after shutdown: never runs. Dropped here, where no lock of
+        // anyone's is held, which drops the future; the handle then resolves
+        // to `Cancelled`.
+        drop(runnable);
+    } else {
+        runnable.schedule();
+    }
     Task {
         inner: Some(inner.fallible()),
         header,

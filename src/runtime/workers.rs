@@ -124,6 +124,12 @@ impl Workers {
                 let found = self.find(index);
                 if found.is_none() {
                     listener.wait();
+                    // Woken: if there is more work than this worker will take,
+                    // pass the word on (a notification that reached a worker
+                    // already awake would otherwise leave others asleep).
+                    if self.work_waiting(index) {
+                        self.event.notify(1);
+                    }
                 }
                 found
                 // The listener is removed here, before the task runs; a
@@ -163,6 +169,16 @@ impl Workers {
         None
     }
 
+    /// Whether the injector or another worker's queue holds a task.
+    fn work_waiting(&self, index: usize) -> bool {
+        !self.injector.is_empty()
+            || self
+                .locals
+                .iter()
+                .enumerate()
+                .any(|(i, local)| i != index && !local.0.is_empty())
+    }
+
     /// Stops the workers (after their current poll) and waits for them.
     pub(crate) fn stop(&self, threads: Vec<JoinHandle<()>>) {
         self.stopping.store(true, Ordering::Release);
@@ -176,11 +192,12 @@ impl Workers {
         }
     }
 
-    /// Refuses further pushes and drops every queued task. Call after `stop`.
-    pub(crate) fn close(&self) {
-        drain_queue(&self.injector);
+    /// Refuses further pushes and hands every queued task to `dispose`. Call
+    /// after `stop`.
+    pub(crate) fn close(&self, mut dispose: impl FnMut(Runnable<Header>)) {
+        drain_queue(&self.injector, &mut dispose);
         for local in self.locals.iter() {
-            drain_queue(&local.0);
+            drain_queue(&local.0, &mut dispose);
         }
     }
 }
