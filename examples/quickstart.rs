@@ -1,6 +1,6 @@
 //! The DESIGN.md snippet, runnable: a main-thread task reads the World, finds a
-//! path on a worker, and writes the result back, in one task; an interval-like
-//! loop ticks on the main thread; the app stops after a few frames.
+//! path on a worker, and writes the result back, in one task; an interval
+//! ticks every 100 ms until its token is dropped; the app stops after 30 frames.
 //!
 //! `cargo run --example quickstart`
 
@@ -18,6 +18,10 @@ struct Map {
 #[derive(Component, Debug)]
 struct Route(Vec<u32>);
 
+/// Keeps the interval alive: dropping the token (or this resource) stops it.
+#[derive(Resource)]
+struct Heartbeat(CancelToken);
+
 /// Stand-in for real pathfinding: heavy enough to want a worker.
 fn astar(map: &Map) -> Vec<u32> {
     (0..map.size).filter(|cell| cell % 7 == 0).collect()
@@ -33,7 +37,7 @@ fn main() {
         .run();
 }
 
-fn start(coro: Res<Coro>) {
+fn start(mut commands: Commands, coro: Res<Coro>) {
     // A main-thread task: it can read and write the World between awaits.
     coro.spawn::<Main>(async {
         let map = with_world(|w| w.resource::<Map>().clone()).await;
@@ -45,18 +49,16 @@ fn start(coro: Res<Coro>) {
     })
     .detach();
 
-    // A loop on the main thread, one step per frame, like a game coroutine.
-    coro.spawn::<Main>(async {
-        for tick in 1..=3 {
-            println!("tick {tick}");
-            next_frame().await;
-        }
-    })
-    .detach();
+    // Every 100 ms, never two runs at once; dropping the token stops it.
+    let token = coro.interval(Duration::from_millis(100), || async {
+        println!("heartbeat");
+    });
+    commands.insert_resource(Heartbeat(token));
 }
 
 fn report(
     routes: Query<&Route, Added<Route>>,
+    heartbeat: Option<Res<Heartbeat>>,
     mut frames: Local<u32>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -67,7 +69,10 @@ fn report(
         );
     }
     *frames += 1;
-    if *frames == 10 {
+    if *frames == 30 {
+        if let Some(heartbeat) = heartbeat {
+            println!("{} heartbeats in 30 frames", heartbeat.0.runs_started());
+        }
         exit.write(AppExit::Success);
     }
 }

@@ -40,6 +40,10 @@
 //!   On the main thread, [`yield_now`] resumes in the next frame.
 //! - Workers have a local queue each, share an injector, steal from each other,
 //!   and sleep on an `event-listener` when idle: an idle pool uses no CPU.
+//! - Timers live on one hierarchical timing wheel: [`sleep`], [`timeout`],
+//!   `coro.delayed(..)`, `coro.interval(..)` (on the grid `start + k·period`,
+//!   never two runs at once), each stopped by its [`CancelToken`]. They follow
+//!   real time, or the game's `Time<Virtual>` with [`CoroClock::Virtual`].
 //! - A panicking task ends with [`TaskError::Panicked`]; nothing else stops.
 //!   Dropping a [`Task`] cancels it; [`Task::detach`] lets it run on.
 //! - Dropping the App (or the [`Runtime`](runtime::Runtime)) joins the workers
