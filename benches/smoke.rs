@@ -21,20 +21,44 @@ fn smoke(c: &mut Criterion) {
         b.iter(|| black_box(runtime.pump(Instant::now(), None)))
     });
     group.bench_function("spawn + complete 1000 worker tasks", |b| {
+        // The last task to finish wakes the (blocked, not spinning) bench
+        // thread, so the two workers have both cores.
         let done = Arc::new(AtomicUsize::new(0));
+        let (finished, all_done) = std::sync::mpsc::sync_channel::<()>(1);
         b.iter(|| {
             done.store(0, Ordering::Relaxed);
             for _ in 0..1000 {
-                let done = done.clone();
+                let (done, finished) = (done.clone(), finished.clone());
                 runtime
                     .spawn::<Worker>(async move {
-                        done.fetch_add(1, Ordering::Release);
+                        if done.fetch_add(1, Ordering::AcqRel) + 1 == 1000 {
+                            finished.send(()).unwrap();
+                        }
                     })
                     .detach();
             }
-            while done.load(Ordering::Acquire) < 1000 {
-                std::hint::spin_loop();
+            all_done.recv().unwrap();
+        })
+    });
+    group.bench_function("100 worker tasks x 100 yields", |b| {
+        let (finished, all_done) = std::sync::mpsc::sync_channel::<()>(1);
+        let done = Arc::new(AtomicUsize::new(0));
+        b.iter(|| {
+            done.store(0, Ordering::Relaxed);
+            for _ in 0..100 {
+                let (done, finished) = (done.clone(), finished.clone());
+                runtime
+                    .spawn::<Worker>(async move {
+                        for _ in 0..100 {
+                            yield_now().await;
+                        }
+                        if done.fetch_add(1, Ordering::AcqRel) + 1 == 100 {
+                            finished.send(()).unwrap();
+                        }
+                    })
+                    .detach();
             }
+            all_done.recv().unwrap();
         })
     });
     group.bench_function("hop main -> worker -> main", |b| {

@@ -67,7 +67,7 @@ mod world;
 /// drives the [`runtime`] without Bevy uses [`runtime::Main`], which means the
 /// same.
 pub use bevy_app::Main;
-pub use plugin::{Coro, CoroClock, CoroPlugin, CoroScheduler, CoroSystems};
+pub use plugin::{Coro, CoroClock, CoroPlugin, CoroScheduler, CoroStats, CoroSystems};
 pub use runtime::{
     Affinity, CancelToken, CoroFutureExt, Elapsed, MissedTick, NextFrame, On, SpawnOn, Task,
     TaskError, Worker, YieldNow, next_frame, sleep, sleep_until, timeout, yield_now,
@@ -77,8 +77,8 @@ pub use world::{WithWorld, with_world};
 /// Everything a game needs: `use bevy_coro::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Affinity, CancelToken, Coro, CoroClock, CoroFutureExt, CoroPlugin, CoroSystems, Elapsed,
-        Main, MissedTick, SpawnOn, Task, TaskError, Worker, next_frame, sleep, sleep_until,
-        timeout, with_world, yield_now,
+        Affinity, CancelToken, Coro, CoroClock, CoroFutureExt, CoroPlugin, CoroStats, CoroSystems,
+        Elapsed, Main, MissedTick, SpawnOn, Task, TaskError, Worker, next_frame, sleep,
+        sleep_until, timeout, with_world, yield_now,
     };
 }

@@ -85,6 +85,7 @@ impl Plugin for CoroPlugin {
                 main_budget: self.main_budget,
                 virtual_clock,
             })
+            .init_resource::<CoroStats>()
             .add_systems(self.schedule, pump.in_set(CoroSystems::Pump));
     }
 }
@@ -151,6 +152,33 @@ impl Affinity for bevy_app::Main {
     const NAME: &'static str = <crate::runtime::Main as Affinity>::NAME;
 }
 
+/// What the scheduler did this frame, and where it stands: updated by the pump
+/// every frame, for reports, overlays and tests. Reading it costs nothing;
+/// filling it costs a few relaxed loads per frame.
+#[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoroStats {
+    /// Pumps run so far (frames, with the pump in every frame).
+    pub frames: u64,
+    /// Task polls on the main thread in this frame's pump.
+    pub main_polled: usize,
+    /// Time this frame's pump took (timers, main tasks and `with_world` closures).
+    pub pump_time: Duration,
+    /// Whether this frame's pump stopped at its budget.
+    pub out_of_budget: bool,
+    /// Timers that came due in this frame's pump.
+    pub timers_fired: usize,
+    /// Tasks waiting for the main thread after the pump.
+    pub main_queue: usize,
+    /// Tasks waiting for a worker (injector and local queues) after the pump.
+    pub worker_queue: usize,
+    /// Tasks spawned and not yet finished.
+    pub in_flight: usize,
+    /// Interval ticks skipped because a run was still going, since the start.
+    pub ticks_skipped: u64,
+    /// Panics in task polls and timer runs, since the start.
+    pub panics: u64,
+}
+
 /// The pump system: lends the World to the scheduler's main-thread tasks and
 /// runs them.
 fn pump(world: &mut World) {
@@ -165,5 +193,22 @@ fn pump(world: &mut World) {
         );
         clock.set(time.elapsed());
     }
-    crate::world::lend(world, || handle.shared.pump(Instant::now(), budget));
+    let start = Instant::now();
+    let report = crate::world::lend(world, || handle.shared.pump(start, budget));
+    let pump_time = start.elapsed();
+    let runtime = handle.stats();
+    if let Some(mut stats) = world.get_resource_mut::<CoroStats>() {
+        *stats = CoroStats {
+            frames: stats.frames + 1,
+            main_polled: report.polled,
+            pump_time,
+            out_of_budget: report.out_of_budget,
+            timers_fired: report.timers_fired,
+            main_queue: runtime.main_queue,
+            worker_queue: runtime.worker_queue,
+            in_flight: runtime.in_flight,
+            ticks_skipped: runtime.ticks_skipped,
+            panics: runtime.panics,
+        };
+    }
 }

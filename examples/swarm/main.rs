@@ -6,6 +6,9 @@
 //! cargo run --release --example swarm -- [--agents N] [--frames N] [--workers N]
 //!                                        [--fps N] [--seed N] [--map FILE.map]
 //! ```
+//!
+//! With `--features tracy`, it installs a Tracy layer and prints how to
+//! connect the Tracy profiler.
 
 mod astar;
 mod map;
@@ -105,7 +108,23 @@ struct Swarm {
     frames: u32,
 }
 
+/// Sends every span (tasks, pumps, Bevy systems) to Tracy: the client listens
+/// on localhost for the profiler.
+#[cfg(feature = "tracy")]
+fn install_tracy() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::registry().with(tracing_tracy::TracyLayer::default());
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("a tracing subscriber was already installed");
+    println!(
+        "tracy: the profiling client listens on 127.0.0.1:8086; start the Tracy profiler \
+         and connect to localhost (each task poll is a span named after the task)"
+    );
+}
+
 fn main() {
+    #[cfg(feature = "tracy")]
+    install_tracy();
     let options = parse_options().unwrap_or_else(|message| {
         eprintln!("swarm: {message}");
         std::process::exit(2);
@@ -292,16 +311,19 @@ fn pump_end(mut stats: ResMut<Stats>) {
 fn frame_end(
     mut stats: ResMut<Stats>,
     swarm: Res<Swarm>,
+    coro_stats: Res<CoroStats>,
     paths: Query<&Path>,
     mut exit: MessageWriter<AppExit>,
 ) {
     if let Some(start) = stats.frame_start.take() {
         stats.frame_times.push(start.elapsed());
     }
+    stats.main_polls += coro_stats.main_polled as u64;
+    stats.max_worker_queue = stats.max_worker_queue.max(coro_stats.worker_queue);
     if swarm.frame == swarm.frames {
         stats.finished = Some(Instant::now());
         let never_routed = paths.iter().filter(|path| !path.ever_routed).count();
-        report::print(&stats, never_routed);
+        report::print(&stats, &coro_stats, never_routed);
         exit.write(AppExit::Success);
     }
 }
@@ -309,6 +331,25 @@ fn frame_end(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "tracy")]
+    #[test]
+    fn the_tracy_client_accepts_a_profiler_connection() {
+        use std::net::TcpStream;
+        if TcpStream::connect("127.0.0.1:8086").is_ok() {
+            println!("skipped: something already listens on 127.0.0.1:8086");
+            return;
+        }
+        install_tracy();
+        let start = Instant::now();
+        while let Err(error) = TcpStream::connect("127.0.0.1:8086") {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "tracy never listened: {error}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 
     #[test]
     fn every_agent_gets_a_path_through_its_task() {

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use bevy_coro::CoroStats;
 use bevy_ecs::prelude::*;
 
 /// Counters and per-frame timings, filled by the swarm's systems.
@@ -17,6 +18,9 @@ pub struct Stats {
     pub unreachable: u64,
     /// Plans dropped because the goal changed first (their tasks were cancelled).
     pub plans_cancelled: u64,
+    /// Task polls on the main thread, from `CoroStats`, over the run.
+    pub main_polls: u64,
+    pub max_worker_queue: usize,
     pub finished: Option<Instant>,
 }
 
@@ -31,6 +35,8 @@ impl Default for Stats {
             plans_done: 0,
             unreachable: 0,
             plans_cancelled: 0,
+            main_polls: 0,
+            max_worker_queue: 0,
             finished: None,
         }
     }
@@ -48,7 +54,7 @@ fn ms(d: Duration) -> String {
 }
 
 /// Prints the report a game developer reads at a glance.
-pub fn print(stats: &Stats, agents_without_path: usize) {
+pub fn print(stats: &Stats, coro: &CoroStats, agents_without_path: usize) {
     let wall = stats.finished.unwrap_or_else(Instant::now) - stats.started;
     let mut frames = stats.frame_times.clone();
     frames.sort();
@@ -76,6 +82,10 @@ pub fn print(stats: &Stats, agents_without_path: usize) {
     println!(
         "tasks/s             {:.0}",
         stats.plans_done as f64 / wall.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "scheduler           {} main-thread polls, worker queue peak {}, {} tasks in flight at the end, {} panics",
+        stats.main_polls, stats.max_worker_queue, coro.in_flight, coro.panics
     );
     println!("agents never routed {agents_without_path}");
 }

@@ -146,6 +146,10 @@ impl<F: Future, A: Affinity> Future for On<F, A> {
                         // except within the poll in which a hop was dropped.
                         let here = context::side(&task.shared).unwrap_or(had);
                         task.set_affinity(A::CODE);
+                        #[cfg(feature = "trace")]
+                        if here != A::CODE {
+                            tracing::trace!(target: "bevy_coro", task = %task.name(), to = A::NAME, "task hops");
+                        }
                         (here != A::CODE, (had != A::CODE).then_some(had))
                     });
                     this.state = State::Running { back };

@@ -11,7 +11,8 @@ use std::time::Instant;
 use super::Shared;
 use super::affinity::Affinity;
 use super::header::MAIN;
-use super::task::{self, Task};
+use super::stats::RuntimeStats;
+use super::task::{self, Options, Task};
 
 /// A handle to a [`Runtime`](super::Runtime): `Clone + Send + Sync`, usable from
 /// systems, from inside tasks and from any thread. In a Bevy app it is the
@@ -56,8 +57,101 @@ where
 {
     #[track_caller]
     fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output> {
-        // SAFETY: the future is `Send`, so it may be polled and dropped anywhere.
-        unsafe { task::spawn(&self.shared, A::CODE, false, Location::caller(), future) }
+        spawn_send::<A, F>(&self.shared, None, Location::caller(), future)
+    }
+}
+
+fn spawn_send<A: Affinity, F>(
+    shared: &Arc<Shared>,
+    name: Option<&'static str>,
+    location: &'static Location<'static>,
+    future: F,
+) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let options = Options {
+        affinity: A::CODE,
+        local: false,
+        name,
+        location,
+    };
+    // SAFETY: the future is `Send`, so it may be polled and dropped anywhere.
+    unsafe { task::spawn(shared, options, future) }
+}
+
+fn spawn_local<F>(
+    shared: &Arc<Shared>,
+    name: Option<&'static str>,
+    location: &'static Location<'static>,
+    future: F,
+) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    assert!(
+        thread::current().id() == shared.main_thread,
+        "bevy_coro: `spawn_local` must be called on the main thread, \
+         where its !Send future will live; use `spawn::<Main>` from other threads"
+    );
+    let options = Options {
+        affinity: MAIN,
+        local: true,
+        name,
+        location,
+    };
+    // SAFETY: we are on the main thread, and `local = true` keeps the task
+    // there: the schedule function routes local tasks to the main queue
+    // whatever their header says, and `.on::<Worker>()` refuses to move them.
+    unsafe { task::spawn(shared, options, future) }
+}
+
+/// Spawns a named task: `coro.task("pathfind").spawn::<Worker>(fut)`. The name
+/// shows in tracing spans (one per poll, see the `trace` feature), in
+/// [`Task`]'s `Debug`, and in reports. Made by [`Handle::task`].
+#[must_use = "a task builder spawns nothing until `.spawn::<A>(fut)`"]
+#[derive(Debug, Clone, Copy)]
+pub struct TaskBuilder<'a> {
+    handle: &'a Handle,
+    name: &'static str,
+}
+
+impl<F> SpawnOn<F> for TaskBuilder<'_>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    #[track_caller]
+    fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output> {
+        spawn_send::<A, F>(
+            &self.handle.shared,
+            Some(self.name),
+            Location::caller(),
+            future,
+        )
+    }
+}
+
+impl TaskBuilder<'_> {
+    /// [`Handle::spawn_local`] with this name.
+    ///
+    /// # Panics
+    ///
+    /// When called on another thread than the runtime's main thread.
+    #[track_caller]
+    pub fn spawn_local<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        spawn_local(
+            &self.handle.shared,
+            Some(self.name),
+            Location::caller(),
+            future,
+        )
     }
 }
 
@@ -81,15 +175,13 @@ impl Handle {
         F: Future + 'static,
         F::Output: 'static,
     {
-        assert!(
-            thread::current().id() == self.shared.main_thread,
-            "bevy_coro: `spawn_local` must be called on the main thread, \
-             where its !Send future will live; use `spawn::<Main>` from other threads"
-        );
-        // SAFETY: we are on the main thread, and `local = true` keeps the task
-        // there: it starts on the main queue and `.on::<Worker>()` refuses to
-        // move it.
-        unsafe { task::spawn(&self.shared, MAIN, true, Location::caller(), future) }
+        spawn_local(&self.shared, None, Location::caller(), future)
+    }
+
+    /// A builder for a named task: `coro.task("pathfind").spawn::<Worker>(fut)`.
+    /// Unnamed tasks are named after their spawn location (`file:line`).
+    pub fn task(&self, name: &'static str) -> TaskBuilder<'_> {
+        TaskBuilder { handle: self, name }
     }
 
     /// Tasks spawned and not yet finished (including parked ones).
@@ -112,6 +204,18 @@ impl Handle {
     /// Timers filed and not yet fired or cancelled.
     pub fn pending_timers(&self) -> usize {
         self.shared.timers.pending()
+    }
+
+    /// Queue depths and running totals, for reports and overlays.
+    pub fn stats(&self) -> RuntimeStats {
+        let (panics, ticks_skipped) = self.shared.counters.snapshot();
+        RuntimeStats {
+            in_flight: self.in_flight(),
+            main_queue: self.shared.main.len(),
+            worker_queue: self.shared.workers.queued(),
+            panics,
+            ticks_skipped,
+        }
     }
 
     /// Number of tasks waiting for the main thread's next pump.

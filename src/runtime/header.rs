@@ -34,26 +34,38 @@ pub(crate) struct Header {
     local: bool,
     /// The task's entry in the live-task registry.
     pub(crate) slot: Slot,
+    /// The name given at spawn, if any (else the spawn location names it).
+    name: Option<&'static str>,
     /// Where the task was spawned.
     location: &'static Location<'static>,
+    /// The tracing callsite named after the task, made at its first traced poll.
+    #[cfg(feature = "trace")]
+    pub(crate) callsite: super::trace::CallsiteCell,
     // Later work adds here: the parent link (task trees) and the priority.
 }
 
+/// What a spawn asks for.
+#[derive(Clone, Copy)]
+pub(crate) struct Options {
+    pub(crate) affinity: u8,
+    /// A `spawn_local` task.
+    pub(crate) local: bool,
+    pub(crate) name: Option<&'static str>,
+    pub(crate) location: &'static Location<'static>,
+}
+
 impl Header {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        affinity: u8,
-        local: bool,
-        slot: Slot,
-        location: &'static Location<'static>,
-    ) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, options: Options, slot: Slot) -> Self {
         Header {
             shared,
-            affinity: AtomicU8::new(affinity),
+            affinity: AtomicU8::new(options.affinity),
             cancelled: AtomicBool::new(false),
-            local,
+            local: options.local,
             slot,
-            location,
+            name: options.name,
+            location: options.location,
+            #[cfg(feature = "trace")]
+            callsite: Default::default(),
         }
     }
 
@@ -92,6 +104,28 @@ impl Header {
     pub(crate) fn location(&self) -> &'static Location<'static> {
         self.location
     }
+
+    /// The name given at spawn, if any.
+    pub(crate) fn given_name(&self) -> Option<&'static str> {
+        self.name
+    }
+
+    /// The task's name: the one given at spawn, else its spawn location.
+    pub(crate) fn name(&self) -> TaskName<'_> {
+        TaskName(self)
+    }
+}
+
+/// Displays a task's name without allocating.
+pub(crate) struct TaskName<'a>(&'a Header);
+
+impl std::fmt::Display for TaskName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.name {
+            Some(name) => f.write_str(name),
+            None => write!(f, "{}:{}", self.0.location.file(), self.0.location.line()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Header {
@@ -107,7 +141,7 @@ impl std::fmt::Debug for Header {
             )
             .field("cancelled", &self.is_cancelled())
             .field("local", &self.local)
-            .field("location", &format_args!("{}", self.location))
+            .field("name", &format_args!("{}", self.name()))
             .finish()
     }
 }

@@ -32,8 +32,11 @@ mod handle;
 mod header;
 mod main_queue;
 mod registry;
+mod stats;
 mod task;
 mod timer;
+#[cfg(feature = "trace")]
+mod trace;
 mod workers;
 mod yields;
 
@@ -52,9 +55,10 @@ pub(crate) use affinity::sealed;
 pub use affinity::{Affinity, CoroFutureExt, Main, On, Worker};
 pub use cancel::CancelToken;
 pub(crate) use context::with_current_task;
-pub use handle::{Handle, SpawnOn};
+pub use handle::{Handle, SpawnOn, TaskBuilder};
 pub(crate) use header::MAIN;
 pub use main_queue::PumpReport;
+pub use stats::RuntimeStats;
 pub use task::{Task, TaskError};
 pub use timer::{
     After, Clock, Elapsed, Every, ManualClock, MissedTick, Sleep, Timeout, sleep, sleep_until,
@@ -64,6 +68,7 @@ pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
 use main_queue::MainQueue;
 use registry::Registry;
+use stats::Counters;
 use task::Header;
 use timer::Timers;
 use workers::Workers;
@@ -137,6 +142,7 @@ pub(crate) struct Shared {
     /// task itself: it runs inside someone's `wake`, perhaps under their lock,
     /// and the task's `Drop` may want that lock. Shutdown drops them.
     graveyard: ConcurrentQueue<Runnable<Header>>,
+    counters: Counters,
     /// The thread that owns the runtime: the only one that pumps, and the only
     /// one where `spawn_local` futures live.
     main_thread: ThreadId,
@@ -186,11 +192,20 @@ impl Shared {
             "bevy_coro: the runtime must be pumped on the thread that created it \
              (main-thread tasks, including `spawn_local` ones, live there)"
         );
+        #[cfg(feature = "trace")]
+        let span = tracing::info_span!(target: "bevy_coro", "pump").entered();
         let timers_fired = self.timers.fire_due();
-        PumpReport {
+        let report = PumpReport {
             timers_fired,
             ..self.main.pump(self, now, budget)
+        };
+        #[cfg(feature = "trace")]
+        {
+            drop(span);
+            // tracing-tracy turns this field into a Tracy frame mark.
+            tracing::info!(tracy.frame_mark = true);
         }
+        report
     }
 
     /// Stops everything: threads joined, every pending future dropped once.
@@ -272,6 +287,7 @@ impl Runtime {
             registry: Registry::new(),
             timers: Timers::new(config.clock),
             graveyard: ConcurrentQueue::unbounded(),
+            counters: Counters::default(),
             main_thread: thread::current().id(),
         });
         let started = Workers::start(&shared).and_then(|workers| {

@@ -15,7 +15,7 @@ use async_task::{Builder, FallibleTask, WithInfo};
 
 use super::Shared;
 use super::context;
-pub(crate) use super::header::Header;
+pub(crate) use super::header::{Header, Options};
 
 /// Why a task did not produce its output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,13 +79,24 @@ impl<F: Future> Future for TaskBody<F> {
         // copied pointer does not borrow `self`, so the future can be pinned below.
         let header = unsafe { header.as_ref() };
         if header.is_cancelled() {
+            #[cfg(feature = "trace")]
+            tracing::debug!(target: "bevy_coro", task = %header.name(), "task cancelled");
             return Poll::Ready(Err(TaskError::Cancelled));
         }
         let _task = context::enter_task(header);
+        #[cfg(feature = "trace")]
+        let _span = super::trace::enter_poll(header);
         // SAFETY: `future` is structurally pinned: it is never moved out of the
         // body, and it is dropped in place (in `Drop`), never after a move.
         let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
-        catch_poll(future, cx).map(|result| result.map_err(TaskError::Panicked))
+        catch_poll(future, cx).map(|result| {
+            result.map_err(|message| {
+                header.shared.counters.panic();
+                #[cfg(feature = "trace")]
+                tracing::error!(target: "bevy_coro", task = %header.name(), panic = %message, "task panicked");
+                TaskError::Panicked(message)
+            })
+        })
     }
 }
 
@@ -160,6 +171,16 @@ impl<T> Task<T> {
         }
     }
 
+    /// The name given at spawn with [`Handle::task`](super::Handle::task), if any.
+    pub fn name(&self) -> Option<&'static str> {
+        self.header().and_then(Header::given_name)
+    }
+
+    /// Where the task was spawned (`None` once the result was taken).
+    pub fn spawned_at(&self) -> Option<&'static Location<'static>> {
+        self.header().map(Header::location)
+    }
+
     /// Whether the task has finished (completed, panicked or been cancelled).
     /// Also `true` once the output was taken.
     pub fn is_finished(&self) -> bool {
@@ -221,7 +242,7 @@ impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Task");
         if let Some(header) = self.header() {
-            d.field("spawned_at", &format_args!("{}", header.location()));
+            d.field("name", &format_args!("{}", header.name()));
         }
         d.field("finished", &self.is_finished()).finish()
     }
@@ -237,19 +258,13 @@ fn header_slot_is_none<T>(task: &async_task::Task<T, Header>) -> bool {
 /// # Safety
 ///
 /// If `F` is not `Send`, the caller must be on the runtime's main thread and pass
-/// `local = true`, so the task is only ever polled and dropped there.
-pub(crate) unsafe fn spawn<F>(
-    shared: &Arc<Shared>,
-    affinity: u8,
-    local: bool,
-    location: &'static Location<'static>,
-    future: F,
-) -> Task<F::Output>
+/// `options.local = true`, so the task is only ever polled and dropped there.
+pub(crate) unsafe fn spawn<F>(shared: &Arc<Shared>, options: Options, future: F) -> Task<F::Output>
 where
     F: Future + 'static,
 {
     let (runnable, inner) = shared.registry.register(|slot| {
-        let header = Header::new(shared.clone(), affinity, local, slot, location);
+        let header = Header::new(shared.clone(), options, slot);
         let schedule = {
             let shared = shared.clone();
             WithInfo(move |runnable, info| Shared::schedule(&shared, runnable, info))

@@ -59,6 +59,11 @@ impl Workers {
         self.locals.len()
     }
 
+    /// Tasks waiting in the injector and every local queue.
+    pub(crate) fn queued(&self) -> usize {
+        self.injector.len() + self.locals.iter().map(|local| local.0.len()).sum::<usize>()
+    }
+
     /// Queues a worker-affinity task; returns it back if the scheduler is closed.
     pub(crate) fn push(
         &self,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::Sleep;
 use crate::runtime::cancel::{CancelToken, TokenState};
 use crate::runtime::header::MAIN;
-use crate::runtime::task::{self, catch_poll, panic_message};
+use crate::runtime::task::{self, Options, catch_poll, panic_message};
 use crate::runtime::{Affinity, Handle, Shared};
 
 /// What an interval does with the ticks that came while a run was going.
@@ -67,6 +67,7 @@ pub struct Every {
     affinity: u8,
     missed: MissedTick,
     first_after_period: bool,
+    name: Option<&'static str>,
 }
 
 impl Every {
@@ -88,6 +89,12 @@ impl Every {
         self
     }
 
+    /// Names the interval's task (see [`Handle::task`]).
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = Some(name);
+        self
+    }
+
     /// Starts the interval: `factory()` makes each run's future.
     #[track_caller]
     pub fn run<F, Fut>(self, factory: F) -> CancelToken
@@ -104,7 +111,7 @@ impl Every {
             next: u64::from(self.first_after_period),
         };
         let body = interval(shared.clone(), state.clone(), grid, self.missed, factory);
-        spawn_timer_task(&shared, self.affinity, Location::caller(), body);
+        spawn_timer_task(&shared, self.affinity, self.name, Location::caller(), body);
         CancelToken::new(state)
     }
 }
@@ -116,12 +123,19 @@ pub struct After {
     handle: Handle,
     delay: Duration,
     affinity: u8,
+    name: Option<&'static str>,
 }
 
 impl After {
     /// Runs on affinity `A` ([`Main`](crate::Main) by default).
     pub fn on<A: Affinity>(mut self) -> Self {
         self.affinity = A::CODE;
+        self
+    }
+
+    /// Names the delayed task (see [`Handle::task`]).
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = Some(name);
         self
     }
 
@@ -138,7 +152,7 @@ impl After {
             .ok()
             .and_then(|delay| shared.timers.now().checked_add(delay));
         let body = delayed(shared.clone(), state.clone(), due, factory);
-        spawn_timer_task(&shared, self.affinity, Location::caller(), body);
+        spawn_timer_task(&shared, self.affinity, self.name, Location::caller(), body);
         CancelToken::new(state)
     }
 }
@@ -161,6 +175,7 @@ impl Handle {
             affinity: MAIN,
             missed: MissedTick::Skip,
             first_after_period: false,
+            name: None,
         }
     }
 
@@ -170,6 +185,7 @@ impl Handle {
             handle: self.clone(),
             delay,
             affinity: MAIN,
+            name: None,
         }
     }
 
@@ -217,13 +233,20 @@ impl Handle {
 fn spawn_timer_task<F>(
     shared: &Arc<Shared>,
     affinity: u8,
+    name: Option<&'static str>,
     location: &'static Location<'static>,
     body: F,
 ) where
     F: Future<Output = ()> + Send + 'static,
 {
+    let options = Options {
+        affinity,
+        local: false,
+        name,
+        location,
+    };
     // SAFETY: the body is `Send`.
-    unsafe { task::spawn(shared, affinity, false, location, body) }.detach();
+    unsafe { task::spawn(shared, options, body) }.detach();
 }
 
 /// An interval's schedule: tick `k` is due at `origin + k·period`.
@@ -283,12 +306,13 @@ async fn interval<F, Fut>(
         {
             break;
         }
-        run_once(&state, &mut factory).await;
+        run_once(&shared, &state, &mut factory).await;
         if state.is_cancelled() {
             break;
         }
         let skipped = grid.after_run(shared.timers.now(), policy);
         state.skip(skipped);
+        shared.counters.skipped(skipped);
     }
     // Past the end of time: wait for the cancel that will come at shutdown.
     if !state.is_cancelled() {
@@ -303,13 +327,13 @@ where
     Fut: Future<Output = ()>,
 {
     let waited = match due {
-        Some(due) => state.until_cancelled(Sleep::at(shared, due)).await,
+        Some(due) => state.until_cancelled(Sleep::at(shared.clone(), due)).await,
         // `Duration::MAX` or past the end of time: never due.
         None => state.until_cancelled(std::future::pending::<()>()).await,
     };
     if waited.is_some() {
         let mut factory = Some(factory);
-        run_once(&state, &mut || {
+        run_once(&shared, &state, &mut || {
             (factory.take().expect("a delayed task runs once"))()
         })
         .await;
@@ -317,18 +341,22 @@ where
     state.finish();
 }
 
-/// One run: counts it, and contains a panic in the factory or the run to it.
-async fn run_once<F, Fut>(state: &TokenState, factory: &mut F)
+/// One run: counts it, and contains a panic in the factory or the run to it
+/// (counted on the token and in the scheduler's totals).
+async fn run_once<F, Fut>(shared: &Shared, state: &TokenState, factory: &mut F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
 {
     state.run_started();
-    let run = match catch_unwind(AssertUnwindSafe(&mut *factory)) {
-        Ok(run) => run,
-        Err(payload) => return state.panicked(panic_message(&*payload)),
+    let result = match catch_unwind(AssertUnwindSafe(&mut *factory)) {
+        Ok(run) => CatchPanic(pin!(run)).await,
+        Err(payload) => Err(panic_message(&*payload)),
     };
-    if let Err(message) = CatchPanic(pin!(run)).await {
+    if let Err(message) = result {
+        #[cfg(feature = "trace")]
+        tracing::error!(target: "bevy_coro", panic = %message, "timer run panicked");
+        shared.counters.panic();
         state.panicked(message);
     }
 }

@@ -137,10 +137,12 @@ impl Timers {
 
     /// Fires every timer due by now. Returns how many fired.
     pub(crate) fn fire_due(&self) -> usize {
-        let now_tick = self.now() / TICK_NANOS;
-        if now_tick < self.next_due.load(Ordering::Acquire) {
+        let next_due = self.next_due.load(Ordering::Acquire);
+        // No timer: no clock to read either (an empty frame stays cheap).
+        if next_due == NONE_DUE || self.now() / TICK_NANOS < next_due {
             return 0;
         }
+        let now_tick = self.now() / TICK_NANOS;
         let mut due = Vec::new();
         let mut wheel = self.wheel();
         wheel.advance(now_tick, |waker| due.extend(waker.take()));

@@ -1,0 +1,48 @@
+//! Counters the scheduler keeps for reports: relaxed atomics, bumped where
+//! things happen and read once per frame.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Running totals.
+#[derive(Default)]
+pub(crate) struct Counters {
+    panics: AtomicU64,
+    ticks_skipped: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn panic(&self) {
+        self.panics.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn skipped(&self, ticks: u64) {
+        if ticks > 0 {
+            self.ticks_skipped.fetch_add(ticks, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A snapshot of the scheduler's queues and totals, from
+/// [`Handle::stats`](super::Handle::stats). Cheap: a few relaxed loads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuntimeStats {
+    /// Tasks spawned and not yet finished.
+    pub in_flight: usize,
+    /// Tasks waiting for the main thread (this pump or the next).
+    pub main_queue: usize,
+    /// Tasks waiting for a worker: the injector and every local queue.
+    pub worker_queue: usize,
+    /// Task polls and timer runs that panicked, since the start.
+    pub panics: u64,
+    /// Interval ticks skipped because a run was still going, since the start.
+    pub ticks_skipped: u64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> (u64, u64) {
+        (
+            self.panics.load(Ordering::Relaxed),
+            self.ticks_skipped.load(Ordering::Relaxed),
+        )
+    }
+}

@@ -1,0 +1,152 @@
+//! Tracing (feature `trace`): a span per task poll named after the task, so
+//! Tracy and other `tracing` tools show which task ran, where and how long.
+//!
+//! `tracing` names spans at their callsite, which macros make static. Task
+//! names are known only at spawn, so each distinct name (or spawn location)
+//! gets one callsite of its own, made on the first traced poll and kept for
+//! the life of the process: their number is bounded by the program's spawn
+//! sites and names, not by the tasks spawned.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use tracing::callsite::{Callsite, Identifier};
+use tracing::field::{Field, FieldSet, Value};
+use tracing::metadata::Kind;
+use tracing::span::EnteredSpan;
+use tracing::subscriber::Interest;
+use tracing::{Level, Metadata, Span};
+
+use super::header::{Header, MAIN};
+
+const FIELDS: &[&str] = &["task.id", "affinity"];
+
+/// A callsite named after a task.
+struct TaskCallsite {
+    metadata: OnceLock<Metadata<'static>>,
+    fields: OnceLock<(Field, Field)>,
+    /// 0: never, 1: sometimes, 2: always (as the subscribers said).
+    interest: AtomicU8,
+}
+
+impl Callsite for TaskCallsite {
+    fn set_interest(&self, interest: Interest) {
+        let code = if interest.is_never() {
+            0
+        } else if interest.is_always() {
+            2
+        } else {
+            1
+        };
+        self.interest.store(code, Ordering::Relaxed);
+    }
+
+    fn metadata(&self) -> &Metadata<'_> {
+        self.metadata
+            .get()
+            .expect("metadata is set before registration")
+    }
+}
+
+impl TaskCallsite {
+    /// Makes, leaks and registers the callsite for spans named `name`.
+    fn new(name: &'static str) -> &'static TaskCallsite {
+        let callsite: &'static TaskCallsite = Box::leak(Box::new(TaskCallsite {
+            metadata: OnceLock::new(),
+            fields: OnceLock::new(),
+            interest: AtomicU8::new(1),
+        }));
+        let metadata = Metadata::new(
+            name,
+            "bevy_coro::task",
+            Level::INFO,
+            None,
+            None,
+            None,
+            FieldSet::new(FIELDS, Identifier(callsite)),
+            Kind::SPAN,
+        );
+        let _ = callsite.metadata.set(metadata);
+        let fields = &callsite.metadata.get().expect("just set").fields();
+        let _ = callsite.fields.set((
+            fields.field(FIELDS[0]).expect("declared above"),
+            fields.field(FIELDS[1]).expect("declared above"),
+        ));
+        tracing::callsite::register(callsite);
+        callsite
+    }
+
+    fn enabled(&'static self) -> bool {
+        match self.interest.load(Ordering::Relaxed) {
+            0 => false,
+            2 => true,
+            _ => tracing::dispatcher::get_default(|dispatch| dispatch.enabled(self.metadata())),
+        }
+    }
+}
+
+/// A task's callsite, made on its first traced poll (null until then).
+#[derive(Default)]
+pub(crate) struct CallsiteCell(AtomicPtr<TaskCallsite>);
+
+impl CallsiteCell {
+    fn get_or_make(&self, header: &Header) -> &'static TaskCallsite {
+        let ptr = self.0.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer here was stored from a `&'static
+        // TaskCallsite` below; callsites are leaked, never freed.
+        if let Some(callsite) = unsafe { ptr.cast_const().as_ref() } {
+            return callsite;
+        }
+        let callsite = intern(header);
+        self.0.store(
+            (callsite as *const TaskCallsite).cast_mut(),
+            Ordering::Release,
+        );
+        callsite
+    }
+}
+
+/// The callsite for a task's name: its given name, or `file:line`.
+fn intern(header: &Header) -> &'static TaskCallsite {
+    static CALLSITES: Mutex<Option<HashMap<(&str, u32), &'static TaskCallsite>>> = Mutex::new(None);
+    let key = match header.given_name() {
+        Some(name) => (name, 0),
+        None => (header.location().file(), header.location().line()),
+    };
+    let mut callsites = CALLSITES.lock().unwrap_or_else(PoisonError::into_inner);
+    let entry = callsites.get_or_insert_with(HashMap::new).entry(key);
+    let callsite: &'static TaskCallsite = entry.or_insert_with(|| {
+        let name = match key {
+            (name, 0) => name,
+            (file, line) => Box::leak(format!("{file}:{line}").into_boxed_str()),
+        };
+        TaskCallsite::new(name)
+    });
+    callsite
+}
+
+/// Enters a span for one poll of the task, if anyone listens.
+#[inline]
+pub(crate) fn enter_poll(header: &Header) -> Option<EnteredSpan> {
+    if !tracing::dispatcher::has_been_set() {
+        return None;
+    }
+    let callsite = header.callsite.get_or_make(header);
+    if !callsite.enabled() {
+        return None;
+    }
+    let metadata: &'static Metadata<'static> = callsite.metadata.get().expect("set at creation");
+    let (id_field, affinity_field) = callsite.fields.get().expect("set at creation");
+    let id = header as *const Header as usize as u64;
+    let affinity = if header.affinity() == MAIN {
+        "Main"
+    } else {
+        "Worker"
+    };
+    let values = [
+        (id_field, Some(&id as &dyn Value)),
+        (affinity_field, Some(&affinity as &dyn Value)),
+    ];
+    Some(Span::new(metadata, &metadata.fields().value_set(&values)).entered())
+}
