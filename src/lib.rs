@@ -55,6 +55,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod entity;
 mod plugin;
 pub mod runtime;
 mod world;
@@ -67,18 +68,21 @@ mod world;
 /// drives the [`runtime`] without Bevy uses [`runtime::Main`], which means the
 /// same.
 pub use bevy_app::Main;
+pub use entity::{CoroCommandsExt, CoroTaskBuilder, EntityTasks};
 pub use plugin::{Coro, CoroClock, CoroPlugin, CoroScheduler, CoroStats, CoroSystems};
 pub use runtime::{
-    Affinity, CancelToken, CoroFutureExt, Elapsed, MissedTick, NextFrame, On, SpawnOn, Task,
-    TaskError, Worker, YieldNow, next_frame, sleep, sleep_until, timeout, yield_now,
+    AbortHandle, Affinity, CancelToken, CoroFutureExt, Elapsed, MissedTick, NextFrame, On,
+    Priority, SpawnOn, Task, TaskError, TaskGroup, Worker, YieldNow, next_frame, sleep,
+    sleep_until, timeout, yield_now,
 };
 pub use world::{WithWorld, with_world};
 
 /// Everything a game needs: `use bevy_coro::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Affinity, CancelToken, Coro, CoroClock, CoroFutureExt, CoroPlugin, CoroStats, CoroSystems,
-        Elapsed, Main, MissedTick, SpawnOn, Task, TaskError, Worker, next_frame, sleep,
-        sleep_until, timeout, with_world, yield_now,
+        Affinity, CancelToken, Coro, CoroClock, CoroCommandsExt, CoroFutureExt, CoroPlugin,
+        CoroStats, CoroSystems, Elapsed, EntityTasks, Main, MissedTick, Priority, SpawnOn, Task,
+        TaskError, TaskGroup, Worker, next_frame, sleep, sleep_until, timeout, with_world,
+        yield_now,
     };
 }

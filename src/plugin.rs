@@ -2,6 +2,7 @@
 //! system: the thin Bevy layer over [`Runtime`].
 
 use std::ops::Deref;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bevy_app::{App, Plugin, PreUpdate};
@@ -9,6 +10,8 @@ use bevy_ecs::intern::Interned;
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
 use bevy_time::{Time, Virtual};
+
+use crate::entity::{Bindings, CoroTaskBuilder, attach_bindings};
 
 use crate::runtime::{
     Affinity, Clock, Handle, ManualClock, Runtime, RuntimeConfig, default_workers,
@@ -79,14 +82,19 @@ impl Plugin for CoroPlugin {
             clock: virtual_clock.clone().map_or(Clock::Real, Clock::Manual),
         })
         .unwrap_or_else(|error| panic!("CoroPlugin: {error}"));
-        app.insert_resource(Coro(runtime.handle().clone()))
-            .insert_resource(CoroScheduler {
-                runtime,
-                main_budget: self.main_budget,
-                virtual_clock,
-            })
-            .init_resource::<CoroStats>()
-            .add_systems(self.schedule, pump.in_set(CoroSystems::Pump));
+        let bindings: Bindings = Arc::new(concurrent_queue::ConcurrentQueue::unbounded());
+        app.insert_resource(Coro {
+            handle: runtime.handle().clone(),
+            bindings: bindings.clone(),
+        })
+        .insert_resource(CoroScheduler {
+            runtime,
+            main_budget: self.main_budget,
+            virtual_clock,
+            bindings,
+        })
+        .init_resource::<CoroStats>()
+        .add_systems(self.schedule, pump.in_set(CoroSystems::Pump));
     }
 }
 
@@ -112,13 +120,27 @@ pub enum CoroSystems {
 /// Its methods are those of the core [`Handle`] it derefs to, and
 /// [`SpawnOn::spawn`](crate::SpawnOn::spawn).
 #[derive(Resource, Clone, Debug)]
-pub struct Coro(Handle);
+pub struct Coro {
+    handle: Handle,
+    /// Tasks spawned for entities, for the pump to attach.
+    bindings: Bindings,
+}
+
+impl Coro {
+    /// A builder for a named task with options, which can also tie the task
+    /// to an entity:
+    /// `coro.task("ai").for_entity(entity).spawn::<Main>(fut)`.
+    /// (It shadows [`Handle::task`], adding [`CoroTaskBuilder::for_entity`].)
+    pub fn task(&self, name: &'static str) -> CoroTaskBuilder<'_> {
+        CoroTaskBuilder::new(self.handle.task(name), &self.bindings)
+    }
+}
 
 impl Deref for Coro {
     type Target = Handle;
 
     fn deref(&self) -> &Handle {
-        &self.0
+        &self.handle
     }
 }
 
@@ -133,6 +155,8 @@ pub struct CoroScheduler {
     /// Under [`CoroClock::Virtual`]: the runtime's clock, set from
     /// `Time<Virtual>` before each pump.
     virtual_clock: Option<ManualClock>,
+    /// The `Coro` resource's queue of entity bindings.
+    bindings: Bindings,
 }
 
 impl CoroScheduler {
@@ -186,6 +210,7 @@ fn pump(world: &mut World) {
         return;
     };
     let (handle, budget) = (scheduler.runtime.handle().clone(), scheduler.main_budget);
+    let bindings = scheduler.bindings.clone();
     if let Some(clock) = &scheduler.virtual_clock {
         let time = world.get_resource::<Time<Virtual>>().expect(
             "CoroPlugin { clock: CoroClock::Virtual } needs `Time<Virtual>`: \
@@ -193,6 +218,8 @@ fn pump(world: &mut World) {
         );
         clock.set(time.elapsed());
     }
+    // Entity bindings first: a task whose entity is gone must not run again.
+    attach_bindings(world, &bindings);
     let start = Instant::now();
     let report = crate::world::lend(world, || handle.shared.pump(start, budget));
     let pump_time = start.elapsed();

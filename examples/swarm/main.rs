@@ -194,7 +194,7 @@ fn build_app(options: &Options, grid: Grid) -> App {
             pump_end.after(CoroSystems::Pump),
         ),
     )
-    .add_systems(Update, (walk, rally, plan).chain())
+    .add_systems(Update, (walk, rally, turnover, plan).chain())
     .add_systems(Last, frame_end);
     app
 }
@@ -219,7 +219,15 @@ fn plan(
 ) {
     for (entity, goal, replanning) in &agents {
         let goal = goal.0;
-        let task = coro.spawn::<Main>(async move {
+        // A re-plan while a plan is in flight is urgent: the agent is waiting.
+        let priority = if replanning {
+            Priority::High
+        } else {
+            Priority::Normal
+        };
+        // Tied to the agent: despawning it cancels the plan wherever it is.
+        let builder = coro.task("plan").for_entity(entity).priority(priority);
+        let task = builder.spawn::<Main>(async move {
             let Some((map, from)) = with_world(move |world| {
                 let from = world.get::<Position>(entity)?.0;
                 Some((world.resource::<Map>().clone(), from))
@@ -281,6 +289,33 @@ fn walk(
 
 /// Every two seconds of frames, a tenth of the agents is called elsewhere,
 /// whether or not they are still planning: their plans are re-made.
+/// Every 150 frames, 2% of the agents leave (despawned, their tasks cancelled
+/// with them) and as many new ones arrive.
+fn turnover(
+    mut commands: Commands,
+    agents: Query<Entity, With<Path>>,
+    map: Res<Map>,
+    mut swarm: ResMut<Swarm>,
+    mut stats: ResMut<Stats>,
+) {
+    if swarm.frame == 0 || !swarm.frame.is_multiple_of(150) {
+        return;
+    }
+    let mut leaving = 0;
+    for entity in &agents {
+        if swarm.rng.below(50) == 0 {
+            commands.entity(entity).despawn();
+            leaving += 1;
+        }
+    }
+    for _ in 0..leaving {
+        let start = map.0.random_cell(&mut swarm.rng);
+        let goal = map.0.random_cell(&mut swarm.rng);
+        commands.spawn((Position(start), Goal(goal), Path::default()));
+    }
+    stats.despawned += leaving;
+}
+
 fn rally(mut agents: Query<&mut Goal>, map: Res<Map>, mut swarm: ResMut<Swarm>) {
     swarm.frame += 1;
     if !swarm.frame.is_multiple_of(120) {

@@ -21,6 +21,8 @@ pub struct Stats {
     /// Task polls on the main thread, from `CoroStats`, over the run.
     pub main_polls: u64,
     pub max_worker_queue: usize,
+    /// Agents despawned mid-run (their tasks cancelled with them).
+    pub despawned: u64,
     pub finished: Option<Instant>,
 }
 
@@ -37,6 +39,7 @@ impl Default for Stats {
             plans_cancelled: 0,
             main_polls: 0,
             max_worker_queue: 0,
+            despawned: 0,
             finished: None,
         }
     }
@@ -78,6 +81,10 @@ pub fn print(stats: &Stats, coro: &CoroStats, agents_without_path: usize) {
     println!(
         "tasks completed     {} plans ({} with an unreachable goal), {} cancelled by a goal change",
         stats.plans_done, stats.unreachable, stats.plans_cancelled
+    );
+    println!(
+        "agents despawned    {} mid-run, their plans cancelled with them",
+        stats.despawned
     );
     println!(
         "tasks/s             {:.0}",

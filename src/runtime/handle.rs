@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::Shared;
 use super::affinity::Affinity;
+use super::builder::TaskBuilder;
 use super::header::MAIN;
 use super::stats::RuntimeStats;
 use super::task::{self, Options, Task};
@@ -57,13 +58,23 @@ where
 {
     #[track_caller]
     fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output> {
-        spawn_send::<A, F>(&self.shared, None, Location::caller(), future)
+        spawn_send::<A, F>(&self.shared, Spec::default(), Location::caller(), future)
     }
 }
 
-fn spawn_send<A: Affinity, F>(
+/// How to spawn: what the task builder collected (the defaults for a plain
+/// `spawn`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Spec {
+    pub(crate) name: Option<&'static str>,
+    pub(crate) priority: u8,
+    /// Checked core mask; 0: any core.
+    pub(crate) cores: u64,
+}
+
+pub(crate) fn spawn_send<A: Affinity, F>(
     shared: &Arc<Shared>,
-    name: Option<&'static str>,
+    spec: Spec,
     location: &'static Location<'static>,
     future: F,
 ) -> Task<F::Output>
@@ -74,16 +85,18 @@ where
     let options = Options {
         affinity: A::CODE,
         local: false,
-        name,
+        name: spec.name,
         location,
+        priority: spec.priority,
+        cores: spec.cores,
     };
     // SAFETY: the future is `Send`, so it may be polled and dropped anywhere.
     unsafe { task::spawn(shared, options, future) }
 }
 
-fn spawn_local<F>(
+pub(crate) fn spawn_local<F>(
     shared: &Arc<Shared>,
-    name: Option<&'static str>,
+    spec: Spec,
     location: &'static Location<'static>,
     future: F,
 ) -> Task<F::Output>
@@ -99,60 +112,16 @@ where
     let options = Options {
         affinity: MAIN,
         local: true,
-        name,
+        name: spec.name,
         location,
+        priority: spec.priority,
+        // A local task never runs on a worker: a core mask means nothing to it.
+        cores: 0,
     };
     // SAFETY: we are on the main thread, and `local = true` keeps the task
     // there: the schedule function routes local tasks to the main queue
     // whatever their header says, and `.on::<Worker>()` refuses to move them.
     unsafe { task::spawn(shared, options, future) }
-}
-
-/// Spawns a named task: `coro.task("pathfind").spawn::<Worker>(fut)`. The name
-/// shows in tracing spans (one per poll, see the `trace` feature), in
-/// [`Task`]'s `Debug`, and in reports. Made by [`Handle::task`].
-#[must_use = "a task builder spawns nothing until `.spawn::<A>(fut)`"]
-#[derive(Debug, Clone, Copy)]
-pub struct TaskBuilder<'a> {
-    handle: &'a Handle,
-    name: &'static str,
-}
-
-impl<F> SpawnOn<F> for TaskBuilder<'_>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    #[track_caller]
-    fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output> {
-        spawn_send::<A, F>(
-            &self.handle.shared,
-            Some(self.name),
-            Location::caller(),
-            future,
-        )
-    }
-}
-
-impl TaskBuilder<'_> {
-    /// [`Handle::spawn_local`] with this name.
-    ///
-    /// # Panics
-    ///
-    /// When called on another thread than the runtime's main thread.
-    #[track_caller]
-    pub fn spawn_local<F>(&self, future: F) -> Task<F::Output>
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        spawn_local(
-            &self.handle.shared,
-            Some(self.name),
-            Location::caller(),
-            future,
-        )
-    }
 }
 
 impl Handle {
@@ -175,13 +144,14 @@ impl Handle {
         F: Future + 'static,
         F::Output: 'static,
     {
-        spawn_local(&self.shared, None, Location::caller(), future)
+        spawn_local(&self.shared, Spec::default(), Location::caller(), future)
     }
 
-    /// A builder for a named task: `coro.task("pathfind").spawn::<Worker>(fut)`.
+    /// A builder for a named task, with more options:
+    /// `coro.task("pathfind").priority(Priority::High).spawn::<Worker>(fut)`.
     /// Unnamed tasks are named after their spawn location (`file:line`).
     pub fn task(&self, name: &'static str) -> TaskBuilder<'_> {
-        TaskBuilder { handle: self, name }
+        TaskBuilder::new(self, name)
     }
 
     /// Tasks spawned and not yet finished (including parked ones).

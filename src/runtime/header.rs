@@ -12,11 +12,12 @@
 //! - everything else is written once, at spawn.
 
 use std::panic::Location;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering, fence};
+use std::sync::{Arc, OnceLock};
 
 use super::Shared;
 use super::registry::Slot;
+use super::tree::Node;
 
 /// Affinity code of [`Main`](crate::Main).
 pub(crate) const MAIN: u8 = 0;
@@ -30,6 +31,12 @@ pub(crate) struct Header {
     affinity: AtomicU8,
     /// Set by `Task::cancel`; the task ends at its next poll.
     cancelled: AtomicBool,
+    /// The task's place in a task tree, if it is in one (see `tree`).
+    node: OnceLock<Arc<Node>>,
+    /// [`NORMAL`] or [`HIGH`].
+    priority: u8,
+    /// Cores the task may run on (bit `c` for core id `c`); 0: any.
+    pub(crate) cores: u64,
     /// A `spawn_local` task: its future is `!Send` and must stay on the main thread.
     local: bool,
     /// The task's entry in the live-task registry.
@@ -41,8 +48,12 @@ pub(crate) struct Header {
     /// The tracing callsite named after the task, made at its first traced poll.
     #[cfg(feature = "trace")]
     pub(crate) callsite: super::trace::CallsiteCell,
-    // Later work adds here: the parent link (task trees) and the priority.
 }
+
+/// Priority code of `Priority::Normal`.
+pub(crate) const NORMAL: u8 = 0;
+/// Priority code of `Priority::High`.
+pub(crate) const HIGH: u8 = 1;
 
 /// What a spawn asks for.
 #[derive(Clone, Copy)]
@@ -52,6 +63,9 @@ pub(crate) struct Options {
     pub(crate) local: bool,
     pub(crate) name: Option<&'static str>,
     pub(crate) location: &'static Location<'static>,
+    pub(crate) priority: u8,
+    /// Core mask, already checked against the pinned workers; 0: any.
+    pub(crate) cores: u64,
 }
 
 impl Header {
@@ -60,6 +74,9 @@ impl Header {
             shared,
             affinity: AtomicU8::new(options.affinity),
             cancelled: AtomicBool::new(false),
+            node: OnceLock::new(),
+            priority: options.priority,
+            cores: options.cores,
             local: options.local,
             slot,
             name: options.name,
@@ -87,17 +104,53 @@ impl Header {
         self.local
     }
 
-    /// Whether the task was asked to stop.
+    /// Whether the task was asked to stop, itself or through an ancestor.
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
+            || self.node.get().is_some_and(|node| node.is_cancelled())
     }
 
-    /// Asks the task to stop at its next poll, and wakes it so that poll comes.
+    /// Asks the task and its descendants to stop at their next poll, and wakes
+    /// them so that poll comes.
     pub(crate) fn cancel(&self) {
-        if !self.cancelled.swap(true, Ordering::AcqRel) {
-            self.shared.registry.wake(self.slot);
+        if self.cancelled.swap(true, Ordering::SeqCst) {
+            return;
         }
+        // Pairs with the fence in `node`: a node made concurrently either is
+        // seen here, or sees the flag.
+        fence(Ordering::SeqCst);
+        if let Some(node) = self.node.get() {
+            node.cancel_tree(&self.shared.registry);
+        }
+        self.shared.registry.wake(self.slot);
+    }
+
+    /// The task's tree node, made on first use (when it spawns a child).
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        let node = self.node.get_or_init(|| Node::new(self.slot, false));
+        // Pairs with the fence in `cancel`: a cancel either sees the node, or
+        // its flag is seen here and cascaded now.
+        fence(Ordering::SeqCst);
+        if self.cancelled.load(Ordering::SeqCst) && !node.is_cancelled() {
+            node.cancel_tree(&self.shared.registry);
+        }
+        node
+    }
+
+    /// Joins the tree under `parent` (at spawn, before the task first runs).
+    pub(crate) fn set_parent(&self, parent: &Header) {
+        let node = Node::new(self.slot, false);
+        if !parent.node().adopt(&node) {
+            self.cancelled.store(true, Ordering::SeqCst);
+        }
+        let _ = self.node.set(node);
+    }
+
+    /// The task's priority code.
+    #[inline]
+    pub(crate) fn priority(&self) -> u8 {
+        self.priority
     }
 
     /// Where the task was spawned.

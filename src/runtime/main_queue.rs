@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
+use super::header::HIGH;
 use super::task::Header;
+use super::workers::HIGH_BURST;
 use super::{Shared, context, drain_queue, run};
 
 /// What one pump did.
@@ -32,6 +34,9 @@ pub struct PumpReport {
 
 /// The main-thread side of the scheduler.
 pub(crate) struct MainQueue {
+    /// `High` tasks to poll in this pump, before `ready` ones (but see
+    /// `HIGH_BURST`).
+    high: ConcurrentQueue<Runnable<Header>>,
     /// Tasks to poll in this pump.
     ready: ConcurrentQueue<Runnable<Header>>,
     /// Tasks that yielded during a pump: polled first in the next one.
@@ -45,6 +50,7 @@ pub(crate) struct MainQueue {
 impl MainQueue {
     pub(crate) fn new() -> Self {
         MainQueue {
+            high: ConcurrentQueue::unbounded(),
             ready: ConcurrentQueue::unbounded(),
             next_frame: ConcurrentQueue::unbounded(),
             frame_waiters: ConcurrentQueue::unbounded(),
@@ -61,6 +67,8 @@ impl MainQueue {
     ) -> Option<Runnable<Header>> {
         let queue = if yielded {
             &self.next_frame
+        } else if runnable.metadata().priority() == HIGH {
+            &self.high
         } else {
             &self.ready
         };
@@ -99,19 +107,36 @@ impl MainQueue {
         }
         let deadline = budget.map(|budget| now + budget);
         let mut yielded = self.next_frame.len();
+        let mut high_run = 0;
         let mut report = PumpReport::default();
         loop {
             if report.polled > 0 && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                report.out_of_budget = !self.ready.is_empty() || yielded > 0;
+                report.out_of_budget =
+                    !self.ready.is_empty() || !self.high.is_empty() || yielded > 0;
                 break;
             }
-            let next = if yielded > 0 {
-                yielded -= 1;
-                self.next_frame.pop().or_else(|_| self.ready.pop())
-            } else {
-                self.ready.pop()
+            // `High` first, but a waiting `Normal` task after every HIGH_BURST.
+            let mut normal = || {
+                if yielded > 0 {
+                    yielded -= 1;
+                    self.next_frame.pop().or_else(|_| self.ready.pop()).ok()
+                } else {
+                    self.ready.pop().ok()
+                }
             };
-            let Ok(runnable) = next else { break };
+            let next = if high_run < HIGH_BURST {
+                match self.high.pop() {
+                    Ok(runnable) => {
+                        high_run += 1;
+                        Some(runnable)
+                    }
+                    Err(_) => normal(),
+                }
+            } else {
+                high_run = 0;
+                normal().or_else(|| self.high.pop().ok())
+            };
+            let Some(runnable) = next else { break };
             run(runnable);
             report.polled += 1;
         }
@@ -121,6 +146,7 @@ impl MainQueue {
     /// Refuses further pushes, hands every queued task to `dispose` and drops
     /// the waiters.
     pub(crate) fn close(&self, mut dispose: impl FnMut(Runnable<Header>)) {
+        drain_queue(&self.high, &mut dispose);
         drain_queue(&self.ready, &mut dispose);
         drain_queue(&self.next_frame, &mut dispose);
         drain_queue(&self.frame_waiters, drop);
@@ -128,6 +154,6 @@ impl MainQueue {
 
     /// Number of tasks waiting to run on the main thread.
     pub(crate) fn len(&self) -> usize {
-        self.ready.len() + self.next_frame.len()
+        self.high.len() + self.ready.len() + self.next_frame.len()
     }
 }

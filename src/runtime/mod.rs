@@ -26,8 +26,10 @@
 //! ```
 
 mod affinity;
+mod builder;
 mod cancel;
 mod context;
+mod group;
 mod handle;
 mod header;
 mod main_queue;
@@ -37,6 +39,7 @@ mod task;
 mod timer;
 #[cfg(feature = "trace")]
 mod trace;
+mod tree;
 mod workers;
 mod yields;
 
@@ -53,9 +56,11 @@ use concurrent_queue::ConcurrentQueue;
 
 pub(crate) use affinity::sealed;
 pub use affinity::{Affinity, CoroFutureExt, Main, On, Worker};
+pub use builder::{Priority, TaskBuilder};
 pub use cancel::CancelToken;
 pub(crate) use context::with_current_task;
-pub use handle::{Handle, SpawnOn, TaskBuilder};
+pub use group::TaskGroup;
+pub use handle::{Handle, SpawnOn};
 pub(crate) use header::MAIN;
 pub use main_queue::PumpReport;
 pub use stats::RuntimeStats;
@@ -64,6 +69,7 @@ pub use timer::{
     After, Clock, Elapsed, Every, ManualClock, MissedTick, Sleep, Timeout, sleep, sleep_until,
     timeout,
 };
+pub use tree::AbortHandle;
 pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
 use main_queue::MainQueue;

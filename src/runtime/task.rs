@@ -181,6 +181,14 @@ impl<T> Task<T> {
         self.header().map(Header::location)
     }
 
+    /// A handle that cancels this task (and its descendants) without owning
+    /// its result, for whoever decides its lifetime: an entity, a group.
+    /// `None` once the result was taken.
+    pub fn abort_handle(&self) -> Option<super::AbortHandle> {
+        self.header()
+            .map(|header| super::AbortHandle::new(header.node().clone(), header.shared.clone()))
+    }
+
     /// Whether the task has finished (completed, panicked or been cancelled).
     /// Also `true` once the output was taken.
     pub fn is_finished(&self) -> bool {
@@ -214,6 +222,19 @@ impl<T> Task<T> {
                 Some(result.unwrap_or(Err(TaskError::Cancelled)))
             }
             Poll::Pending => None,
+        }
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        // Dropping the handle of a running task cancels it, and so its
+        // descendants (async-task's own cancel, on dropping `inner`, does not
+        // know of them). A finished task's children run on.
+        if let Some(header) = self.header()
+            && !self.is_finished()
+        {
+            header.cancel();
         }
     }
 }
@@ -286,6 +307,12 @@ where
         (waker, (runnable, task))
     });
     let header = NonNull::from(inner.metadata());
+    // Spawned while a task of this runtime is polled: a child of that task.
+    super::context::with_current_task(|parent| {
+        if let Some(parent) = parent.filter(|parent| Arc::ptr_eq(&parent.shared, shared)) {
+            inner.metadata().set_parent(parent);
+        }
+    });
     if header_slot_is_none(&inner) {
         // Spawned after shutdown: never runs. Dropped here, where no lock of
         // anyone's is held, which drops the future; the handle then resolves

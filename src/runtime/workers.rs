@@ -1,5 +1,16 @@
 //! Worker threads: a local queue each, a shared injector, stealing, and parking.
 //!
+//! # Where a task goes
+//!
+//! - a task with a core mask: the `pinned` queue of a worker pinned to one of
+//!   its cores; only that worker takes from it;
+//! - a `High` task: the shared `high` queue, which every worker checks first;
+//! - otherwise, on a worker: that worker's local queue (hot in its cache, no
+//!   contention); elsewhere, or when the local queue is full: the injector.
+//!
+//! A worker runs at most [`HIGH_BURST`] `High` tasks in a row before it takes
+//! a `Normal` one if any waits, so `Normal` work is never starved for good.
+//!
 //! # Parking protocol
 //!
 //! A worker that finds no task registers a listener on `event`, looks for a task
@@ -7,10 +18,13 @@
 //! runnable pushes it first and notifies `event` after. event-listener orders
 //! `listen` and `notify` with full fences, so either the second look sees the
 //! pushed task or the push's notification reaches the listener: a task pushed
-//! while a worker goes to sleep is never missed. Shutdown sets `stopping` before
-//! notifying everyone, and workers check it after registering, for the same
-//! reason. A parked worker blocks in the kernel: an idle pool burns no CPU.
+//! while a worker goes to sleep is never missed. A task for one given worker
+//! (a core mask) notifies every sleeper, since only that one can take it.
+//! Shutdown sets `stopping` before notifying everyone, and workers check it
+//! after registering, for the same reason. A parked worker blocks in the
+//! kernel: an idle pool burns no CPU.
 
+use std::cell::Cell;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,39 +32,66 @@ use std::thread::{self, JoinHandle};
 
 use async_task::Runnable;
 use concurrent_queue::{ConcurrentQueue, PushError};
+use core_affinity::CoreId;
 use event_listener::{Event, Listener, listener};
 
 use super::context;
+use super::header::HIGH;
 use super::task::Header;
 use super::{Shared, drain_queue, run};
 
 /// Capacity of each worker's local queue; overflow goes to the injector.
 const LOCAL_CAPACITY: usize = 256;
 
-/// Keeps a local queue on its own cache lines (their heads are written by
+/// `High` tasks a worker (or the pump) runs in a row before a waiting `Normal` one.
+pub(crate) const HIGH_BURST: u32 = 8;
+
+/// One worker's queues, on their own cache lines (their heads are written by
 /// different threads).
 #[repr(align(128))]
-struct Local(ConcurrentQueue<Runnable<Header>>);
+struct Local {
+    queue: ConcurrentQueue<Runnable<Header>>,
+    /// Tasks whose core mask picked this worker; never stolen.
+    pinned: ConcurrentQueue<Runnable<Header>>,
+    /// The core this worker is pinned to, if pinning is on.
+    core: Option<CoreId>,
+}
 
 /// The worker side of the scheduler.
 pub(crate) struct Workers {
+    high: ConcurrentQueue<Runnable<Header>>,
     injector: ConcurrentQueue<Runnable<Header>>,
     locals: Box<[Local]>,
     event: Event,
     stopping: AtomicBool,
-    pin: bool,
+}
+
+thread_local! {
+    /// `High` tasks this worker ran in a row.
+    static HIGH_RUN: Cell<u32> = const { Cell::new(0) };
 }
 
 impl Workers {
+    /// Workers to start; with `pin`, worker `i` is pinned to a core of its own
+    /// (the first core is left to the main thread while there are enough).
     pub(crate) fn new(count: usize, pin: bool) -> Self {
+        let cores = if pin {
+            core_affinity::get_core_ids().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         Workers {
+            high: ConcurrentQueue::unbounded(),
             injector: ConcurrentQueue::unbounded(),
             locals: (0..count)
-                .map(|_| Local(ConcurrentQueue::bounded(LOCAL_CAPACITY)))
+                .map(|index| Local {
+                    queue: ConcurrentQueue::bounded(LOCAL_CAPACITY),
+                    pinned: ConcurrentQueue::unbounded(),
+                    core: (!cores.is_empty()).then(|| cores[(index + 1) % cores.len()]),
+                })
                 .collect(),
             event: Event::new(),
             stopping: AtomicBool::new(false),
-            pin,
         }
     }
 
@@ -59,9 +100,22 @@ impl Workers {
         self.locals.len()
     }
 
-    /// Tasks waiting in the injector and every local queue.
+    /// The core each worker is pinned to (`None`: not pinned).
+    pub(crate) fn cores(&self) -> impl Iterator<Item = Option<usize>> + '_ {
+        self.locals
+            .iter()
+            .map(|local| local.core.map(|core| core.id))
+    }
+
+    /// Tasks waiting for a worker, in every queue.
     pub(crate) fn queued(&self) -> usize {
-        self.injector.len() + self.locals.iter().map(|local| local.0.len()).sum::<usize>()
+        self.high.len()
+            + self.injector.len()
+            + self
+                .locals
+                .iter()
+                .map(|local| local.queue.len() + local.pinned.len())
+                .sum::<usize>()
     }
 
     /// Queues a worker-affinity task; returns it back if the scheduler is closed.
@@ -70,37 +124,60 @@ impl Workers {
         shared: &Shared,
         runnable: Runnable<Header>,
     ) -> Option<Runnable<Header>> {
-        // On one of our workers, the task goes to that worker's queue: it is hot
-        // in this core's cache, and no other thread contends for the push.
+        let header = runnable.metadata();
+        if header.cores != 0 {
+            let pushed = self.pinned_for(header.cores).pinned.push(runnable);
+            // Only one worker can take it: wake them all so it is among them.
+            return self.pushed(pushed, usize::MAX);
+        }
+        if header.priority() == HIGH {
+            let pushed = self.high.push(runnable);
+            return self.pushed(pushed, 1);
+        }
         let pushed = match context::worker_index(shared) {
-            Some(index) => match self.locals[index].0.push(runnable) {
+            Some(index) => match self.locals[index].queue.push(runnable) {
                 Err(PushError::Full(runnable)) => self.injector.push(runnable),
                 other => other,
             },
             None => self.injector.push(runnable),
         };
+        self.pushed(pushed, 1)
+    }
+
+    fn pushed(
+        &self,
+        pushed: Result<(), PushError<Runnable<Header>>>,
+        wake: usize,
+    ) -> Option<Runnable<Header>> {
         match pushed {
             Ok(()) => {
-                self.event.notify(1);
+                self.event.notify(wake);
                 None
             }
             Err(error) => Some(error.into_inner()),
         }
     }
 
+    /// The worker a masked task goes to: the least busy one pinned to one of
+    /// its cores (the mask was checked at spawn: there is one).
+    fn pinned_for(&self, mask: u64) -> &Local {
+        self.locals
+            .iter()
+            .filter(|local| {
+                local
+                    .core
+                    .is_some_and(|core| core.id < 64 && mask & (1 << core.id) != 0)
+            })
+            .min_by_key(|local| local.pinned.len())
+            .expect("core masks are checked at spawn")
+    }
+
     /// Starts the worker threads.
     pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<Vec<JoinHandle<()>>> {
-        let workers = &shared.workers;
-        let cores = if workers.pin {
-            core_affinity::get_core_ids().unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        (0..workers.count())
+        (0..shared.workers.count())
             .map(|index| {
                 let shared = shared.clone();
-                // Leave the first core to the main thread while there are enough.
-                let core = (!cores.is_empty()).then(|| cores[(index + 1) % cores.len()]);
+                let core = shared.workers.locals[index].core;
                 thread::Builder::new()
                     .name(format!("bevy_coro worker {index}"))
                     .spawn(move || {
@@ -146,10 +223,26 @@ impl Workers {
         }
     }
 
-    /// Finds the next task for worker `index`: its own queue, then the
-    /// injector, then another worker's queue.
+    /// Finds the next task for worker `index`: its pinned queue, `High` tasks
+    /// (at most `HIGH_BURST` in a row while `Normal` ones wait), its own queue,
+    /// the injector, then another worker's queue.
     fn find(&self, index: usize) -> Option<Runnable<Header>> {
-        let local = &self.locals[index].0;
+        if let Ok(runnable) = self.locals[index].pinned.pop() {
+            return Some(runnable);
+        }
+        let high_run = HIGH_RUN.get();
+        if high_run < HIGH_BURST
+            && let Ok(runnable) = self.high.pop()
+        {
+            HIGH_RUN.set(high_run + 1);
+            return Some(runnable);
+        }
+        HIGH_RUN.set(0);
+        self.find_normal(index).or_else(|| self.high.pop().ok())
+    }
+
+    fn find_normal(&self, index: usize) -> Option<Runnable<Header>> {
+        let local = &self.locals[index].queue;
         if let Ok(runnable) = local.pop() {
             return Some(runnable);
         }
@@ -165,7 +258,7 @@ impl Workers {
         }
         let count = self.count();
         for offset in 1..count {
-            let victim = &self.locals[(index + offset) % count].0;
+            let victim = &self.locals[(index + offset) % count].queue;
             if let Ok(runnable) = victim.pop() {
                 move_some(victim, local, victim.len() / 2);
                 return Some(runnable);
@@ -174,14 +267,16 @@ impl Workers {
         None
     }
 
-    /// Whether the injector or another worker's queue holds a task.
+    /// Whether a task this worker could take waits in a shared queue or
+    /// another worker's.
     fn work_waiting(&self, index: usize) -> bool {
         !self.injector.is_empty()
+            || !self.high.is_empty()
             || self
                 .locals
                 .iter()
                 .enumerate()
-                .any(|(i, local)| i != index && !local.0.is_empty())
+                .any(|(i, local)| i != index && !local.queue.is_empty())
     }
 
     /// Stops the workers (after their current poll) and waits for them.
@@ -200,9 +295,11 @@ impl Workers {
     /// Refuses further pushes and hands every queued task to `dispose`. Call
     /// after `stop`.
     pub(crate) fn close(&self, mut dispose: impl FnMut(Runnable<Header>)) {
+        drain_queue(&self.high, &mut dispose);
         drain_queue(&self.injector, &mut dispose);
         for local in self.locals.iter() {
-            drain_queue(&local.0, &mut dispose);
+            drain_queue(&local.queue, &mut dispose);
+            drain_queue(&local.pinned, &mut dispose);
         }
     }
 }

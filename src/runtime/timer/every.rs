@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::Sleep;
 use crate::runtime::cancel::{CancelToken, TokenState};
-use crate::runtime::header::MAIN;
+use crate::runtime::header::{MAIN, NORMAL};
 use crate::runtime::task::{self, Options, catch_poll, panic_message};
 use crate::runtime::{Affinity, Handle, Shared};
 
@@ -244,6 +244,8 @@ fn spawn_timer_task<F>(
         local: false,
         name,
         location,
+        priority: NORMAL,
+        cores: 0,
     };
     // SAFETY: the body is `Send`.
     unsafe { task::spawn(shared, options, body) }.detach();

@@ -1,0 +1,109 @@
+//! Task trees: a task spawned while another task of the same runtime is being
+//! polled is that task's child. Cancelling a task cancels its descendants at
+//! any depth; a child registered after its parent was cancelled starts
+//! cancelled; a parent that finishes normally leaves its children running.
+//!
+//! Only tasks in a tree pay for it: a node is made for a child at spawn and
+//! for a parent when it spawns its first child. Cancelling walks the tree
+//! with a stack of its own (no recursion, so a 100,000-deep chain is fine),
+//! holds a node's lock only to take its child list, and only wakes the tasks:
+//! their futures are dropped by whoever polls them next, under no lock of ours.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use super::registry::{Registry, Slot};
+
+/// A task's place in its tree.
+pub(crate) struct Node {
+    cancelled: AtomicBool,
+    /// The task's registry slot, to wake it when an ancestor is cancelled.
+    slot: Slot,
+    /// Children, weakly: a finished child is pruned when the list grows.
+    children: Mutex<Vec<Weak<Node>>>,
+}
+
+impl Node {
+    pub(crate) fn new(slot: Slot, cancelled: bool) -> Arc<Node> {
+        Arc::new(Node {
+            cancelled: AtomicBool::new(cancelled),
+            slot,
+            children: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Adds `child`. Returns `false`, and adds nothing, if this node is
+    /// already cancelled: the child must start cancelled.
+    pub(crate) fn adopt(&self, child: &Arc<Node>) -> bool {
+        let mut children = self.children.lock().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock `cancel_tree` takes after setting the flag:
+        // either the child is in the list it takes, or we see the flag.
+        if self.is_cancelled() {
+            return false;
+        }
+        if children.len() == children.capacity() {
+            // Amortised pruning keeps a long-lived parent's list bounded by
+            // its live children.
+            children.retain(|child| child.strong_count() > 0);
+        }
+        children.push(Arc::downgrade(child));
+        true
+    }
+
+    /// Cancels this node and every descendant, waking each task so its next
+    /// poll ends it. The task owning `self` is woken by the caller.
+    pub(crate) fn cancel_tree(self: &Arc<Self>, registry: &Registry) {
+        let mut stack = vec![self.clone()];
+        while let Some(node) = stack.pop() {
+            node.cancelled.store(true, Ordering::SeqCst);
+            let children =
+                std::mem::take(&mut *node.children.lock().unwrap_or_else(PoisonError::into_inner));
+            for child in children.iter().filter_map(Weak::upgrade) {
+                if !child.cancelled.swap(true, Ordering::SeqCst) {
+                    registry.wake(child.slot);
+                }
+                stack.push(child);
+            }
+        }
+    }
+}
+
+/// Cancels a task (and its descendants) without owning its result: what an
+/// entity keeps of the tasks tied to it. Made by [`Task::abort_handle`](super::Task::abort_handle).
+#[derive(Clone)]
+pub struct AbortHandle {
+    node: Arc<Node>,
+    shared: Arc<super::Shared>,
+}
+
+impl AbortHandle {
+    pub(crate) fn new(node: Arc<Node>, shared: Arc<super::Shared>) -> Self {
+        AbortHandle { node, shared }
+    }
+
+    /// Cancels the task and its descendants, as [`Task::cancel`](super::Task::cancel)
+    /// does. Nothing happens if the task has finished.
+    pub fn abort(&self) {
+        if !self.node.cancelled.load(Ordering::SeqCst) {
+            self.node.cancel_tree(&self.shared.registry);
+            self.shared.registry.wake(self.node.slot);
+        }
+    }
+
+    /// Whether `abort` (or a cancel of the task or an ancestor) was called.
+    pub fn is_aborted(&self) -> bool {
+        self.node.is_cancelled()
+    }
+}
+
+impl std::fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("aborted", &self.is_aborted())
+            .finish()
+    }
+}
