@@ -69,7 +69,7 @@ mod world;
 /// same.
 pub use bevy_app::Main;
 pub use entity::{CoroCommandsExt, CoroTaskBuilder, EntityTasks};
-pub use plugin::{Coro, CoroClock, CoroPlugin, CoroScheduler, CoroStats, CoroSystems};
+pub use plugin::{Coro, CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroStats, CoroSystems};
 pub use runtime::{
     AbortHandle, Affinity, CancelToken, CoroFutureExt, Elapsed, MissedTick, NextFrame, On,
     Priority, SpawnOn, Task, TaskError, TaskGroup, Worker, YieldNow, next_frame, sleep,
@@ -80,9 +80,9 @@ pub use world::{WithWorld, with_world};
 /// Everything a game needs: `use bevy_coro::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Affinity, CancelToken, Coro, CoroClock, CoroCommandsExt, CoroFutureExt, CoroPlugin,
-        CoroStats, CoroSystems, Elapsed, EntityTasks, Main, MissedTick, Priority, SpawnOn, Task,
-        TaskError, TaskGroup, Worker, next_frame, sleep, sleep_until, timeout, with_world,
-        yield_now,
+        Affinity, CancelToken, Coro, CoroClock, CoroCommandsExt, CoroFutureExt, CoroMode,
+        CoroPlugin, CoroStats, CoroSystems, Elapsed, EntityTasks, Main, MissedTick, Priority,
+        SpawnOn, Task, TaskError, TaskGroup, Worker, next_frame, sleep, sleep_until, timeout,
+        with_world, yield_now,
     };
 }

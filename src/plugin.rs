@@ -14,7 +14,8 @@ use bevy_time::{Time, Virtual};
 use crate::entity::{Bindings, CoroTaskBuilder, attach_bindings};
 
 use crate::runtime::{
-    Affinity, Clock, Handle, ManualClock, Runtime, RuntimeConfig, default_workers,
+    Affinity, Clock, Handle, ManualClock, Mode, Runtime, RuntimeConfig, Stall, StuckTask,
+    default_workers,
 };
 
 /// Adds the coroutine scheduler to an App: worker threads, the [`Coro`]
@@ -46,6 +47,35 @@ pub struct CoroPlugin {
     /// The clock timers (`sleep`, `delayed`, `interval`, `timeout`) follow.
     /// Default: [`CoroClock::Real`].
     pub clock: CoroClock,
+    /// Worker threads, or the deterministic mode for replayable runs and
+    /// deadlock reports. Default: [`CoroMode::Threaded`].
+    pub mode: CoroMode,
+    /// A debugging aid: list in [`CoroStats::stuck`] the tasks that have not
+    /// run for this many frames, with the task they await where known. Costs
+    /// a lock per poll. Default: `None` (off).
+    pub report_stuck_after: Option<u64>,
+}
+
+/// How the scheduler runs worker-affinity tasks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CoroMode {
+    /// On worker threads. The default.
+    #[default]
+    Threaded,
+    /// No worker threads: worker tasks run on the main thread inside the
+    /// pump, in an order drawn from `seed`, so a run replays exactly and
+    /// different seeds explore different interleavings. Under
+    /// [`CoroClock::Real`] the clock moves 1/60 s per frame (under `Virtual`,
+    /// with `Time<Virtual>`). When the pump finds tasks awaiting each other in
+    /// a cycle it reports the deadlock in [`CoroStats::stall`], and panics
+    /// with the report if `panic_on_deadlock` is set.
+    Deterministic {
+        /// The seed of the order in which ready tasks run.
+        seed: u64,
+        /// Panic with the deadlock report (for tests) instead of only
+        /// recording it.
+        panic_on_deadlock: bool,
+    },
 }
 
 /// The clock the scheduler's timers follow.
@@ -69,6 +99,8 @@ impl Default for CoroPlugin {
             main_budget: None,
             schedule: PreUpdate.intern(),
             clock: CoroClock::Real,
+            mode: CoroMode::Threaded,
+            report_stuck_after: None,
         }
     }
 }
@@ -76,10 +108,24 @@ impl Default for CoroPlugin {
 impl Plugin for CoroPlugin {
     fn build(&self, app: &mut App) {
         let virtual_clock = (self.clock == CoroClock::Virtual).then(ManualClock::new);
+        let mode = match self.mode {
+            CoroMode::Threaded => Mode::Threaded,
+            CoroMode::Deterministic { seed, .. } => Mode::Deterministic {
+                seed,
+                // Under the virtual clock, Time<Virtual> moves it.
+                frame_step: if virtual_clock.is_some() {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs(1) / 60
+                },
+            },
+        };
         let runtime = Runtime::new(RuntimeConfig {
             workers: self.workers,
             pin_workers: self.pin_workers,
             clock: virtual_clock.clone().map_or(Clock::Real, Clock::Manual),
+            mode,
+            report_stuck_after: self.report_stuck_after,
         })
         .unwrap_or_else(|error| panic!("CoroPlugin: {error}"));
         let bindings: Bindings = Arc::new(concurrent_queue::ConcurrentQueue::unbounded());
@@ -92,6 +138,13 @@ impl Plugin for CoroPlugin {
             main_budget: self.main_budget,
             virtual_clock,
             bindings,
+            panic_on_deadlock: matches!(
+                self.mode,
+                CoroMode::Deterministic {
+                    panic_on_deadlock: true,
+                    ..
+                }
+            ),
         })
         .init_resource::<CoroStats>()
         .add_systems(self.schedule, pump.in_set(CoroSystems::Pump));
@@ -157,6 +210,7 @@ pub struct CoroScheduler {
     virtual_clock: Option<ManualClock>,
     /// The `Coro` resource's queue of entity bindings.
     bindings: Bindings,
+    panic_on_deadlock: bool,
 }
 
 impl CoroScheduler {
@@ -201,6 +255,11 @@ pub struct CoroStats {
     pub ticks_skipped: u64,
     /// Panics in task polls and timer runs, since the start.
     pub panics: u64,
+    /// In deterministic mode: why tasks are stuck, when nothing can run.
+    pub stall: Option<Stall>,
+    /// With [`CoroPlugin::report_stuck_after`]: tasks that have not run for
+    /// that many frames.
+    pub stuck: Vec<StuckTask>,
 }
 
 /// The pump system: lends the World to the scheduler's main-thread tasks and
@@ -211,6 +270,7 @@ fn pump(world: &mut World) {
     };
     let (handle, budget) = (scheduler.runtime.handle().clone(), scheduler.main_budget);
     let bindings = scheduler.bindings.clone();
+    let panic_on_deadlock = scheduler.panic_on_deadlock;
     if let Some(clock) = &scheduler.virtual_clock {
         let time = world.get_resource::<Time<Virtual>>().expect(
             "CoroPlugin { clock: CoroClock::Virtual } needs `Time<Virtual>`: \
@@ -236,6 +296,11 @@ fn pump(world: &mut World) {
             in_flight: runtime.in_flight,
             ticks_skipped: runtime.ticks_skipped,
             panics: runtime.panics,
+            stall: report.stall.clone(),
+            stuck: report.stuck.clone(),
         };
+    }
+    if panic_on_deadlock && let Err(deadlock) = report.deadlock() {
+        panic!("{deadlock}");
     }
 }

@@ -110,15 +110,15 @@ pub struct On<F: Future, A> {
     future: F,
     state: State,
     output: Option<F::Output>,
-    /// The address of the header of the task that first polled this future.
-    /// Only compared, never dereferenced: that task may be gone.
-    task: usize,
+    /// The id of the task that first polled this future (that task may be
+    /// gone: it is only compared).
+    task: u64,
     _affinity: PhantomData<fn() -> A>,
 }
 
-/// The address of a header, for identity checks.
-fn address(task: &Header) -> usize {
-    task as *const Header as usize
+/// A task's identity, for the checks above.
+fn identity(task: &Header) -> u64 {
+    task.id()
 }
 
 impl<F: Future, A: Affinity> Future for On<F, A> {
@@ -134,7 +134,7 @@ impl<F: Future, A: Affinity> Future for On<F, A> {
                 State::Start => {
                     let (hop, back) = with_current_task(|task| {
                         let task = task.unwrap_or_else(|| outside_task(A::NAME));
-                        this.task = address(task);
+                        this.task = identity(task);
                         let had = task.affinity();
                         assert!(
                             !(task.is_local() && A::CODE == WORKER),
@@ -161,7 +161,7 @@ impl<F: Future, A: Affinity> Future for On<F, A> {
                     }
                 }
                 State::Running { back } => {
-                    let same_task = with_current_task(|task| task.map(address) == Some(this.task));
+                    let same_task = with_current_task(|task| task.map(identity) == Some(this.task));
                     assert!(
                         same_task,
                         "bevy_coro: an `.on::<{}>()` future was awaited by another task than \
@@ -205,7 +205,7 @@ impl<F: Future, A> Drop for On<F, A> {
         // other way (with its whole task), there is nothing to restore.
         if let State::Running { back: Some(back) } = self.state {
             with_current_task(|task| {
-                if let Some(task) = task.filter(|task| address(task) == self.task) {
+                if let Some(task) = task.filter(|task| identity(task) == self.task) {
                     task.set_affinity(back);
                 }
             });

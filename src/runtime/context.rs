@@ -92,3 +92,8 @@ pub(crate) fn side(shared: &Shared) -> Option<u8> {
         None
     }
 }
+
+/// Whether this thread is polling a task or running a pump.
+pub(crate) fn in_scheduler() -> bool {
+    !CURRENT_TASK.get().is_null() || !PUMPING.get().is_null()
+}

@@ -27,6 +27,8 @@ pub(crate) const WORKER: u8 = 1;
 /// Per-task scheduler data, stored in the task allocation.
 pub(crate) struct Header {
     pub(crate) shared: Arc<Shared>,
+    /// Unique for the life of the process (addresses are reused).
+    id: u64,
     /// Where the task runs now: [`MAIN`] or [`WORKER`].
     affinity: AtomicU8,
     /// Set by `Task::cancel`; the task ends at its next poll.
@@ -48,6 +50,25 @@ pub(crate) struct Header {
     /// The tracing callsite named after the task, made at its first traced poll.
     #[cfg(feature = "trace")]
     pub(crate) callsite: super::trace::CallsiteCell,
+}
+
+/// A process-unique task id without a contended counter: each thread takes a
+/// block of 2^32 ids from a global counter once, then counts locally.
+fn next_id() -> u64 {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicU64;
+    static BLOCKS: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static NEXT: Cell<u64> = const { Cell::new(0) };
+    }
+    NEXT.with(|next| {
+        let mut id = next.get();
+        if id & 0xFFFF_FFFF == 0 {
+            id = (BLOCKS.fetch_add(1, Ordering::Relaxed) + 1) << 32;
+        }
+        next.set(id + 1);
+        id
+    })
 }
 
 /// Priority code of `Priority::Normal`.
@@ -72,6 +93,7 @@ impl Header {
     pub(crate) fn new(shared: Arc<Shared>, options: Options, slot: Slot) -> Self {
         Header {
             shared,
+            id: next_id(),
             affinity: AtomicU8::new(options.affinity),
             cancelled: AtomicBool::new(false),
             node: OnceLock::new(),
@@ -84,6 +106,12 @@ impl Header {
             #[cfg(feature = "trace")]
             callsite: Default::default(),
         }
+    }
+
+    /// The task's id, unique for the life of the process.
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The affinity the task runs with now.

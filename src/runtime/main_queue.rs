@@ -16,12 +16,14 @@ use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
 use super::header::HIGH;
+use super::sim::Sim;
 use super::task::Header;
+use super::watch::{CoroError, Stall, StuckTask};
 use super::workers::HIGH_BURST;
 use super::{Shared, context, drain_queue, run};
 
 /// What one pump did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PumpReport {
     /// Task polls run by this pump.
     pub polled: usize,
@@ -30,6 +32,31 @@ pub struct PumpReport {
     pub out_of_budget: bool,
     /// Timers that came due and woke their tasks at the start of this pump.
     pub timers_fired: usize,
+    /// In deterministic mode: what keeps tasks in flight when nothing can
+    /// run any more (an await cycle, or waits on external events).
+    pub stall: Option<Stall>,
+    /// With `RuntimeConfig::report_stuck_after`: tasks that have not run for
+    /// that many pumps.
+    pub stuck: Vec<StuckTask>,
+}
+
+impl PumpReport {
+    /// `Err(CoroError::Deadlock)` when the pump found tasks awaiting each
+    /// other in a cycle (deterministic mode only).
+    pub fn deadlock(&self) -> Result<(), CoroError> {
+        match &self.stall {
+            Some(stall) if stall.is_deadlock() => Err(CoroError::Deadlock(stall.clone())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Where a pump is in its queues.
+struct Turn {
+    /// Last frame's yielders still to run in this pump.
+    yielded: usize,
+    /// `High` tasks run in a row.
+    high_run: u32,
 }
 
 /// The main-thread side of the scheduler.
@@ -88,12 +115,14 @@ impl MainQueue {
 
     /// Runs main-queue tasks until none is ready or `budget` (counted from
     /// `now`) is spent. At least one task runs per pump when any is ready, so
-    /// a budget too small for one task still makes progress.
+    /// a budget too small for one task still makes progress. In deterministic
+    /// mode, `sim` picks the next task among the ready main and worker tasks.
     pub(crate) fn pump(
         &self,
         shared: &Shared,
         now: Instant,
         budget: Option<Duration>,
+        sim: Option<&Sim>,
     ) -> PumpReport {
         let _pumping = context::enter_pump(shared);
         self.frame.fetch_add(1, Ordering::AcqRel);
@@ -106,41 +135,58 @@ impl MainQueue {
             waker.wake();
         }
         let deadline = budget.map(|budget| now + budget);
-        let mut yielded = self.next_frame.len();
-        let mut high_run = 0;
+        let mut turn = Turn {
+            yielded: self.next_frame.len(),
+            high_run: 0,
+        };
         let mut report = PumpReport::default();
         loop {
             if report.polled > 0 && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                report.out_of_budget =
-                    !self.ready.is_empty() || !self.high.is_empty() || yielded > 0;
+                report.out_of_budget = !self.ready.is_empty()
+                    || !self.high.is_empty()
+                    || turn.yielded > 0
+                    || sim.is_some_and(Sim::has_ready);
                 break;
             }
-            // `High` first, but a waiting `Normal` task after every HIGH_BURST.
-            let mut normal = || {
-                if yielded > 0 {
-                    yielded -= 1;
-                    self.next_frame.pop().or_else(|_| self.ready.pop()).ok()
-                } else {
-                    self.ready.pop().ok()
-                }
-            };
-            let next = if high_run < HIGH_BURST {
-                match self.high.pop() {
-                    Ok(runnable) => {
-                        high_run += 1;
-                        Some(runnable)
-                    }
-                    Err(_) => normal(),
-                }
-            } else {
-                high_run = 0;
-                normal().or_else(|| self.high.pop().ok())
+            let next = match sim {
+                None => self.pop(&mut turn),
+                Some(sim) => sim.pick(|| self.pop(&mut turn)),
             };
             let Some(runnable) = next else { break };
             run(runnable);
             report.polled += 1;
         }
         report
+    }
+
+    /// The next main task: `High` first, but a waiting `Normal` one after every
+    /// `HIGH_BURST`; last frame's yielders before this frame's tasks.
+    fn pop(&self, turn: &mut Turn) -> Option<Runnable<Header>> {
+        let mut normal = || {
+            if turn.yielded > 0 {
+                turn.yielded -= 1;
+                self.next_frame.pop().or_else(|_| self.ready.pop()).ok()
+            } else {
+                self.ready.pop().ok()
+            }
+        };
+        if turn.high_run < HIGH_BURST {
+            match self.high.pop() {
+                Ok(runnable) => {
+                    turn.high_run += 1;
+                    Some(runnable)
+                }
+                Err(_) => normal(),
+            }
+        } else {
+            turn.high_run = 0;
+            normal().or_else(|| self.high.pop().ok())
+        }
+    }
+
+    /// Whether tasks wait for the next frame (yielders or `next_frame()`).
+    pub(crate) fn waits_for_next_frame(&self) -> bool {
+        !self.next_frame.is_empty() || !self.frame_waiters.is_empty()
     }
 
     /// Refuses further pushes, hands every queued task to `dispose` and drops

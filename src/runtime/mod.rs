@@ -26,6 +26,7 @@
 //! ```
 
 mod affinity;
+mod block;
 mod builder;
 mod cancel;
 mod context;
@@ -34,12 +35,14 @@ mod handle;
 mod header;
 mod main_queue;
 mod registry;
+mod sim;
 mod stats;
 mod task;
 mod timer;
 #[cfg(feature = "trace")]
 mod trace;
 mod tree;
+mod watch;
 mod workers;
 mod yields;
 
@@ -56,6 +59,7 @@ use concurrent_queue::ConcurrentQueue;
 
 pub(crate) use affinity::sealed;
 pub use affinity::{Affinity, CoroFutureExt, Main, On, Worker};
+pub use block::block_on;
 pub use builder::{Priority, TaskBuilder};
 pub use cancel::CancelToken;
 pub(crate) use context::with_current_task;
@@ -70,13 +74,16 @@ pub use timer::{
     timeout,
 };
 pub use tree::AbortHandle;
+pub use watch::{CoroError, Stall, StuckTask, TaskInfo};
 pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
 use main_queue::MainQueue;
 use registry::Registry;
+use sim::Sim;
 use stats::Counters;
 use task::Header;
 use timer::Timers;
+use watch::Watch;
 use workers::Workers;
 
 /// How to build a [`Runtime`].
@@ -89,6 +96,32 @@ pub struct RuntimeConfig {
     pub pin_workers: bool,
     /// The clock timers follow. Default: [`Clock::Real`].
     pub clock: Clock,
+    /// Threads, or the deterministic mode. Default: [`Mode::Threaded`].
+    pub mode: Mode,
+    /// A debugging aid: report, in each [`PumpReport::stuck`], the tasks that
+    /// have not run for this many pumps (with the task they await, where
+    /// known). Costs a lock per poll; off (`None`) by default.
+    pub report_stuck_after: Option<u64>,
+}
+
+/// How a runtime runs its worker-affinity tasks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// On `workers` threads. The default.
+    #[default]
+    Threaded,
+    /// On the main thread, inside the pump, in an order drawn from `seed`: a
+    /// run replays exactly from its seed (given the same inputs), and the pump
+    /// reports deadlocks. No worker thread and no timer thread are started;
+    /// `workers` and `pin_workers` are ignored. The clock is manual: the pump
+    /// moves it by `frame_step` per frame (zero: the caller moves it, with the
+    /// `ManualClock` passed as `clock`).
+    Deterministic {
+        /// The seed of the order in which ready tasks run.
+        seed: u64,
+        /// How far the clock moves at each pump.
+        frame_step: Duration,
+    },
 }
 
 impl Default for RuntimeConfig {
@@ -97,6 +130,8 @@ impl Default for RuntimeConfig {
             workers: default_workers(),
             pin_workers: false,
             clock: Clock::Real,
+            mode: Mode::Threaded,
+            report_stuck_after: None,
         }
     }
 }
@@ -149,6 +184,12 @@ pub(crate) struct Shared {
     /// and the task's `Drop` may want that lock. Shutdown drops them.
     graveyard: ConcurrentQueue<Runnable<Header>>,
     counters: Counters,
+    /// The deterministic scheduler, in deterministic mode.
+    sim: Option<Sim>,
+    /// Who is alive and who awaits whom: in deterministic mode, or for
+    /// stuck-task reports.
+    watch: Option<Watch>,
+    report_stuck_after: Option<u64>,
     /// The thread that owns the runtime: the only one that pumps, and the only
     /// one where `spawn_local` futures live.
     main_thread: ThreadId,
@@ -164,6 +205,8 @@ impl Shared {
         let rejected = if header.affinity() == MAIN || header.is_local() {
             let yielded = info.woken_while_running && context::is_pumping(this);
             this.main.push(runnable, yielded)
+        } else if let Some(sim) = &this.sim {
+            sim.push(runnable)
         } else {
             this.workers.push(this, runnable)
         };
@@ -200,11 +243,26 @@ impl Shared {
         );
         #[cfg(feature = "trace")]
         let span = tracing::info_span!(target: "bevy_coro", "pump").entered();
+        if let Some(sim) = &self.sim {
+            sim.step_clock();
+        }
         let timers_fired = self.timers.fire_due();
-        let report = PumpReport {
+        let mut report = PumpReport {
             timers_fired,
-            ..self.main.pump(self, now, budget)
+            ..self.main.pump(self, now, budget, self.sim.as_ref())
         };
+        if let Some(watch) = &self.watch {
+            if self.sim.is_some()
+                && !report.out_of_budget
+                && self.timers.pending() == 0
+                && !self.main.waits_for_next_frame()
+            {
+                report.stall = watch.stall();
+            }
+            if let Some(frames) = self.report_stuck_after {
+                report.stuck = watch.stuck(self.main.frame(), frames);
+            }
+        }
         #[cfg(feature = "trace")]
         {
             drop(span);
@@ -221,6 +279,9 @@ impl Shared {
         // the queued ones are dropped now.
         self.workers.close(|runnable| self.dispose(runnable));
         self.main.close(|runnable| self.dispose(runnable));
+        if let Some(sim) = &self.sim {
+            sim.close(|runnable| self.dispose(runnable));
+        }
         // Tasks parked outside any queue still own their futures: waking them
         // hands them to the closed schedule function, hence the graveyard.
         for waker in self.registry.close() {
@@ -284,19 +345,42 @@ impl Runtime {
     /// Starts a runtime with `config.workers` worker threads. The calling thread
     /// becomes its main thread.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        if config.workers == 0 {
-            return Err(RuntimeError::NoWorkers);
-        }
+        let (workers, clock, sim) = match config.mode {
+            Mode::Threaded if config.workers == 0 => return Err(RuntimeError::NoWorkers),
+            Mode::Threaded => (
+                Workers::new(config.workers, config.pin_workers),
+                config.clock,
+                None,
+            ),
+            Mode::Deterministic { seed, frame_step } => {
+                // Time must not move by itself: a manual clock, moved by the
+                // pump or by the caller.
+                let clock = match config.clock {
+                    Clock::Manual(clock) => clock,
+                    Clock::Real => ManualClock::new(),
+                };
+                let step = (!frame_step.is_zero()).then(|| (clock.clone(), frame_step));
+                (
+                    Workers::new(0, false),
+                    Clock::Manual(clock),
+                    Some(Sim::new(seed, step)),
+                )
+            }
+        };
         let shared = Arc::new(Shared {
             main: MainQueue::new(),
-            workers: Workers::new(config.workers, config.pin_workers),
+            workers,
             registry: Registry::new(),
-            timers: Timers::new(config.clock),
+            timers: Timers::new(clock),
             graveyard: ConcurrentQueue::unbounded(),
             counters: Counters::default(),
+            watch: (sim.is_some() || config.report_stuck_after.is_some()).then(Watch::default),
+            report_stuck_after: config.report_stuck_after,
+            sim,
             main_thread: thread::current().id(),
         });
         let started = Workers::start(&shared).and_then(|workers| {
+            // No timer thread in deterministic mode: the clock is manual.
             let timer = Timers::start(&shared)?;
             Ok(Threads { workers, timer })
         });

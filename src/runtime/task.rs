@@ -84,6 +84,9 @@ impl<F: Future> Future for TaskBody<F> {
             return Poll::Ready(Err(TaskError::Cancelled));
         }
         let _task = context::enter_task(header);
+        if let Some(watch) = &header.shared.watch {
+            watch.polled(header, header.shared.main.frame());
+        }
         #[cfg(feature = "trace")]
         let _span = super::trace::enter_poll(header);
         // SAFETY: `future` is structurally pinned: it is never moved out of the
@@ -106,6 +109,9 @@ impl<F> Drop for TaskBody<F> {
         struct Deregister<'a>(&'a Header);
         impl Drop for Deregister<'_> {
             fn drop(&mut self) {
+                if let Some(watch) = &self.0.shared.watch {
+                    watch.gone(self.0);
+                }
                 self.0.shared.registry.remove(self.0.slot);
             }
         }
@@ -189,6 +195,29 @@ impl<T> Task<T> {
             .map(|header| super::AbortHandle::new(header.node().clone(), header.shared.clone()))
     }
 
+    /// Waits for the task's result, blocking this thread: for plain code
+    /// outside the scheduler (setup, tools, tests).
+    ///
+    /// # Panics
+    ///
+    /// Inside a task or the pump (it would block a worker or the frame; await
+    /// the task instead), and on the runtime's main thread for a task only
+    /// that thread's pump could run (a main-thread task, or any task in
+    /// deterministic mode): waiting there would wait forever.
+    pub fn block(self) -> Result<T, TaskError> {
+        if let Some(header) = self.header() {
+            let main_only = header.affinity() == super::header::MAIN || header.shared.sim.is_some();
+            assert!(
+                !(main_only
+                    && !self.is_finished()
+                    && std::thread::current().id() == header.shared.main_thread),
+                "bevy_coro: `Task::block()` on the main thread would wait forever: this task runs in \
+                 the pump, which cannot run while this thread blocks; pump frames, or await the task"
+            );
+        }
+        super::block_on(self)
+    }
+
     /// Whether the task has finished (completed, panicked or been cancelled).
     /// Also `true` once the output was taken.
     pub fn is_finished(&self) -> bool {
@@ -243,6 +272,18 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // In deterministic mode, the task awaiting this one files a wait edge
+        // for deadlock detection (and clears it when the wait is over).
+        if let Some(target) = self.header()
+            && let Some(watch) = &target.shared.watch
+        {
+            let pending = !self.is_finished();
+            context::with_current_task(|waiter| {
+                if let Some(waiter) = waiter {
+                    watch.waits(waiter, pending.then_some(target));
+                }
+            });
+        }
         let inner = self
             .inner
             .as_mut()
@@ -313,6 +354,9 @@ where
             inner.metadata().set_parent(parent);
         }
     });
+    if let Some(watch) = &shared.watch {
+        watch.spawned(inner.metadata(), shared.main.frame());
+    }
     if header_slot_is_none(&inner) {
         // Spawned after shutdown: never runs. Dropped here, where no lock of
         // anyone's is held, which drops the future; the handle then resolves

@@ -138,7 +138,7 @@ pub(crate) fn enter_poll(header: &Header) -> Option<EnteredSpan> {
     }
     let metadata: &'static Metadata<'static> = callsite.metadata.get().expect("set at creation");
     let (id_field, affinity_field) = callsite.fields.get().expect("set at creation");
-    let id = header as *const Header as usize as u64;
+    let id = header.id();
     let affinity = if header.affinity() == MAIN {
         "Main"
     } else {
