@@ -32,7 +32,10 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATED.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        ALLOCATED.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         // SAFETY: same contract as ours, passed on.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -93,7 +96,9 @@ fn main() {
     let threads: Vec<_> = (0..2)
         .map(|_| {
             let (executor, stopped) = (executor.clone(), stopped.clone());
-            std::thread::spawn(move || futures_lite::future::block_on(executor.run(stopped.recv())).unwrap_or(()))
+            std::thread::spawn(move || {
+                futures_lite::future::block_on(executor.run(stopped.recv())).unwrap_or(())
+            })
         })
         .collect();
     let executor_bytes = per_task(

@@ -52,7 +52,11 @@ impl Finish {
 enum Peer {
     Coro(Runtime),
     Tokio(tokio::runtime::Runtime),
-    AsyncExecutor(Arc<async_executor::Executor<'static>>, Vec<std::thread::JoinHandle<()>>, async_channel::Sender<()>),
+    AsyncExecutor(
+        Arc<async_executor::Executor<'static>>,
+        Vec<std::thread::JoinHandle<()>>,
+        async_channel::Sender<()>,
+    ),
     BevyTasks(bevy_tasks::TaskPool),
 }
 
@@ -72,14 +76,21 @@ impl Peer {
         let threads = (0..THREADS)
             .map(|_| {
                 let (executor, stopped) = (executor.clone(), stopped.clone());
-                std::thread::spawn(move || futures_lite::future::block_on(executor.run(stopped.recv())).unwrap_or(()))
+                std::thread::spawn(move || {
+                    futures_lite::future::block_on(executor.run(stopped.recv())).unwrap_or(())
+                })
             })
             .collect();
-        let pool = bevy_tasks::TaskPoolBuilder::new().num_threads(THREADS).build();
+        let pool = bevy_tasks::TaskPoolBuilder::new()
+            .num_threads(THREADS)
+            .build();
         vec![
             ("bevy_coro", Peer::Coro(coro)),
             ("tokio", Peer::Tokio(tokio)),
-            ("async-executor", Peer::AsyncExecutor(executor, threads, stop)),
+            (
+                "async-executor",
+                Peer::AsyncExecutor(executor, threads, stop),
+            ),
             ("bevy_tasks", Peer::BevyTasks(pool)),
         ]
     }
@@ -133,27 +144,31 @@ fn spawn(c: &mut Criterion) {
         }
         // The floor: bare async-task + concurrent-queue, one thread.
         let queue = Arc::new(concurrent_queue::ConcurrentQueue::unbounded());
-        group.bench_with_input(BenchmarkId::new("floor (async-task, 1 thread)", n), &n, |b, &n| {
-            let done = Arc::new(AtomicUsize::new(0));
-            b.iter(|| {
-                for _ in 0..n {
-                    let (queue, done) = (queue.clone(), done.clone());
-                    let (runnable, task) = async_task::spawn(
-                        async move {
-                            done.fetch_add(1, Ordering::Relaxed);
-                        },
-                        move |runnable| {
-                            let _ = queue.push(runnable);
-                        },
-                    );
-                    task.detach();
-                    runnable.schedule();
-                }
-                while let Ok(runnable) = queue.pop() {
-                    runnable.run();
-                }
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("floor (async-task, 1 thread)", n),
+            &n,
+            |b, &n| {
+                let done = Arc::new(AtomicUsize::new(0));
+                b.iter(|| {
+                    for _ in 0..n {
+                        let (queue, done) = (queue.clone(), done.clone());
+                        let (runnable, task) = async_task::spawn(
+                            async move {
+                                done.fetch_add(1, Ordering::Relaxed);
+                            },
+                            move |runnable| {
+                                let _ = queue.push(runnable);
+                            },
+                        );
+                        task.detach();
+                        runnable.schedule();
+                    }
+                    while let Ok(runnable) = queue.pop() {
+                        runnable.run();
+                    }
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -206,7 +221,9 @@ fn hop(c: &mut Criterion) {
         .worker_threads(THREADS)
         .build()
         .unwrap();
-    let caller = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let caller = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     group.bench_function("tokio (spawn + await JoinHandle)", |b| {
         b.iter(|| caller.block_on(async { pool.spawn(async { 1 }).await.unwrap() }))
     });
@@ -238,7 +255,9 @@ fn pump(c: &mut Criterion) {
         ..Default::default()
     })
     .unwrap();
-    group.bench_function("empty frame", |b| b.iter(|| runtime.pump(Instant::now(), None)));
+    group.bench_function("empty frame", |b| {
+        b.iter(|| runtime.pump(Instant::now(), None))
+    });
     group.throughput(Throughput::Elements(1_000));
     group.bench_function("1000 ready main tasks", |b| {
         b.iter(|| {

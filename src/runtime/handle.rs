@@ -156,7 +156,7 @@ impl Handle {
 
     /// Tasks spawned and not yet finished (including parked ones).
     pub fn in_flight(&self) -> usize {
-        self.shared.registry.live()
+        self.shared.in_flight.get()
     }
 
     /// Number of worker threads.

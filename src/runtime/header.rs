@@ -14,9 +14,10 @@
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering, fence};
 use std::sync::{Arc, OnceLock};
+use std::task::Waker;
 
 use super::Shared;
-use super::registry::Slot;
+use super::registry::{Slot, SlotCell};
 use super::tree::Node;
 
 /// Affinity code of [`Main`](crate::Main).
@@ -26,7 +27,8 @@ pub(crate) const WORKER: u8 = 1;
 
 /// Per-task scheduler data, stored in the task allocation.
 pub(crate) struct Header {
-    pub(crate) shared: Arc<Shared>,
+    /// The runtime, without a reference count of its own (see [`SharedRef`]).
+    pub(crate) shared: SharedRef,
     /// Unique for the life of the process (addresses are reused).
     id: u64,
     /// Where the task runs now: [`MAIN`] or [`WORKER`].
@@ -41,8 +43,8 @@ pub(crate) struct Header {
     pub(crate) cores: u64,
     /// A `spawn_local` task: its future is `!Send` and must stay on the main thread.
     local: bool,
-    /// The task's entry in the live-task registry.
-    pub(crate) slot: Slot,
+    /// The task's entry in the parked-task registry, once it parked.
+    slot: SlotCell,
     /// The name given at spawn, if any (else the spawn location names it).
     name: Option<&'static str>,
     /// Where the task was spawned.
@@ -76,6 +78,42 @@ pub(crate) const NORMAL: u8 = 0;
 /// Priority code of `Priority::High`.
 pub(crate) const HIGH: u8 = 1;
 
+/// The runtime of a task, borrowed from the `Arc<Shared>` its schedule
+/// function holds. One reference count per task instead of two: every spawn
+/// and every task's end touch that count, from different threads.
+pub(crate) struct SharedRef(std::ptr::NonNull<Shared>);
+
+// SAFETY: a `SharedRef` is a shared reference to `Shared`, which is `Sync`.
+unsafe impl Send for SharedRef {}
+// SAFETY: as above.
+unsafe impl Sync for SharedRef {}
+
+impl std::ops::Deref for SharedRef {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        // SAFETY: the header lives in the task's allocation, whose schedule
+        // function (dropped after the header, in async-task's `destroy`) holds
+        // an `Arc` of this `Shared` (`Header::new`'s contract); the header is
+        // only reached while the allocation lives, so `Shared` is alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl SharedRef {
+    /// A counted reference, for what may outlive the task (sleeps, handles).
+    pub(crate) fn to_arc(&self) -> Arc<Shared> {
+        let ptr = self.0.as_ptr().cast_const();
+        // SAFETY: `ptr` came from an `Arc<Shared>` that is alive (see `Deref`);
+        // adding a count before making a second `Arc` from it keeps the counts
+        // balanced.
+        unsafe {
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    }
+}
+
 /// What a spawn asks for.
 #[derive(Clone, Copy)]
 pub(crate) struct Options {
@@ -90,9 +128,13 @@ pub(crate) struct Options {
 }
 
 impl Header {
-    pub(crate) fn new(shared: Arc<Shared>, options: Options, slot: Slot) -> Self {
+    /// # Safety
+    ///
+    /// The task's schedule function must hold an `Arc` of `shared` (see
+    /// [`SharedRef`]).
+    pub(crate) unsafe fn new(shared: &Arc<Shared>, options: Options) -> Self {
         Header {
-            shared,
+            shared: SharedRef(std::ptr::NonNull::from(&**shared)),
             id: next_id(),
             affinity: AtomicU8::new(options.affinity),
             cancelled: AtomicBool::new(false),
@@ -100,7 +142,7 @@ impl Header {
             priority: options.priority,
             cores: options.cores,
             local: options.local,
-            slot,
+            slot: SlotCell::default(),
             name: options.name,
             location: options.location,
             #[cfg(feature = "trace")]
@@ -151,12 +193,37 @@ impl Header {
         if let Some(node) = self.node.get() {
             node.cancel_tree(&self.shared.registry);
         }
-        self.shared.registry.wake(self.slot);
+        self.shared.registry.wake(self.slot.get());
+    }
+
+    /// The task's registry slot ([`Slot::NONE`] until it parks).
+    pub(crate) fn slot(&self) -> Slot {
+        self.slot.get()
+    }
+
+    /// Registers the parking task's `waker`, once. Returns `true` if the task
+    /// must be polled again at once: it was cancelled while it had no slot, so
+    /// no cancel could wake it.
+    pub(crate) fn register(&self, waker: &Waker) -> bool {
+        if self.slot.get() != Slot::NONE {
+            return false;
+        }
+        let Some(slot) = self.shared.registry.register(waker.clone()) else {
+            return false; // shutting down: the task is about to be dropped
+        };
+        self.slot.set(slot);
+        if let Some(node) = self.node.get() {
+            node.slot.set(slot);
+        }
+        // Pairs with the fence in `cancel` (and the SeqCst flags of the tree):
+        // a cancel either sees the slot, or its flag is seen here.
+        fence(Ordering::SeqCst);
+        self.is_cancelled()
     }
 
     /// The task's tree node, made on first use (when it spawns a child).
     pub(crate) fn node(&self) -> &Arc<Node> {
-        let node = self.node.get_or_init(|| Node::new(self.slot, false));
+        let node = self.node.get_or_init(|| Node::new(self.slot.get(), false));
         // Pairs with the fence in `cancel`: a cancel either sees the node, or
         // its flag is seen here and cascaded now.
         fence(Ordering::SeqCst);
@@ -168,7 +235,7 @@ impl Header {
 
     /// Joins the tree under `parent` (at spawn, before the task first runs).
     pub(crate) fn set_parent(&self, parent: &Header) {
-        let node = Node::new(self.slot, false);
+        let node = Node::new(self.slot.get(), false);
         if !parent.node().adopt(&node) {
             self.cancelled.store(true, Ordering::SeqCst);
         }

@@ -51,6 +51,7 @@ use std::io;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
@@ -184,6 +185,10 @@ pub(crate) struct Shared {
     /// and the task's `Drop` may want that lock. Shutdown drops them.
     graveyard: ConcurrentQueue<Runnable<Header>>,
     counters: Counters,
+    /// Tasks spawned and not yet dropped.
+    in_flight: registry::ShardedCount,
+    /// Set at the start of shutdown.
+    closed: AtomicBool,
     /// The deterministic scheduler, in deterministic mode.
     sim: Option<Sim>,
     /// Who is alive and who awaits whom: in deterministic mode, or for
@@ -272,23 +277,14 @@ impl Shared {
         report
     }
 
-    /// Stops everything: threads joined, every pending future dropped once.
-    fn shutdown(&self, threads: Threads) {
-        self.workers.stop(threads.workers);
-        // From here on pushes fail and the refused tasks go to the graveyard;
-        // the queued ones are dropped now.
-        self.workers.close(|runnable| self.dispose(runnable));
-        self.main.close(|runnable| self.dispose(runnable));
-        if let Some(sim) = &self.sim {
-            sim.close(|runnable| self.dispose(runnable));
-        }
-        // Tasks parked outside any queue still own their futures: waking them
-        // hands them to the closed schedule function, hence the graveyard.
-        for waker in self.registry.close() {
-            waker.wake();
-        }
-        // Dropping a task may wake another into the graveyard: drain it until
-        // a round drops nothing (what is left are local tasks off their thread).
+    /// Whether shutdown has begun.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Drops the tasks in the graveyard until a round drops nothing (what is
+    /// left are local tasks off their thread, which must not be dropped here).
+    pub(crate) fn bury_graveyard(&self) {
         loop {
             let mut dropped = false;
             for _ in 0..self.graveyard.len() {
@@ -302,6 +298,29 @@ impl Shared {
                 break;
             }
         }
+    }
+
+    /// Stops everything: threads joined, every pending future dropped once.
+    fn shutdown(&self, threads: Threads) {
+        self.closed.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `task::spawn`: a racing spawn either sees
+        // `closed`, or its push is seen by the drains below.
+        fence(Ordering::SeqCst);
+        self.workers.stop(threads.workers);
+        // From here on pushes fail and the refused tasks go to the graveyard;
+        // the queued ones are dropped now.
+        self.workers.close(|runnable| self.dispose(runnable));
+        self.main.close(|runnable| self.dispose(runnable));
+        if let Some(sim) = &self.sim {
+            sim.close(|runnable| self.dispose(runnable));
+        }
+        // Tasks parked outside any queue still own their futures: waking them
+        // hands them to the closed schedule function, hence the graveyard.
+        for waker in self.registry.close() {
+            waker.wake();
+        }
+        // Dropping a task may wake another into the graveyard.
+        self.bury_graveyard();
         // Last: the sleeps of the tasks dropped above have removed their timers.
         self.timers.stop(threads.timer);
     }
@@ -374,6 +393,8 @@ impl Runtime {
             timers: Timers::new(clock),
             graveyard: ConcurrentQueue::unbounded(),
             counters: Counters::default(),
+            in_flight: registry::ShardedCount::new(),
+            closed: AtomicBool::new(false),
             watch: (sim.is_some() || config.report_stuck_after.is_some()).then(Watch::default),
             report_stuck_after: config.report_stuck_after,
             sim,

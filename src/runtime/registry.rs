@@ -1,15 +1,21 @@
-//! The live-task registry: one waker per task that has not finished yet.
+//! The parked-task registry: one waker per task that has parked (returned
+//! `Pending`) and not finished yet.
 //!
 //! It exists for two reasons. At shutdown, a task parked on a future that will
 //! never wake it still owns that future; waking every registered task lets the
 //! (closed) schedule function drop each future exactly once. And cancelling from
 //! a handle needs a way to wake the task so its next poll sees the flag.
 //!
+//! A task registers at its first `Pending`, not at spawn: one that finishes in
+//! its first poll (most short tasks) never takes a lock here. Until it parks,
+//! a task is always in a queue or being polled, where shutdown and cancel
+//! reach it without a waker.
+//!
 //! Entries are spread over shards picked by the spawning thread, so spawners on
 //! different threads do not contend. No lock is held while a waker runs or a
 //! future drops: both would re-enter the registry.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
@@ -26,11 +32,76 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    /// The slot of a task that was never registered (spawned after shutdown).
+    /// The slot of a task that is not registered.
     pub(crate) const NONE: Slot = Slot {
         shard: u32::MAX,
         key: u32::MAX,
     };
+
+    fn to_bits(self) -> u64 {
+        (u64::from(self.shard) << 32) | u64::from(self.key)
+    }
+
+    fn from_bits(bits: u64) -> Slot {
+        Slot {
+            shard: (bits >> 32) as u32,
+            key: bits as u32,
+        }
+    }
+}
+
+/// A slot that is set once the task parks.
+pub(crate) struct SlotCell(AtomicU64);
+
+impl Default for SlotCell {
+    fn default() -> Self {
+        SlotCell(AtomicU64::new(Slot::NONE.to_bits()))
+    }
+}
+
+impl SlotCell {
+    pub(crate) fn get(&self) -> Slot {
+        Slot::from_bits(self.0.load(Ordering::SeqCst))
+    }
+
+    pub(crate) fn set(&self, slot: Slot) {
+        self.0.store(slot.to_bits(), Ordering::SeqCst);
+    }
+}
+
+/// A count spread over cache lines, so threads that add and subtract do not
+/// fight over one.
+pub(crate) struct ShardedCount {
+    shards: Box<[PaddedCount]>,
+}
+
+#[repr(align(128))]
+#[derive(Default)]
+struct PaddedCount(AtomicIsize);
+
+impl ShardedCount {
+    pub(crate) fn new() -> Self {
+        ShardedCount {
+            shards: (0..SHARDS).map(|_| PaddedCount::default()).collect(),
+        }
+    }
+
+    pub(crate) fn add(&self) {
+        self.shards[home_shard()].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub(&self) {
+        self.shards[home_shard()].0.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> usize {
+        let sum: isize = self
+            .shards
+            .iter()
+            .map(|shard| shard.0.load(Ordering::Relaxed))
+            .sum();
+        sum.max(0) as usize
+    }
 }
 
 /// Keeps a shard on its own cache lines.
@@ -52,10 +123,9 @@ impl Shard {
     }
 }
 
-/// The registry of live tasks.
+/// The registry of parked tasks.
 pub(crate) struct Registry {
     shards: Box<[Shard]>,
-    live: AtomicUsize,
 }
 
 thread_local! {
@@ -66,35 +136,30 @@ thread_local! {
     };
 }
 
+/// The shard of this thread.
+fn home_shard() -> usize {
+    HOME_SHARD.with(|s| *s)
+}
+
 impl Registry {
     pub(crate) fn new() -> Self {
         Registry {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-            live: AtomicUsize::new(0),
         }
     }
 
-    /// Registers the task that `spawn` creates. `spawn` gets the task's slot, or
-    /// [`Slot::NONE`] when the registry is closed, and returns the task's waker
-    /// (`None` when it was handed `Slot::NONE`) with whatever else it builds.
-    pub(crate) fn register<R>(&self, spawn: impl FnOnce(Slot) -> (Option<Waker>, R)) -> R {
-        let shard = HOME_SHARD.with(|s| *s);
+    /// Registers a parking task's waker. `None` when the registry is closed.
+    pub(crate) fn register(&self, waker: Waker) -> Option<Slot> {
+        let shard = home_shard();
         let mut state = self.shards[shard].lock();
         if state.closed {
-            drop(state);
-            return spawn(Slot::NONE).1;
+            return None;
         }
-        let entry = state.tasks.vacant_entry();
-        let slot = Slot {
+        let key = state.tasks.insert(waker);
+        Some(Slot {
             shard: shard as u32,
-            key: u32::try_from(entry.key()).expect("more than 4 billion live tasks in one shard"),
-        };
-        let (waker, out) = spawn(slot);
-        entry.insert(waker.expect("a registered task has a waker"));
-        // Counted under the lock, so `close` never subtracts it first.
-        self.live.fetch_add(1, Ordering::Relaxed);
-        drop(state);
-        out
+            key: u32::try_from(key).expect("more than 4 billion parked tasks in one shard"),
+        })
     }
 
     /// Removes a finished task. Returns whether it was still registered.
@@ -107,12 +172,9 @@ impl Registry {
             .tasks
             .try_remove(slot.key as usize);
         // Dropped after the lock is released: dropping a waker may free a task.
-        let was_live = removed.is_some();
+        let was_registered = removed.is_some();
         drop(removed);
-        if was_live {
-            self.live.fetch_sub(1, Ordering::Relaxed);
-        }
-        was_live
+        was_registered
     }
 
     /// Wakes a registered task (for cancellation). A finished task is not woken;
@@ -131,13 +193,8 @@ impl Registry {
         }
     }
 
-    /// Number of registered tasks.
-    pub(crate) fn live(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
-    }
-
-    /// Closes the registry and takes every waker out of it. Later spawns are not
-    /// registered. The caller wakes the returned wakers with no lock held.
+    /// Closes the registry and takes every waker out of it. Later tasks are
+    /// not registered. The caller wakes the returned wakers with no lock held.
     pub(crate) fn close(&self) -> Vec<Waker> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
@@ -145,7 +202,6 @@ impl Registry {
             state.closed = true;
             let taken = std::mem::take(&mut state.tasks);
             drop(state);
-            self.live.fetch_sub(taken.len(), Ordering::Relaxed);
             all.extend(taken.into_iter().map(|(_, waker)| waker));
         }
         all

@@ -92,7 +92,13 @@ impl<F: Future> Future for TaskBody<F> {
         // SAFETY: `future` is structurally pinned: it is never moved out of the
         // body, and it is dropped in place (in `Drop`), never after a move.
         let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
-        catch_poll(future, cx).map(|result| {
+        let poll = catch_poll(future, cx);
+        // Parking for the first time: file a waker, so shutdown and cancels
+        // reach the task (see `registry`).
+        if poll.is_pending() && header.register(cx.waker()) {
+            cx.waker().wake_by_ref();
+        }
+        poll.map(|result| {
             result.map_err(|message| {
                 header.shared.counters.panic();
                 #[cfg(feature = "trace")]
@@ -112,7 +118,8 @@ impl<F> Drop for TaskBody<F> {
                 if let Some(watch) = &self.0.shared.watch {
                     watch.gone(self.0);
                 }
-                self.0.shared.registry.remove(self.0.slot);
+                self.0.shared.registry.remove(self.0.slot());
+                self.0.shared.in_flight.sub();
             }
         }
         let header = self.header;
@@ -192,7 +199,7 @@ impl<T> Task<T> {
     /// `None` once the result was taken.
     pub fn abort_handle(&self) -> Option<super::AbortHandle> {
         self.header()
-            .map(|header| super::AbortHandle::new(header.node().clone(), header.shared.clone()))
+            .map(|header| super::AbortHandle::new(header.node().clone(), header.shared.to_arc()))
     }
 
     /// Waits for the task's result, blocking this thread: for plain code
@@ -310,11 +317,6 @@ impl<T> fmt::Debug for Task<T> {
     }
 }
 
-/// Whether the task was spawned into a closed registry.
-fn header_slot_is_none<T>(task: &async_task::Task<T, Header>) -> bool {
-    task.metadata().slot == super::registry::Slot::NONE
-}
-
 /// Spawns `future` on `shared` with the given starting affinity and schedules it.
 ///
 /// # Safety
@@ -325,45 +327,51 @@ pub(crate) unsafe fn spawn<F>(shared: &Arc<Shared>, options: Options, future: F)
 where
     F: Future + 'static,
 {
-    let (runnable, inner) = shared.registry.register(|slot| {
-        let header = Header::new(shared.clone(), options, slot);
-        let schedule = {
-            let shared = shared.clone();
-            WithInfo(move |runnable, info| Shared::schedule(&shared, runnable, info))
-        };
-        let body = |header: &Header| TaskBody {
-            header: NonNull::from(header),
-            future: ManuallyDrop::new(future),
-        };
-        // SAFETY: `spawn_unchecked` drops the `Send` and `'static` checks of
-        // `spawn`. The future is `'static`; if it is not `Send`, our caller
-        // guarantees it stays on the main thread (see this function's contract,
-        // and `Shared::schedule`, which keeps local tasks on the main queue).
-        let (runnable, task) = unsafe {
-            Builder::new()
-                .metadata(header)
-                .spawn_unchecked(body, schedule)
-        };
-        let waker = (slot != super::registry::Slot::NONE).then(|| runnable.waker());
-        (waker, (runnable, task))
-    });
+    // SAFETY: the schedule function below holds an `Arc` of `shared`.
+    let header = unsafe { Header::new(shared, options) };
+    let schedule = {
+        let shared = shared.clone();
+        WithInfo(move |runnable, info| Shared::schedule(&shared, runnable, info))
+    };
+    let body = |header: &Header| TaskBody {
+        header: NonNull::from(header),
+        future: ManuallyDrop::new(future),
+    };
+    // SAFETY: `spawn_unchecked` drops the `Send` and `'static` checks of
+    // `spawn`. The future is `'static`; if it is not `Send`, our caller
+    // guarantees it stays on the main thread (see this function's contract,
+    // and `Shared::schedule`, which keeps local tasks on the main queue).
+    let (runnable, inner) = unsafe {
+        Builder::new()
+            .metadata(header)
+            .spawn_unchecked(body, schedule)
+    };
+    // Counted until its body is dropped.
+    shared.in_flight.add();
     let header = NonNull::from(inner.metadata());
     // Spawned while a task of this runtime is polled: a child of that task.
     super::context::with_current_task(|parent| {
-        if let Some(parent) = parent.filter(|parent| Arc::ptr_eq(&parent.shared, shared)) {
+        if let Some(parent) = parent.filter(|parent| std::ptr::eq(&*parent.shared, &**shared)) {
             inner.metadata().set_parent(parent);
         }
     });
     if let Some(watch) = &shared.watch {
         watch.spawned(inner.metadata(), shared.main.frame());
     }
-    if header_slot_is_none(&inner) {
+    if shared.is_closed() {
         // Spawned after shutdown: never runs. Dropped here, where no lock of
         // anyone's is held, which drops the future; the handle then resolves
         // to `Cancelled`.
         drop(runnable);
     } else {
         runnable.schedule();
+        // Pairs with the fence at the start of shutdown: if this spawn raced
+        // it and its task landed in the graveyard after the last burial,
+        // bury it here (this is no foreign `wake`: dropping is safe).
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        if shared.is_closed() {
+            shared.bury_graveyard();
+        }
     }
     Task {
         inner: Some(inner.fallible()),

@@ -12,22 +12,25 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use super::registry::{Registry, Slot};
+use super::registry::{Registry, Slot, SlotCell};
 
 /// A task's place in its tree.
 pub(crate) struct Node {
     cancelled: AtomicBool,
-    /// The task's registry slot, to wake it when an ancestor is cancelled.
-    slot: Slot,
+    /// The task's registry slot, to wake it when an ancestor is cancelled
+    /// (unset while the task has not parked: then a poll is coming anyway).
+    pub(crate) slot: SlotCell,
     /// Children, weakly: a finished child is pruned when the list grows.
     children: Mutex<Vec<Weak<Node>>>,
 }
 
 impl Node {
     pub(crate) fn new(slot: Slot, cancelled: bool) -> Arc<Node> {
+        let cell = SlotCell::default();
+        cell.set(slot);
         Arc::new(Node {
             cancelled: AtomicBool::new(cancelled),
-            slot,
+            slot: cell,
             children: Mutex::new(Vec::new()),
         })
     }
@@ -64,7 +67,7 @@ impl Node {
                 std::mem::take(&mut *node.children.lock().unwrap_or_else(PoisonError::into_inner));
             for child in children.iter().filter_map(Weak::upgrade) {
                 if !child.cancelled.swap(true, Ordering::SeqCst) {
-                    registry.wake(child.slot);
+                    registry.wake(child.slot.get());
                 }
                 stack.push(child);
             }
@@ -90,7 +93,7 @@ impl AbortHandle {
     pub fn abort(&self) {
         if !self.node.cancelled.load(Ordering::SeqCst) {
             self.node.cancel_tree(&self.shared.registry);
-            self.shared.registry.wake(self.node.slot);
+            self.shared.registry.wake(self.node.slot.get());
         }
     }
 

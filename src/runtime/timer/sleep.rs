@@ -35,7 +35,7 @@ pub fn sleep(duration: Duration) -> Sleep {
     };
     with_current_task(|task| {
         if let Some(task) = task {
-            sleep.resolve(task.shared.clone());
+            sleep.resolve(task.shared.to_arc());
         }
     });
     sleep
@@ -105,7 +105,7 @@ impl Future for Sleep {
         let deadline = match (&self.target, &self.shared) {
             (Target::Nanos(deadline), Some(_)) => *deadline,
             _ => {
-                let shared = with_current_task(|task| task.map(|task| task.shared.clone()))
+                let shared = with_current_task(|task| task.map(|task| task.shared.to_arc()))
                     .expect("bevy_coro: `sleep` was awaited outside a bevy_coro task");
                 self.resolve(shared)
             }
