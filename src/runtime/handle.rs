@@ -72,6 +72,26 @@ pub(crate) struct Spec {
     pub(crate) cores: u64,
 }
 
+impl Spec {
+    /// The spawn options for this spec. A local task never runs on a worker:
+    /// a core mask means nothing to it.
+    pub(crate) fn options(
+        self,
+        affinity: u8,
+        local: bool,
+        location: &'static Location<'static>,
+    ) -> Options {
+        Options {
+            affinity,
+            local,
+            name: self.name,
+            location,
+            priority: self.priority,
+            cores: if local { 0 } else { self.cores },
+        }
+    }
+}
+
 pub(crate) fn spawn_send<A: Affinity, F>(
     shared: &Arc<Shared>,
     spec: Spec,
@@ -82,14 +102,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let options = Options {
-        affinity: A::CODE,
-        local: false,
-        name: spec.name,
-        location,
-        priority: spec.priority,
-        cores: spec.cores,
-    };
+    let options = spec.options(A::CODE, false, location);
     // SAFETY: the future is `Send`, so it may be polled and dropped anywhere.
     unsafe { task::spawn(shared, options, future) }
 }
@@ -109,15 +122,7 @@ where
         "bevy_coro: `spawn_local` must be called on the main thread, \
          where its !Send future will live; use `spawn::<Main>` from other threads"
     );
-    let options = Options {
-        affinity: MAIN,
-        local: true,
-        name: spec.name,
-        location,
-        priority: spec.priority,
-        // A local task never runs on a worker: a core mask means nothing to it.
-        cores: 0,
-    };
+    let options = spec.options(MAIN, true, location);
     // SAFETY: we are on the main thread, and `local = true` keeps the task
     // there: the schedule function routes local tasks to the main queue
     // whatever their header says, and `.on::<Worker>()` refuses to move them.

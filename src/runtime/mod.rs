@@ -29,6 +29,7 @@ mod affinity;
 mod block;
 mod builder;
 mod cancel;
+mod config;
 mod context;
 mod group;
 mod handle;
@@ -47,7 +48,6 @@ mod workers;
 mod yields;
 
 use std::fmt;
-use std::io;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -63,6 +63,8 @@ pub use affinity::{Affinity, CoroFutureExt, Main, On, Worker};
 pub use block::block_on;
 pub use builder::{Priority, TaskBuilder};
 pub use cancel::CancelToken;
+pub(crate) use config::default_workers;
+pub use config::{Mode, RuntimeConfig, RuntimeError};
 pub(crate) use context::with_current_task;
 pub use group::TaskGroup;
 pub use handle::{Handle, SpawnOn};
@@ -86,93 +88,6 @@ use task::Header;
 use timer::Timers;
 use watch::Watch;
 use workers::Workers;
-
-/// How to build a [`Runtime`].
-#[derive(Debug, Clone)]
-pub struct RuntimeConfig {
-    /// Number of worker threads; at least 1. Default: available cores − 1, at
-    /// least 1 (the main thread has the remaining core).
-    pub workers: usize,
-    /// Pin each worker to its own core with `core_affinity`. Default: `false`.
-    pub pin_workers: bool,
-    /// The clock timers follow. Default: [`Clock::Real`].
-    pub clock: Clock,
-    /// Threads, or the deterministic mode. Default: [`Mode::Threaded`].
-    pub mode: Mode,
-    /// A debugging aid: report, in each [`PumpReport::stuck`], the tasks that
-    /// have not run for this many pumps (with the task they await, where
-    /// known). Costs a lock per poll; off (`None`) by default.
-    pub report_stuck_after: Option<u64>,
-}
-
-/// How a runtime runs its worker-affinity tasks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Mode {
-    /// On `workers` threads. The default.
-    #[default]
-    Threaded,
-    /// On the main thread, inside the pump, in an order drawn from `seed`: a
-    /// run replays exactly from its seed (given the same inputs), and the pump
-    /// reports deadlocks. No worker thread and no timer thread are started;
-    /// `workers` and `pin_workers` are ignored. The clock is manual: the pump
-    /// moves it by `frame_step` per frame (zero: the caller moves it, with the
-    /// `ManualClock` passed as `clock`).
-    Deterministic {
-        /// The seed of the order in which ready tasks run.
-        seed: u64,
-        /// How far the clock moves at each pump.
-        frame_step: Duration,
-    },
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        RuntimeConfig {
-            workers: default_workers(),
-            pin_workers: false,
-            clock: Clock::Real,
-            mode: Mode::Threaded,
-            report_stuck_after: None,
-        }
-    }
-}
-
-/// Available cores − 1, at least 1.
-pub(crate) fn default_workers() -> usize {
-    thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
-}
-
-/// Why a [`Runtime`] could not be built.
-#[derive(Debug)]
-pub enum RuntimeError {
-    /// `workers` was 0; worker-affinity tasks would never run.
-    NoWorkers,
-    /// The operating system refused to start a worker thread.
-    Spawn(io::Error),
-}
-
-impl fmt::Display for RuntimeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RuntimeError::NoWorkers => f.write_str(
-                "bevy_coro needs at least one worker thread (workers: 0 was given); \
-                 leave `workers` at its default or set it to 1 or more",
-            ),
-            RuntimeError::Spawn(error) => {
-                write!(f, "bevy_coro could not start a worker thread: {error}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for RuntimeError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            RuntimeError::Spawn(error) => Some(error),
-            RuntimeError::NoWorkers => None,
-        }
-    }
-}
 
 /// State shared by the runtime, its handles, its workers and its tasks.
 pub(crate) struct Shared {

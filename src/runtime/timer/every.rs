@@ -1,21 +1,19 @@
 //! Delayed and interval tasks: [`Handle::after`] / [`Handle::delayed`] and
 //! [`Handle::every`] / [`Handle::interval`], with [`MissedTick`] policies.
 //!
-//! Each is one task that sleeps on the wheel and calls its factory when due.
-//! Runs happen inside that task, one at a time: a tick that comes while a run
-//! is still going never starts a second run (the single-execution guarantee).
+//! Each is one task that sleeps on the wheel and calls its factory when due
+//! (its body is in `runs`).
 
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, Location, catch_unwind};
-use std::pin::{Pin, pin};
+use std::panic::Location;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::Sleep;
+use super::runs::{Grid, delayed, interval};
 use crate::runtime::cancel::{CancelToken, TokenState};
-use crate::runtime::header::{MAIN, NORMAL};
-use crate::runtime::task::{self, Options, catch_poll, panic_message};
+use crate::runtime::handle::Spec;
+use crate::runtime::header::MAIN;
+use crate::runtime::task;
 use crate::runtime::{Affinity, Handle, Shared};
 
 /// What an interval does with the ticks that came while a run was going.
@@ -239,182 +237,11 @@ fn spawn_timer_task<F>(
 ) where
     F: Future<Output = ()> + Send + 'static,
 {
-    let options = Options {
-        affinity,
-        local: false,
+    let options = Spec {
         name,
-        location,
-        priority: NORMAL,
-        cores: 0,
-    };
+        ..Spec::default()
+    }
+    .options(affinity, false, location);
     // SAFETY: the body is `Send`.
     unsafe { task::spawn(shared, options, body) }.detach();
-}
-
-/// An interval's schedule: tick `k` is due at `origin + k·period`.
-struct Grid {
-    origin: u64,
-    period: u64,
-    /// The index of the next tick to run.
-    next: u64,
-}
-
-impl Grid {
-    /// When tick `k` is due; `None` if that is past the end of time.
-    fn due(&self, k: u64) -> Option<u64> {
-        k.checked_mul(self.period)?.checked_add(self.origin)
-    }
-
-    /// After a run that ended at `end`, picks the next tick by `policy` and
-    /// returns how many ticks are skipped.
-    fn after_run(&mut self, end: u64, policy: MissedTick) -> u64 {
-        self.next += 1;
-        if self.due(self.next).is_none_or(|due| due >= end) {
-            return 0; // on time
-        }
-        // The first tick at or after `end`; those before it were covered.
-        let reached = (end - self.origin).div_ceil(self.period);
-        let covered = reached - self.next;
-        match policy {
-            MissedTick::Skip => {
-                self.next = reached;
-                covered
-            }
-            MissedTick::Burst => 0,
-            MissedTick::Delay => {
-                self.origin = end;
-                self.next = 0;
-                covered - 1
-            }
-        }
-    }
-}
-
-async fn interval<F, Fut>(
-    shared: Arc<Shared>,
-    state: Arc<TokenState>,
-    mut grid: Grid,
-    policy: MissedTick,
-    mut factory: F,
-) where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    while let Some(due) = grid.due(grid.next) {
-        if state
-            .until_cancelled(Sleep::at(shared.clone(), due))
-            .await
-            .is_none()
-        {
-            break;
-        }
-        run_once(&shared, &state, &mut factory).await;
-        if state.is_cancelled() {
-            break;
-        }
-        let skipped = grid.after_run(shared.timers.now(), policy);
-        state.skip(skipped);
-        shared.counters.skipped(skipped);
-    }
-    // Past the end of time: wait for the cancel that will come at shutdown.
-    if !state.is_cancelled() {
-        state.until_cancelled(std::future::pending::<()>()).await;
-    }
-    state.finish();
-}
-
-async fn delayed<F, Fut>(shared: Arc<Shared>, state: Arc<TokenState>, due: Option<u64>, factory: F)
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let waited = match due {
-        Some(due) => state.until_cancelled(Sleep::at(shared.clone(), due)).await,
-        // `Duration::MAX` or past the end of time: never due.
-        None => state.until_cancelled(std::future::pending::<()>()).await,
-    };
-    if waited.is_some() {
-        let mut factory = Some(factory);
-        run_once(&shared, &state, &mut || {
-            (factory.take().expect("a delayed task runs once"))()
-        })
-        .await;
-    }
-    state.finish();
-}
-
-/// One run: counts it, and contains a panic in the factory or the run to it
-/// (counted on the token and in the scheduler's totals).
-async fn run_once<F, Fut>(shared: &Shared, state: &TokenState, factory: &mut F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    state.run_started();
-    let result = match catch_unwind(AssertUnwindSafe(&mut *factory)) {
-        Ok(run) => CatchPanic(pin!(run)).await,
-        Err(payload) => Err(panic_message(&*payload)),
-    };
-    if let Err(message) = result {
-        #[cfg(feature = "trace")]
-        tracing::error!(target: "bevy_coro", panic = %message, "timer run panicked");
-        shared.counters.panic();
-        state.panicked(message);
-    }
-}
-
-/// Awaits a pinned future, turning a panic into its message.
-struct CatchPanic<'a, F>(Pin<&'a mut F>);
-
-impl<F: Future> Future for CatchPanic<'_, F> {
-    type Output = Result<F::Output, String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        catch_poll(self.0.as_mut(), cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn grid(period: u64) -> Grid {
-        Grid {
-            origin: 0,
-            period,
-            next: 0,
-        }
-    }
-
-    #[test]
-    fn an_on_time_run_keeps_the_grid() {
-        let mut g = grid(10);
-        assert_eq!(g.after_run(3, MissedTick::Skip), 0);
-        assert_eq!(g.due(g.next), Some(10));
-        assert_eq!(
-            g.after_run(10, MissedTick::Skip),
-            0,
-            "ending exactly on a tick is on time"
-        );
-        assert_eq!(g.due(g.next), Some(20));
-    }
-
-    #[test]
-    fn policies_after_a_run_of_two_and_a_half_periods() {
-        let mut skip = grid(10);
-        assert_eq!(skip.after_run(25, MissedTick::Skip), 2);
-        assert_eq!(skip.due(skip.next), Some(30));
-
-        let mut burst = grid(10);
-        assert_eq!(burst.after_run(25, MissedTick::Burst), 0);
-        assert_eq!(burst.due(burst.next), Some(10)); // due already: runs at once
-        assert_eq!(burst.after_run(26, MissedTick::Burst), 0);
-        assert_eq!(burst.due(burst.next), Some(20));
-
-        let mut delay = grid(10);
-        assert_eq!(delay.after_run(25, MissedTick::Delay), 1);
-        assert_eq!(delay.due(delay.next), Some(25));
-        assert_eq!(delay.after_run(26, MissedTick::Delay), 0);
-        assert_eq!(delay.due(delay.next), Some(35));
-    }
 }

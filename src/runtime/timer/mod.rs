@@ -13,6 +13,7 @@
 
 mod clock;
 mod every;
+mod runs;
 mod sleep;
 mod wheel;
 

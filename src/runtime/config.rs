@@ -1,0 +1,96 @@
+//! How to build a [`Runtime`](super::Runtime): [`RuntimeConfig`], [`Mode`],
+//! and what can go wrong, [`RuntimeError`].
+
+use std::fmt;
+use std::io;
+use std::thread;
+use std::time::Duration;
+
+use super::timer::Clock;
+
+/// How to build a [`Runtime`](super::Runtime).
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Number of worker threads; at least 1. Default: available cores − 1, at
+    /// least 1 (the main thread has the remaining core).
+    pub workers: usize,
+    /// Pin each worker to its own core with `core_affinity`. Default: `false`.
+    pub pin_workers: bool,
+    /// The clock timers follow. Default: [`Clock::Real`].
+    pub clock: Clock,
+    /// Threads, or the deterministic mode. Default: [`Mode::Threaded`].
+    pub mode: Mode,
+    /// A debugging aid: report, in each [`PumpReport::stuck`](super::PumpReport::stuck), the tasks that
+    /// have not run for this many pumps (with the task they await, where
+    /// known). Costs a lock per poll; off (`None`) by default.
+    pub report_stuck_after: Option<u64>,
+}
+
+/// How a runtime runs its worker-affinity tasks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// On `workers` threads. The default.
+    #[default]
+    Threaded,
+    /// On the main thread, inside the pump, in an order drawn from `seed`: a
+    /// run replays exactly from its seed (given the same inputs), and the pump
+    /// reports deadlocks. No worker thread and no timer thread are started;
+    /// `workers` and `pin_workers` are ignored. The clock is manual: the pump
+    /// moves it by `frame_step` per frame (zero: the caller moves it, with the
+    /// `ManualClock` passed as `clock`).
+    Deterministic {
+        /// The seed of the order in which ready tasks run.
+        seed: u64,
+        /// How far the clock moves at each pump.
+        frame_step: Duration,
+    },
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            workers: default_workers(),
+            pin_workers: false,
+            clock: Clock::Real,
+            mode: Mode::Threaded,
+            report_stuck_after: None,
+        }
+    }
+}
+
+/// Available cores − 1, at least 1.
+pub(crate) fn default_workers() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
+/// Why a [`Runtime`](super::Runtime) could not be built.
+#[derive(Debug)]
+pub enum RuntimeError {
+    /// `workers` was 0; worker-affinity tasks would never run.
+    NoWorkers,
+    /// The operating system refused to start a worker thread.
+    Spawn(io::Error),
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuntimeError::NoWorkers => f.write_str(
+                "bevy_coro needs at least one worker thread (workers: 0 was given); \
+                 leave `workers` at its default or set it to 1 or more",
+            ),
+            RuntimeError::Spawn(error) => {
+                write!(f, "bevy_coro could not start a worker thread: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RuntimeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RuntimeError::Spawn(error) => Some(error),
+            RuntimeError::NoWorkers => None,
+        }
+    }
+}
