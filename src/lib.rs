@@ -58,6 +58,8 @@
 mod entity;
 mod plugin;
 pub mod runtime;
+#[cfg(feature = "tokio")]
+mod tokio;
 mod world;
 
 /// The main-thread affinity: `coro.spawn::<Main>(..)`, `.on::<Main>()`.
@@ -76,6 +78,9 @@ pub use runtime::{
     sleep_until, timeout, yield_now,
 };
 pub use world::{WithWorld, with_world};
+
+#[cfg(feature = "tokio")]
+pub use crate::tokio::CoroTokio;
 
 /// Everything a game needs: `use bevy_coro::prelude::*;`.
 pub mod prelude {

@@ -54,6 +54,10 @@ pub struct CoroPlugin {
     /// run for this many frames, with the task they await where known. Costs
     /// a lock per poll. Default: `None` (off).
     pub report_stuck_after: Option<u64>,
+    /// The tokio runtime the scheduler's threads enter (feature `tokio`).
+    /// Default: [`CoroTokio::Owned`](crate::CoroTokio::Owned).
+    #[cfg(feature = "tokio")]
+    pub tokio: crate::CoroTokio,
 }
 
 /// How the scheduler runs worker-affinity tasks.
@@ -101,6 +105,8 @@ impl Default for CoroPlugin {
             clock: CoroClock::Real,
             mode: CoroMode::Threaded,
             report_stuck_after: None,
+            #[cfg(feature = "tokio")]
+            tokio: crate::CoroTokio::Owned,
         }
     }
 }
@@ -120,12 +126,21 @@ impl Plugin for CoroPlugin {
                 },
             },
         };
+        #[cfg(feature = "tokio")]
+        let tokio = crate::tokio::TokioContext::new(&self.tokio);
+        #[cfg(feature = "tokio")]
+        let worker_wrapper = tokio
+            .as_ref()
+            .map(crate::tokio::TokioContext::worker_wrapper);
+        #[cfg(not(feature = "tokio"))]
+        let worker_wrapper = None;
         let runtime = Runtime::new(RuntimeConfig {
             workers: self.workers,
             pin_workers: self.pin_workers,
             clock: virtual_clock.clone().map_or(Clock::Real, Clock::Manual),
             mode,
             report_stuck_after: self.report_stuck_after,
+            worker_wrapper,
         })
         .unwrap_or_else(|error| panic!("CoroPlugin: {error}"));
         let bindings: Bindings = Arc::new(concurrent_queue::ConcurrentQueue::unbounded());
@@ -145,6 +160,8 @@ impl Plugin for CoroPlugin {
                     ..
                 }
             ),
+            #[cfg(feature = "tokio")]
+            tokio,
         })
         .init_resource::<CoroStats>()
         .add_systems(self.schedule, pump.in_set(CoroSystems::Pump));
@@ -211,6 +228,10 @@ pub struct CoroScheduler {
     /// The `Coro` resource's queue of entity bindings.
     bindings: Bindings,
     panic_on_deadlock: bool,
+    /// Declared after `runtime`, so dropped after it: tasks holding tokio
+    /// resources are dropped while tokio still runs.
+    #[cfg(feature = "tokio")]
+    tokio: Option<crate::tokio::TokioContext>,
 }
 
 impl CoroScheduler {
@@ -271,6 +292,11 @@ fn pump(world: &mut World) {
     let (handle, budget) = (scheduler.runtime.handle().clone(), scheduler.main_budget);
     let bindings = scheduler.bindings.clone();
     let panic_on_deadlock = scheduler.panic_on_deadlock;
+    // Main-thread tasks (and, in deterministic mode, worker tasks) run here.
+    #[cfg(feature = "tokio")]
+    let tokio = scheduler.tokio.as_ref().map(|tokio| tokio.handle.clone());
+    #[cfg(feature = "tokio")]
+    let _tokio = tokio.as_ref().map(tokio::runtime::Handle::enter);
     if let Some(clock) = &scheduler.virtual_clock {
         let time = world.get_resource::<Time<Virtual>>().expect(
             "CoroPlugin { clock: CoroClock::Virtual } needs `Time<Virtual>`: \

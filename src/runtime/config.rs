@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -24,6 +25,24 @@ pub struct RuntimeConfig {
     /// have not run for this many pumps (with the task they await, where
     /// known). Costs a lock per poll; off (`None`) by default.
     pub report_stuck_after: Option<u64>,
+    /// Runs each worker thread's whole loop inside this function, for
+    /// context a library needs on every worker, such as a tokio runtime
+    /// handle entered (the plugin's `tokio` feature uses it). It must call the
+    /// loop it is given, once.
+    pub worker_wrapper: Option<WorkerWrapper>,
+}
+
+/// The function a [`WorkerWrapper`] holds: it gets the worker's loop to call.
+pub type WrapWorker = dyn Fn(&mut dyn FnMut()) + Send + Sync;
+
+/// A wrapper around each worker's loop; see [`RuntimeConfig::worker_wrapper`].
+#[derive(Clone)]
+pub struct WorkerWrapper(pub Arc<WrapWorker>);
+
+impl fmt::Debug for WorkerWrapper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WorkerWrapper(..)")
+    }
 }
 
 /// How a runtime runs its worker-affinity tasks.
@@ -54,6 +73,7 @@ impl Default for RuntimeConfig {
             clock: Clock::Real,
             mode: Mode::Threaded,
             report_stuck_after: None,
+            worker_wrapper: None,
         }
     }
 }

@@ -64,7 +64,7 @@ pub use block::block_on;
 pub use builder::{Priority, TaskBuilder};
 pub use cancel::CancelToken;
 pub(crate) use config::default_workers;
-pub use config::{Mode, RuntimeConfig, RuntimeError};
+pub use config::{Mode, RuntimeConfig, RuntimeError, WorkerWrapper, WrapWorker};
 pub(crate) use context::with_current_task;
 pub use group::TaskGroup;
 pub use handle::{Handle, SpawnOn};
@@ -315,7 +315,7 @@ impl Runtime {
             sim,
             main_thread: thread::current().id(),
         });
-        let started = Workers::start(&shared).and_then(|workers| {
+        let started = Workers::start(&shared, config.worker_wrapper).and_then(|workers| {
             // No timer thread in deterministic mode: the clock is manual.
             let timer = Timers::start(&shared)?;
             Ok(Threads { workers, timer })

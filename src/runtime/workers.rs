@@ -35,6 +35,7 @@ use concurrent_queue::{ConcurrentQueue, PushError};
 use core_affinity::CoreId;
 use event_listener::{Event, Listener, listener};
 
+use super::WorkerWrapper;
 use super::context;
 use super::header::HIGH;
 use super::task::Header;
@@ -173,18 +174,26 @@ impl Workers {
     }
 
     /// Starts the worker threads.
-    pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<Vec<JoinHandle<()>>> {
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        wrapper: Option<WorkerWrapper>,
+    ) -> io::Result<Vec<JoinHandle<()>>> {
         (0..shared.workers.count())
             .map(|index| {
                 let shared = shared.clone();
                 let core = shared.workers.locals[index].core;
+                let wrapper = wrapper.clone();
                 thread::Builder::new()
                     .name(format!("bevy_coro worker {index}"))
                     .spawn(move || {
                         if let Some(core) = core {
                             core_affinity::set_for_current(core);
                         }
-                        shared.workers.run(&shared, index);
+                        let mut run = || shared.workers.run(&shared, index);
+                        match wrapper {
+                            Some(wrapper) => (wrapper.0)(&mut run),
+                            None => run(),
+                        }
                     })
             })
             .collect()

@@ -1,0 +1,81 @@
+//! Feature `tokio`: worker tasks (and main-thread tasks) can await futures
+//! that need a tokio runtime (`tokio::net`, `tokio::time`, and the crates
+//! built on them), because every worker thread, and the pump, enter a tokio
+//! runtime's handle. The plugin owns that runtime, or is given one.
+
+use std::sync::Arc;
+
+use crate::runtime::WorkerWrapper;
+
+/// Which tokio runtime the scheduler's threads enter.
+#[derive(Debug, Clone, Default)]
+pub enum CoroTokio {
+    /// The plugin starts a multi-thread tokio runtime of its own (one thread,
+    /// for tokio's IO and timer drivers) and drops it with the App. The default.
+    #[default]
+    Owned,
+    /// Enter this runtime's handle; it must be a multi-thread runtime, whose
+    /// drivers run on their own (a current-thread runtime only drives IO
+    /// inside its `block_on`, so awaits would hang: refused at build).
+    Handle(tokio::runtime::Handle),
+    /// Enter none: tokio futures awaited in tasks panic with tokio's message.
+    Off,
+}
+
+/// The tokio runtime the scheduler enters, and the one it owns, if it does.
+#[derive(Debug)]
+pub(crate) struct TokioContext {
+    /// Kept to be dropped with the App, after the scheduler.
+    _owned: Option<tokio::runtime::Runtime>,
+    pub(crate) handle: tokio::runtime::Handle,
+}
+
+impl TokioContext {
+    /// Sets up the runtime to enter. `None` for [`CoroTokio::Off`].
+    ///
+    /// # Panics
+    ///
+    /// When given a current-thread runtime's handle, or when the owned
+    /// runtime cannot start.
+    pub(crate) fn new(config: &CoroTokio) -> Option<Self> {
+        match config {
+            CoroTokio::Off => None,
+            CoroTokio::Handle(handle) => {
+                assert!(
+                    handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread,
+                    "CoroPlugin {{ tokio: CoroTokio::Handle(..) }} needs a multi-thread tokio runtime: \
+                     a current-thread runtime drives IO only inside its own block_on, so tasks \
+                     awaiting tokio IO would hang"
+                );
+                Some(TokioContext {
+                    _owned: None,
+                    handle: handle.clone(),
+                })
+            }
+            CoroTokio::Owned => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("bevy_coro tokio")
+                    .enable_all()
+                    .build()
+                    .unwrap_or_else(|error| {
+                        panic!("CoroPlugin: cannot start a tokio runtime: {error}")
+                    });
+                let handle = runtime.handle().clone();
+                Some(TokioContext {
+                    _owned: Some(runtime),
+                    handle,
+                })
+            }
+        }
+    }
+
+    /// Runs each worker's loop inside the entered handle.
+    pub(crate) fn worker_wrapper(&self) -> WorkerWrapper {
+        let handle = self.handle.clone();
+        WorkerWrapper(Arc::new(move |run: &mut dyn FnMut()| {
+            let _entered = handle.enter();
+            run();
+        }))
+    }
+}
