@@ -63,3 +63,40 @@ fn stats_count_polls_timers_panics_and_queues() {
     assert!(stats.in_flight >= 1);
     drop(parked);
 }
+
+#[test]
+fn worker_counters_agree_with_the_work() {
+    use bevy_coro::runtime::{Runtime, RuntimeConfig};
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // From outside the workers: every task goes through the injector.
+    for _ in 0..1_000 {
+        let done = done.clone();
+        runtime
+            .spawn::<Worker>(async move {
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .detach();
+    }
+    wait_until("all ran", || {
+        done.load(std::sync::atomic::Ordering::SeqCst) == 1_000
+    });
+    let outside = runtime.stats().workers;
+    assert_eq!(outside.injector_pushes, 1_000);
+    assert_eq!(outside.local_pushes, 0);
+    assert!(outside.polls >= 1_000);
+    // A yielding worker task goes back to its own worker's queue.
+    let task = runtime.spawn::<Worker>(async {
+        for _ in 0..10 {
+            yield_now().await;
+        }
+    });
+    wait_until("yielder done", || task.is_finished());
+    let after = runtime.stats().workers;
+    assert_eq!(after.injector_pushes, 1_001);
+    assert_eq!(after.local_pushes, 10);
+}

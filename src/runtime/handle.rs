@@ -190,6 +190,7 @@ impl Handle {
             worker_queue: self.shared.workers.queued(),
             panics,
             ticks_skipped,
+            workers: self.shared.workers.stats(),
         }
     }
 

@@ -78,6 +78,7 @@ pub use timer::{
 };
 pub use tree::AbortHandle;
 pub use watch::{CoroError, Stall, StuckTask, TaskInfo};
+pub use workers::WorkerStats;
 pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
 use main_queue::MainQueue;

@@ -36,6 +36,8 @@ pub struct RuntimeStats {
     pub panics: u64,
     /// Interval ticks skipped because a run was still going, since the start.
     pub ticks_skipped: u64,
+    /// What the workers did since the start (polls, pushes, steals, parks).
+    pub workers: super::WorkerStats,
 }
 
 impl Counters {

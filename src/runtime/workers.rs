@@ -27,7 +27,7 @@
 use std::cell::Cell;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 
 use async_task::Runnable;
@@ -56,6 +56,35 @@ struct Local {
     pinned: ConcurrentQueue<Runnable<Header>>,
     /// The core this worker is pinned to, if pinning is on.
     core: Option<CoreId>,
+    /// What this worker did; written by this worker only.
+    counters: WorkerCounters,
+}
+
+/// What the workers did since the start, for scaling reports: relaxed
+/// counters, each written by one worker (no shared line on the hot path but
+/// `injector_pushes`, bumped by the threads that push to the injector).
+#[derive(Default)]
+struct WorkerCounters {
+    polls: AtomicU64,
+    local_pushes: AtomicU64,
+    steals: AtomicU64,
+    parks: AtomicU64,
+}
+
+/// A snapshot of the workers' counters; see [`Handle::stats`](super::Handle::stats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Task polls run by workers.
+    pub polls: u64,
+    /// Tasks a worker pushed to its own queue (no contention).
+    pub local_pushes: u64,
+    /// Tasks pushed to the shared injector (from outside the workers, or on
+    /// a full local queue).
+    pub injector_pushes: u64,
+    /// Tasks taken from another worker's queue.
+    pub steals: u64,
+    /// Times a worker went to sleep for lack of work.
+    pub parks: u64,
 }
 
 /// The worker side of the scheduler.
@@ -65,6 +94,7 @@ pub(crate) struct Workers {
     locals: Box<[Local]>,
     event: Event,
     stopping: AtomicBool,
+    injector_pushes: AtomicU64,
 }
 
 thread_local! {
@@ -89,10 +119,12 @@ impl Workers {
                     queue: ConcurrentQueue::bounded(LOCAL_CAPACITY),
                     pinned: ConcurrentQueue::unbounded(),
                     core: (!cores.is_empty()).then(|| cores[(index + 1) % cores.len()]),
+                    counters: WorkerCounters::default(),
                 })
                 .collect(),
             event: Event::new(),
             stopping: AtomicBool::new(false),
+            injector_pushes: AtomicU64::new(0),
         }
     }
 
@@ -137,12 +169,40 @@ impl Workers {
         }
         let pushed = match context::worker_index(shared) {
             Some(index) => match self.locals[index].queue.push(runnable) {
-                Err(PushError::Full(runnable)) => self.injector.push(runnable),
-                other => other,
+                Err(PushError::Full(runnable)) => self.push_injector(runnable),
+                other => {
+                    self.locals[index]
+                        .counters
+                        .local_pushes
+                        .fetch_add(1, Ordering::Relaxed);
+                    other
+                }
             },
-            None => self.injector.push(runnable),
+            None => self.push_injector(runnable),
         };
         self.pushed(pushed, 1)
+    }
+
+    fn push_injector(&self, runnable: Runnable<Header>) -> Result<(), PushError<Runnable<Header>>> {
+        self.injector_pushes.fetch_add(1, Ordering::Relaxed);
+        self.injector.push(runnable)
+    }
+
+    /// The workers' counters, summed.
+    pub(crate) fn stats(&self) -> WorkerStats {
+        let sum = |field: fn(&WorkerCounters) -> &AtomicU64| {
+            self.locals
+                .iter()
+                .map(|local| field(&local.counters).load(Ordering::Relaxed))
+                .sum()
+        };
+        WorkerStats {
+            polls: sum(|c| &c.polls),
+            local_pushes: sum(|c| &c.local_pushes),
+            injector_pushes: self.injector_pushes.load(Ordering::Relaxed),
+            steals: sum(|c| &c.steals),
+            parks: sum(|c| &c.parks),
+        }
     }
 
     fn pushed(
@@ -202,8 +262,10 @@ impl Workers {
     /// A worker thread's loop.
     fn run(&self, shared: &Shared, index: usize) {
         context::set_worker(shared, index);
+        let counters = &self.locals[index].counters;
         while !self.stopping.load(Ordering::Acquire) {
             if let Some(runnable) = self.find(index) {
+                counters.polls.fetch_add(1, Ordering::Relaxed);
                 run(runnable);
                 continue;
             }
@@ -214,6 +276,7 @@ impl Workers {
                 }
                 let found = self.find(index);
                 if found.is_none() {
+                    counters.parks.fetch_add(1, Ordering::Relaxed);
                     listener.wait();
                     // Woken: if there is more work than this worker will take,
                     // pass the word on (a notification that reached a worker
@@ -227,6 +290,7 @@ impl Workers {
                 // notification it took without waiting passes to another worker.
             };
             if let Some(runnable) = found {
+                counters.polls.fetch_add(1, Ordering::Relaxed);
                 run(runnable);
             }
         }
@@ -269,7 +333,11 @@ impl Workers {
         for offset in 1..count {
             let victim = &self.locals[(index + offset) % count].queue;
             if let Ok(runnable) = victim.pop() {
-                move_some(victim, local, victim.len() / 2);
+                let moved = move_some(victim, local, victim.len() / 2);
+                self.locals[index]
+                    .counters
+                    .steals
+                    .fetch_add(1 + moved as u64, Ordering::Relaxed);
                 return Some(runnable);
             }
         }
@@ -314,18 +382,22 @@ impl Workers {
 }
 
 /// Moves up to `n` tasks from `from` to `to`, stopping when either runs out.
+/// Returns how many moved.
 fn move_some(
     from: &ConcurrentQueue<Runnable<Header>>,
     to: &ConcurrentQueue<Runnable<Header>>,
     n: usize,
-) {
-    for _ in 0..n {
-        let Ok(runnable) = from.pop() else { return };
+) -> usize {
+    for moved in 0..n {
+        let Ok(runnable) = from.pop() else {
+            return moved;
+        };
         if let Err(error) = to.push(runnable) {
             // `to` is full or closed: put the task back where it came from; if
             // that is closed too, the scheduler is shutting down and drops it.
             let _ = from.push(error.into_inner());
-            return;
+            return moved;
         }
     }
+    n
 }
