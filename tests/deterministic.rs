@@ -307,3 +307,18 @@ fn stuck_tasks_are_reported_in_threaded_mode_when_asked() {
     );
     drop(waiter);
 }
+
+#[test]
+fn a_pump_cut_at_its_poll_cap_is_not_a_stall() {
+    let runtime = deterministic(5);
+    runtime
+        .spawn::<Worker>(async {
+            loop {
+                yield_now().await;
+            }
+        })
+        .detach();
+    let report = runtime.pump(Instant::now(), None);
+    assert!(report.out_of_budget, "the spinning task is still ready");
+    assert_eq!(report.stall, None);
+}

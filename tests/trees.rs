@@ -242,3 +242,19 @@ fn spawn_task_without_the_plugin_says_to_add_it() {
     let message = panic_text(&*result.expect_err("no panic"));
     assert!(message.contains("add CoroPlugin"), "{message}");
 }
+
+#[test]
+fn an_abort_handle_taken_while_the_task_is_parked_cancels_it() {
+    let mut app = app(2);
+    let coro = coro(&app);
+    let counter = DropCounter::default();
+    let task = coro.spawn::<Worker>(parked_forever(counter.token()));
+    wait_until("parked", || {
+        coro.stats().worker_queue == 0 && coro.stats().workers.polls >= 1
+    });
+    let abort = task.abort_handle().expect("task still held");
+    task.detach();
+    abort.abort();
+    assert!(abort.is_aborted());
+    update_until(&mut app, "aborted task dropped", |_| counter.count() == 1);
+}

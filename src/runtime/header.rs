@@ -225,8 +225,14 @@ impl Header {
     pub(crate) fn node(&self) -> &Arc<Node> {
         let node = self.node.get_or_init(|| Node::new(self.slot.get(), false));
         // Pairs with the fence in `cancel`: a cancel either sees the node, or
-        // its flag is seen here and cascaded now.
+        // its flag is seen here and cascaded now. And with the one in
+        // `register`: a registration that did not see the node yet is seen
+        // here, so the node can wake the task.
         fence(Ordering::SeqCst);
+        let slot = self.slot.get();
+        if slot != Slot::NONE {
+            node.slot.set(slot);
+        }
         if self.cancelled.load(Ordering::SeqCst) && !node.is_cancelled() {
             node.cancel_tree(&self.shared.registry);
         }

@@ -152,7 +152,12 @@ impl MainQueue {
                 None => self.pop(&mut turn),
                 Some(sim) => sim.pick(|| self.pop(&mut turn)),
             };
-            let Some(runnable) = next else { break };
+            let Some(runnable) = next else {
+                // The deterministic picker stops at its poll cap with tasks
+                // still ready: that is a full frame, not a stall.
+                report.out_of_budget |= sim.is_some_and(Sim::has_ready);
+                break;
+            };
             run(runnable);
             report.polled += 1;
         }

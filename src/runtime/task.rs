@@ -271,6 +271,15 @@ impl<T> Drop for Task<T> {
             && !self.is_finished()
         {
             header.cancel();
+            // A waiter that gives up on this handle (a lost `select!`) no
+            // longer waits on this task.
+            if let Some(watch) = &header.shared.watch {
+                context::with_current_task(|waiter| {
+                    if let Some(waiter) = waiter {
+                        watch.stop_waiting(waiter, header);
+                    }
+                });
+            }
         }
     }
 }

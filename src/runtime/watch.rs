@@ -181,6 +181,14 @@ impl Watch {
         };
     }
 
+    /// `waiter` dropped its handle of `target` unfinished: no longer waits on it.
+    pub(crate) fn stop_waiting(&self, waiter: &Header, target: &Header) {
+        let mut state = self.state();
+        if state.waits.get(&address(waiter)) == Some(&address(target)) {
+            state.waits.remove(&address(waiter));
+        }
+    }
+
     /// Tasks that have not run for `frames` pumps, as of pump `now`.
     pub(crate) fn stuck(&self, now: u64, frames: u64) -> Vec<StuckTask> {
         let state = self.state();
