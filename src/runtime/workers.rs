@@ -169,7 +169,7 @@ impl Workers {
         }
         let pushed = match context::worker_index(shared) {
             Some(index) => match self.locals[index].queue.push(runnable) {
-                Err(PushError::Full(runnable)) => self.push_injector(runnable),
+                Err(PushError::Full(runnable)) => self.overflow(index, runnable),
                 other => {
                     self.locals[index]
                         .counters
@@ -181,6 +181,28 @@ impl Workers {
             None => self.push_injector(runnable),
         };
         self.pushed(pushed, 1)
+    }
+
+    /// Worker `index`'s queue is full: half of it moves to the injector, for
+    /// the other workers, and the task takes one of the freed places, so the
+    /// next pushes stay local (as tokio does) instead of each going to the
+    /// shared injector.
+    fn overflow(
+        &self,
+        index: usize,
+        runnable: Runnable<Header>,
+    ) -> Result<(), PushError<Runnable<Header>>> {
+        let local = &self.locals[index];
+        let moved = move_some(&local.queue, &self.injector, LOCAL_CAPACITY / 2);
+        self.injector_pushes
+            .fetch_add(moved as u64, Ordering::Relaxed);
+        match local.queue.push(runnable) {
+            Ok(()) => {
+                local.counters.local_pushes.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(error) => self.push_injector(error.into_inner()),
+        }
     }
 
     fn push_injector(&self, runnable: Runnable<Header>) -> Result<(), PushError<Runnable<Header>>> {
