@@ -51,7 +51,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
@@ -218,10 +218,9 @@ impl Shared {
 
     /// Stops everything: threads joined, every pending future dropped once.
     fn shutdown(&self, threads: Threads) {
+        // Spawns from here on drop their task at once; a spawn that raced
+        // this store and met a closed queue buries the graveyard itself.
         self.closed.store(true, Ordering::SeqCst);
-        // Pairs with the fence in `task::spawn`: a racing spawn either sees
-        // `closed`, or its push is seen by the drains below.
-        fence(Ordering::SeqCst);
         self.workers.stop(threads.workers);
         // From here on pushes fail and the refused tasks go to the graveyard;
         // the queued ones are dropped now.

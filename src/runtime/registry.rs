@@ -162,19 +162,17 @@ impl Registry {
         })
     }
 
-    /// Removes a finished task. Returns whether it was still registered.
-    pub(crate) fn remove(&self, slot: Slot) -> bool {
+    /// Removes a finished task.
+    pub(crate) fn remove(&self, slot: Slot) {
         if slot == Slot::NONE {
-            return false;
+            return;
         }
         let removed = self.shards[slot.shard as usize]
             .lock()
             .tasks
             .try_remove(slot.key as usize);
         // Dropped after the lock is released: dropping a waker may free a task.
-        let was_registered = removed.is_some();
         drop(removed);
-        was_registered
     }
 
     /// Wakes a registered task (for cancellation). A finished task is not woken;

@@ -20,6 +20,14 @@ impl Counters {
             self.ticks_skipped.fetch_add(ticks, Ordering::Relaxed);
         }
     }
+
+    /// Panics and skipped ticks so far.
+    pub(crate) fn snapshot(&self) -> (u64, u64) {
+        (
+            self.panics.load(Ordering::Relaxed),
+            self.ticks_skipped.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// A snapshot of the scheduler's queues and totals, from
@@ -38,13 +46,4 @@ pub struct RuntimeStats {
     pub ticks_skipped: u64,
     /// What the workers did since the start (polls, pushes, steals, parks).
     pub workers: super::WorkerStats,
-}
-
-impl Counters {
-    pub(crate) fn snapshot(&self) -> (u64, u64) {
-        (
-            self.panics.load(Ordering::Relaxed),
-            self.ticks_skipped.load(Ordering::Relaxed),
-        )
-    }
 }

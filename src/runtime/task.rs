@@ -374,11 +374,12 @@ where
         drop(runnable);
     } else {
         runnable.schedule();
-        // Pairs with the fence at the start of shutdown: if this spawn raced
-        // it and its task landed in the graveyard after the last burial,
-        // bury it here (this is no foreign `wake`: dropping is safe).
-        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        if shared.is_closed() {
+        // A spawn racing shutdown: its push met a closed queue and the task
+        // went to the graveyard, maybe after shutdown's last burial. Our own
+        // push is visible to us, so a non-empty graveyard here is all we need
+        // to check (no fence on the hot path); this is no foreign `wake`, so
+        // dropping here is safe.
+        if !shared.graveyard.is_empty() {
             shared.bury_graveyard();
         }
     }

@@ -140,10 +140,13 @@ impl Timers {
     pub(crate) fn fire_due(&self) -> usize {
         let next_due = self.next_due.load(Ordering::Acquire);
         // No timer: no clock to read either (an empty frame stays cheap).
-        if next_due == NONE_DUE || self.now() / TICK_NANOS < next_due {
+        if next_due == NONE_DUE {
             return 0;
         }
         let now_tick = self.now() / TICK_NANOS;
+        if now_tick < next_due {
+            return 0;
+        }
         let mut due = Vec::new();
         let mut wheel = self.wheel();
         wheel.advance(now_tick, |waker| due.extend(waker.take()));
