@@ -7,17 +7,19 @@
 //!   and read by the schedule function, which async-task calls after that poll
 //!   ends. async-task's state transitions order the two, so the schedule function
 //!   always sees the affinity the task asked for.
-//! - `cancelled` is written by anyone holding the task's handle and read by the
-//!   task body at the start of each poll.
+//! - `cancel` (flag and registry slot) is raised by anyone holding the task's
+//!   handle and read by the task body at the start of each poll; the slot is
+//!   set once, at the task's first park (see [`cancel_slot`](super::cancel_slot)).
 //! - everything else is written once, at spawn.
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering, fence};
+use std::sync::atomic::{AtomicU8, Ordering, fence};
 use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 
 use super::Shared;
-use super::registry::{Slot, SlotCell};
+use super::cancel_slot::CancelSlot;
+use super::registry::Slot;
 use super::tree::Node;
 
 /// Affinity code of [`Main`](crate::Main).
@@ -33,8 +35,9 @@ pub(crate) struct Header {
     id: u64,
     /// Where the task runs now: [`MAIN`] or [`WORKER`].
     affinity: AtomicU8,
-    /// Set by `Task::cancel`; the task ends at its next poll.
-    cancelled: AtomicBool,
+    /// Set by `Task::cancel` (the task ends at its next poll), with the
+    /// task's entry in the parked-task registry once it parked.
+    cancel: CancelSlot,
     /// The task's place in a task tree, if it is in one (see `tree`).
     node: OnceLock<Arc<Node>>,
     /// [`NORMAL`] or [`HIGH`].
@@ -43,8 +46,6 @@ pub(crate) struct Header {
     pub(crate) cores: u64,
     /// A `spawn_local` task: its future is `!Send` and must stay on the main thread.
     local: bool,
-    /// The task's entry in the parked-task registry, once it parked.
-    slot: SlotCell,
     /// The name given at spawn, if any (else the spawn location names it).
     name: Option<&'static str>,
     /// Where the task was spawned.
@@ -137,12 +138,11 @@ impl Header {
             shared: SharedRef(std::ptr::NonNull::from(&**shared)),
             id: next_id(),
             affinity: AtomicU8::new(options.affinity),
-            cancelled: AtomicBool::new(false),
+            cancel: CancelSlot::default(),
             node: OnceLock::new(),
             priority: options.priority,
             cores: options.cores,
             local: options.local,
-            slot: SlotCell::default(),
             name: options.name,
             location: options.location,
             #[cfg(feature = "trace")]
@@ -177,63 +177,61 @@ impl Header {
     /// Whether the task was asked to stop, itself or through an ancestor.
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
-            || self.node.get().is_some_and(|node| node.is_cancelled())
+        self.cancel.is_cancelled() || self.node.get().is_some_and(|node| node.is_cancelled())
     }
 
     /// Asks the task and its descendants to stop at their next poll, and wakes
     /// them so that poll comes.
     pub(crate) fn cancel(&self) {
-        if self.cancelled.swap(true, Ordering::SeqCst) {
+        // Its fence pairs with the one in `node` (a node made concurrently
+        // either is seen here, or sees the flag) and the one in `register`.
+        if !self.cancel.cancel() {
             return;
         }
-        // Pairs with the fence in `node`: a node made concurrently either is
-        // seen here, or sees the flag.
-        fence(Ordering::SeqCst);
         if let Some(node) = self.node.get() {
             node.cancel_tree(&self.shared.registry);
         }
-        self.shared.registry.wake(self.slot.get());
+        self.shared.registry.wake(self.slot());
     }
 
     /// The task's registry slot ([`Slot::NONE`] until it parks).
     pub(crate) fn slot(&self) -> Slot {
-        self.slot.get()
+        Slot::from_bits(self.cancel.slot())
     }
 
     /// Registers the parking task's `waker`, once. Returns `true` if the task
     /// must be polled again at once: it was cancelled while it had no slot, so
     /// no cancel could wake it.
     pub(crate) fn register(&self, waker: &Waker) -> bool {
-        if self.slot.get() != Slot::NONE {
+        if self.slot() != Slot::NONE {
             return false;
         }
         let Some(slot) = self.shared.registry.register(waker.clone()) else {
             return false; // shutting down: the task is about to be dropped
         };
-        self.slot.set(slot);
-        if let Some(node) = self.node.get() {
-            node.slot.set(slot);
-        }
         // Pairs with the fence in `cancel` (and the SeqCst flags of the tree):
         // a cancel either sees the slot, or its flag is seen here.
-        fence(Ordering::SeqCst);
-        self.is_cancelled()
+        let cancelled = self.cancel.register(slot.to_bits(), || {
+            if let Some(node) = self.node.get() {
+                node.slot.set(slot);
+            }
+        });
+        cancelled || self.is_cancelled()
     }
 
     /// The task's tree node, made on first use (when it spawns a child).
     pub(crate) fn node(&self) -> &Arc<Node> {
-        let node = self.node.get_or_init(|| Node::new(self.slot.get(), false));
+        let node = self.node.get_or_init(|| Node::new(self.slot(), false));
         // Pairs with the fence in `cancel`: a cancel either sees the node, or
         // its flag is seen here and cascaded now. And with the one in
         // `register`: a registration that did not see the node yet is seen
         // here, so the node can wake the task.
         fence(Ordering::SeqCst);
-        let slot = self.slot.get();
+        let slot = self.slot();
         if slot != Slot::NONE {
             node.slot.set(slot);
         }
-        if self.cancelled.load(Ordering::SeqCst) && !node.is_cancelled() {
+        if self.cancel.is_cancelled() && !node.is_cancelled() {
             node.cancel_tree(&self.shared.registry);
         }
         node
@@ -241,9 +239,9 @@ impl Header {
 
     /// Joins the tree under `parent` (at spawn, before the task first runs).
     pub(crate) fn set_parent(&self, parent: &Header) {
-        let node = Node::new(self.slot.get(), false);
+        let node = Node::new(self.slot(), false);
         if !parent.node().adopt(&node) {
-            self.cancelled.store(true, Ordering::SeqCst);
+            self.cancel.start_cancelled();
         }
         let _ = self.node.set(node);
     }

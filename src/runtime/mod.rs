@@ -29,15 +29,19 @@ mod affinity;
 mod block;
 mod builder;
 mod cancel;
+mod cancel_slot;
 mod config;
 mod context;
+mod graveyard;
 mod group;
 mod handle;
 mod header;
 mod main_queue;
+mod park;
 mod registry;
 mod sim;
 mod stats;
+mod sync;
 mod task;
 mod timer;
 #[cfg(feature = "trace")]
@@ -81,6 +85,7 @@ pub use watch::{CoroError, Stall, StuckTask, TaskInfo};
 pub use workers::WorkerStats;
 pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
+use graveyard::Graveyard;
 use main_queue::MainQueue;
 use registry::Registry;
 use sim::Sim;
@@ -96,10 +101,8 @@ pub(crate) struct Shared {
     workers: Workers,
     registry: Registry,
     timers: Timers,
-    /// Tasks the closed scheduler refused. The schedule function never drops a
-    /// task itself: it runs inside someone's `wake`, perhaps under their lock,
-    /// and the task's `Drop` may want that lock. Shutdown drops them.
-    graveyard: ConcurrentQueue<Runnable<Header>>,
+    /// Tasks the closed scheduler refused, dropped later with no lock held.
+    graveyard: Graveyard<Runnable<Header>>,
     counters: Counters,
     /// Tasks spawned and not yet dropped.
     in_flight: registry::ShardedCount,
@@ -132,8 +135,7 @@ impl Shared {
             this.workers.push(this, runnable)
         };
         if let Some(runnable) = rejected {
-            // The graveyard is never closed, so this push cannot fail.
-            let _ = this.graveyard.push(runnable);
+            this.graveyard.keep(runnable);
         }
     }
 
@@ -143,7 +145,7 @@ impl Shared {
     /// kept in the graveyard, and leaks.
     fn dispose(&self, runnable: Runnable<Header>) {
         if self.keeps(&runnable) {
-            let _ = self.graveyard.push(runnable);
+            self.graveyard.keep(runnable);
         } else {
             drop(runnable);
         }
@@ -198,22 +200,10 @@ impl Shared {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// Drops the tasks in the graveyard until a round drops nothing (what is
-    /// left are local tasks off their thread, which must not be dropped here).
+    /// Drops the tasks in the graveyard (but local tasks off their thread,
+    /// which must not be dropped here).
     pub(crate) fn bury_graveyard(&self) {
-        loop {
-            let mut dropped = false;
-            for _ in 0..self.graveyard.len() {
-                let Ok(runnable) = self.graveyard.pop() else {
-                    break;
-                };
-                dropped |= !self.keeps(&runnable);
-                self.dispose(runnable);
-            }
-            if !dropped || self.graveyard.is_empty() {
-                break;
-            }
-        }
+        self.graveyard.bury(|runnable| self.keeps(runnable));
     }
 
     /// Stops everything: threads joined, every pending future dropped once.
@@ -306,7 +296,7 @@ impl Runtime {
             workers,
             registry: Registry::new(),
             timers: Timers::new(clock),
-            graveyard: ConcurrentQueue::unbounded(),
+            graveyard: Graveyard::new(),
             counters: Counters::default(),
             in_flight: registry::ShardedCount::new(),
             closed: AtomicBool::new(false),

@@ -38,11 +38,11 @@ impl Slot {
         key: u32::MAX,
     };
 
-    fn to_bits(self) -> u64 {
+    pub(crate) fn to_bits(self) -> u64 {
         (u64::from(self.shard) << 32) | u64::from(self.key)
     }
 
-    fn from_bits(bits: u64) -> Slot {
+    pub(crate) fn from_bits(bits: u64) -> Slot {
         Slot {
             shard: (bits >> 32) as u32,
             key: bits as u32,

@@ -69,7 +69,7 @@ struct TaskBody<F> {
 }
 
 impl<F: Future> Future for TaskBody<F> {
-    type Output = Result<F::Output, TaskError>;
+    type Output = Output<Result<F::Output, TaskError>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let header = self.header;
@@ -81,7 +81,7 @@ impl<F: Future> Future for TaskBody<F> {
         if header.is_cancelled() {
             #[cfg(feature = "trace")]
             tracing::debug!(target: "bevy_coro", task = %header.name(), "task cancelled");
-            return Poll::Ready(Err(TaskError::Cancelled));
+            return Poll::Ready(Output::new(Err(TaskError::Cancelled)));
         }
         let _task = context::enter_task(header);
         if let Some(watch) = &header.shared.watch {
@@ -99,13 +99,42 @@ impl<F: Future> Future for TaskBody<F> {
             cx.waker().wake_by_ref();
         }
         poll.map(|result| {
-            result.map_err(|message| {
+            Output::new(result.map_err(|message| {
                 header.shared.counters.panic();
                 #[cfg(feature = "trace")]
                 tracing::error!(target: "bevy_coro", task = %header.name(), panic = %message, "task panicked");
                 TaskError::Panicked(message)
-            })
+            }))
         })
+    }
+}
+
+/// A task's output as async-task keeps it: its `Drop` never unwinds.
+/// async-task drops an output nobody took (a detached task's, or one whose
+/// handle was dropped) inside an abort-on-panic guard, so an output whose
+/// `Drop` panics would abort the process; here that panic is contained.
+pub(crate) struct Output<T>(ManuallyDrop<T>);
+
+impl<T> Output<T> {
+    fn new(value: T) -> Self {
+        Output(ManuallyDrop::new(value))
+    }
+
+    fn into_inner(self) -> T {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped (it is in a `ManuallyDrop`), so the
+        // value is taken exactly once and never dropped by `Output::drop`.
+        unsafe { ManuallyDrop::take(&mut this.0) }
+    }
+}
+
+impl<T> Drop for Output<T> {
+    fn drop(&mut self) {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: dropped exactly once, here; the value is never used
+            // after (`into_inner` forgets the wrapper instead of dropping it).
+            unsafe { ManuallyDrop::drop(&mut self.0) }
+        }));
     }
 }
 
@@ -147,7 +176,7 @@ impl<F> Drop for TaskBody<F> {
 #[must_use = "dropping a Task cancels it; call `.detach()` to let it run"]
 pub struct Task<T> {
     /// `None` once the output was taken or the task was detached.
-    inner: Option<FallibleTask<Result<T, TaskError>, Header>>,
+    inner: Option<FallibleTask<Output<Result<T, TaskError>>, Header>>,
     header: NonNull<Header>,
 }
 
@@ -255,7 +284,7 @@ impl<T> Task<T> {
         match Pin::new(inner).poll(&mut cx) {
             Poll::Ready(result) => {
                 self.inner = None;
-                Some(result.unwrap_or(Err(TaskError::Cancelled)))
+                Some(result.map_or(Err(TaskError::Cancelled), Output::into_inner))
             }
             Poll::Pending => None,
         }
@@ -309,7 +338,7 @@ impl<T> Future for Task<T> {
                 self.inner = None;
                 // `None`: the task was closed before it produced an output (its
                 // handle was cancelled or the scheduler shut down).
-                Poll::Ready(result.unwrap_or(Err(TaskError::Cancelled)))
+                Poll::Ready(result.map_or(Err(TaskError::Cancelled), Output::into_inner))
             }
             Poll::Pending => Poll::Pending,
         }
@@ -374,14 +403,15 @@ where
         drop(runnable);
     } else {
         runnable.schedule();
-        // A spawn racing shutdown: its push met a closed queue and the task
-        // went to the graveyard, maybe after shutdown's last burial. Our own
-        // push is visible to us, so a non-empty graveyard here is all we need
-        // to check (no fence on the hot path); this is no foreign `wake`, so
-        // dropping here is safe.
-        if !shared.graveyard.is_empty() {
-            shared.bury_graveyard();
-        }
+    }
+    // A spawn racing shutdown: its push met a closed queue and the task went
+    // to the graveyard, maybe after shutdown's last burial; or the future
+    // dropped above woke another task into it. Our own push is visible to
+    // us, so a non-empty graveyard here is all we need to check (no fence on
+    // the hot path); this is no foreign `wake`, so dropping here is safe.
+    // (The loom model in `graveyard.rs` found the second case.)
+    if !shared.graveyard.is_empty() {
+        shared.bury_graveyard();
     }
     Task {
         inner: Some(inner.fallible()),

@@ -11,33 +11,27 @@
 //! A worker runs at most [`HIGH_BURST`] `High` tasks in a row before it takes
 //! a `Normal` one if any waits, so `Normal` work is never starved for good.
 //!
-//! # Parking protocol
+//! # Parking
 //!
-//! A worker that finds no task registers a listener on `event`, looks for a task
-//! once more, and only then blocks on the listener. Anyone who makes a task
-//! runnable pushes it first and notifies `event` after. event-listener orders
-//! `listen` and `notify` with full fences, so either the second look sees the
-//! pushed task or the push's notification reaches the listener: a task pushed
-//! while a worker goes to sleep is never missed. A task for one given worker
-//! (a core mask) notifies every sleeper, since only that one can take it.
-//! Shutdown sets `stopping` before notifying everyone, and workers check it
-//! after registering, for the same reason. A parked worker blocks in the
-//! kernel: an idle pool burns no CPU.
+//! An idle worker parks (see [`park`](super::park)): it blocks in the kernel
+//! and burns no CPU, and a task pushed while it goes to sleep is never missed.
+//! A task for one given worker (a core mask) wakes every sleeper, since only
+//! that one can take it.
 
 use std::cell::Cell;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 
 use async_task::Runnable;
 use concurrent_queue::{ConcurrentQueue, PushError};
 use core_affinity::CoreId;
-use event_listener::{Event, Listener, listener};
 
 use super::WorkerWrapper;
 use super::context;
 use super::header::HIGH;
+use super::park::Parking;
 use super::task::Header;
 use super::{Shared, drain_queue, run};
 
@@ -92,8 +86,7 @@ pub(crate) struct Workers {
     high: ConcurrentQueue<Runnable<Header>>,
     injector: ConcurrentQueue<Runnable<Header>>,
     locals: Box<[Local]>,
-    event: Event,
-    stopping: AtomicBool,
+    parking: Parking,
     injector_pushes: AtomicU64,
 }
 
@@ -122,8 +115,7 @@ impl Workers {
                     counters: WorkerCounters::default(),
                 })
                 .collect(),
-            event: Event::new(),
-            stopping: AtomicBool::new(false),
+            parking: Parking::new(),
             injector_pushes: AtomicU64::new(0),
         }
     }
@@ -234,7 +226,7 @@ impl Workers {
     ) -> Option<Runnable<Header>> {
         match pushed {
             Ok(()) => {
-                self.event.notify(wake);
+                self.parking.notify(wake);
                 None
             }
             Err(error) => Some(error.into_inner()),
@@ -285,36 +277,15 @@ impl Workers {
     fn run(&self, shared: &Shared, index: usize) {
         context::set_worker(shared, index);
         let counters = &self.locals[index].counters;
-        while !self.stopping.load(Ordering::Acquire) {
-            if let Some(runnable) = self.find(index) {
-                counters.polls.fetch_add(1, Ordering::Relaxed);
-                run(runnable);
-                continue;
-            }
-            let found = {
-                listener!(self.event => listener);
-                if self.stopping.load(Ordering::Acquire) {
-                    break;
-                }
-                let found = self.find(index);
-                if found.is_none() {
-                    counters.parks.fetch_add(1, Ordering::Relaxed);
-                    listener.wait();
-                    // Woken: if there is more work than this worker will take,
-                    // pass the word on (a notification that reached a worker
-                    // already awake would otherwise leave others asleep).
-                    if self.work_waiting(index) {
-                        self.event.notify(1);
-                    }
-                }
-                found
-                // The listener is removed here, before the task runs; a
-                // notification it took without waiting passes to another worker.
-            };
-            if let Some(runnable) = found {
-                counters.polls.fetch_add(1, Ordering::Relaxed);
-                run(runnable);
-            }
+        while let Some(runnable) = self.parking.next(
+            || self.find(index),
+            || self.work_waiting(index),
+            || {
+                counters.parks.fetch_add(1, Ordering::Relaxed);
+            },
+        ) {
+            counters.polls.fetch_add(1, Ordering::Relaxed);
+            run(runnable);
         }
     }
 
@@ -347,7 +318,7 @@ impl Workers {
             move_some(&self.injector, local, share);
             if !self.injector.is_empty() {
                 // More work than this worker takes: let a sleeper help.
-                self.event.notify(1);
+                self.parking.notify(1);
             }
             return Some(runnable);
         }
@@ -380,8 +351,7 @@ impl Workers {
 
     /// Stops the workers (after their current poll) and waits for them.
     pub(crate) fn stop(&self, threads: Vec<JoinHandle<()>>) {
-        self.stopping.store(true, Ordering::Release);
-        self.event.notify(usize::MAX);
+        self.parking.stop();
         let me = thread::current().id();
         for thread in threads {
             // A worker dropping the runtime cannot wait for itself.

@@ -113,3 +113,72 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
 }
+
+/// A thread that ends the test process, with a report, when one lap of a long
+/// test takes longer than its bound: a hang in a loop of a thousand runs must
+/// fail CI with what was known, not stall it. Laps are restarted with
+/// [`Watchdog::lap`]; dropping the watchdog stops it.
+pub struct Watchdog {
+    state: Arc<WatchdogState>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What the report closure of a lap looks like.
+pub type Probe = Box<dyn Fn() -> String + Send>;
+
+struct WatchdogState {
+    stop: std::sync::atomic::AtomicBool,
+    lap: std::sync::Mutex<(Instant, String, Option<Probe>)>,
+}
+
+impl Watchdog {
+    /// Starts watching: each lap must end within `bound`.
+    pub fn start(what: &'static str, bound: Duration) -> Self {
+        let state = Arc::new(WatchdogState {
+            stop: std::sync::atomic::AtomicBool::new(false),
+            lap: std::sync::Mutex::new((Instant::now(), "start".to_owned(), None)),
+        });
+        let watched = state.clone();
+        let thread = std::thread::spawn(move || {
+            while !watched.stop.load(Ordering::SeqCst) {
+                std::thread::park_timeout(Duration::from_millis(50));
+                let lap = watched.lap.lock().unwrap_or_else(|e| e.into_inner());
+                if lap.0.elapsed() > bound && !watched.stop.load(Ordering::SeqCst) {
+                    let known = lap.2.as_ref().map(|probe| probe()).unwrap_or_default();
+                    eprintln!(
+                        "watchdog: {what}: {} still running after {bound:?}; {known}",
+                        lap.1
+                    );
+                    // Another thread is stuck: the test cannot fail by
+                    // unwinding, so the process ends here, with the report.
+                    std::process::abort();
+                }
+            }
+        });
+        Watchdog {
+            state,
+            thread: Some(thread),
+        }
+    }
+
+    /// Starts a new lap named `label`; `probe` tells what is known if it hangs.
+    pub fn lap(&self, label: String, probe: impl Fn() -> String + Send + 'static) {
+        *self.state.lap.lock().unwrap_or_else(|e| e.into_inner()) =
+            (Instant::now(), label, Some(Box::new(probe)));
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What a runtime knows about itself, for a watchdog's report.
+pub fn describe(coro: &bevy_coro::runtime::Handle) -> String {
+    format!("in_flight {}, {:?}", coro.in_flight(), coro.stats())
+}

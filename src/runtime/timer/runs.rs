@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -120,7 +120,9 @@ where
 {
     state.run_started();
     let result = match catch_unwind(AssertUnwindSafe(&mut *factory)) {
-        Ok(run) => CatchPanic(pin!(run)).await,
+        // Boxed so the finished run can be dropped inside the catch: a
+        // panicking `Drop` of the run ends that run, not the interval.
+        Ok(run) => CatchPanic(Some(Box::pin(run))).await,
         Err(payload) => Err(panic_message(&*payload)),
     };
     if let Err(message) = result {
@@ -131,14 +133,26 @@ where
     }
 }
 
-/// Awaits a pinned future, turning a panic into its message.
-struct CatchPanic<'a, F>(Pin<&'a mut F>);
+/// Awaits a run, turning a panic in its poll, or in its `Drop` once it is
+/// done, into its message.
+struct CatchPanic<F>(Option<Pin<Box<F>>>);
 
-impl<F: Future> Future for CatchPanic<'_, F> {
+impl<F: Future> Future for CatchPanic<F> {
     type Output = Result<F::Output, String>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        catch_poll(self.0.as_mut(), cx)
+        let run = self
+            .0
+            .as_mut()
+            .expect("`CatchPanic` polled after it finished");
+        let result = std::task::ready!(catch_poll(run.as_mut(), cx));
+        let run = self.0.take();
+        let dropped = catch_unwind(AssertUnwindSafe(|| drop(run)));
+        Poll::Ready(match (result, dropped) {
+            (Ok(output), Ok(())) => Ok(output),
+            (Ok(_), Err(payload)) => Err(panic_message(&*payload)),
+            (Err(message), _) => Err(message),
+        })
     }
 }
 

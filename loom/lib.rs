@@ -1,0 +1,70 @@
+//! Loom models of bevy_coro's concurrency protocols, next to the code they
+//! check: each modelled file of `src/runtime/` holds its models in a
+//! `#[cfg(all(test, loom))]` module, and this crate compiles those files as
+//! they are, with loom's atomics in place of std's (the `sync` module below
+//! stands for `src/runtime/sync.rs`) and loom-aware builds of
+//! concurrent-queue and event-listener.
+//!
+//! ```sh
+//! cd loom && RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release
+//! ```
+//!
+//! What is modelled:
+//! - `park`: a push while a worker goes to sleep is never missed; a stop
+//!   reaches a worker going to sleep; with two workers and one notification
+//!   per task, every task is taken (the "pass the word on" rule).
+//! - `cancel_slot`: a cancel racing a task's first park always reaches the
+//!   task (it is woken, or polls itself again); a second cancel wakes no one.
+//! - `graveyard`: a spawn racing shutdown drops its task exactly once and
+//!   leaves nothing behind, also when a dropped task wakes another.
+#![cfg(loom)]
+#![allow(dead_code)]
+
+/// Loom's atomics under the names `src/runtime/sync.rs` gives std's.
+mod sync {
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+}
+
+#[path = "../src/runtime/park.rs"]
+mod park;
+
+#[path = "../src/runtime/cancel_slot.rs"]
+mod cancel_slot;
+
+#[path = "../src/runtime/graveyard.rs"]
+mod graveyard;
+
+/// `loom::model`, printing how many interleavings it explored.
+#[cfg(test)]
+fn model(name: &str, body: impl Fn() + Send + Sync + 'static) {
+    explore(name, loom::model::Builder::new(), body);
+}
+
+/// `model` with at most `bound` preemptions (or `LOOM_MAX_PREEMPTIONS`, if
+/// lower): for the models that run async-task's state machine, whose state
+/// space grows fastest.
+#[cfg(test)]
+fn model_bounded(bound: usize, name: &str, body: impl Fn() + Send + Sync + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(bound, |b| b.min(bound)));
+    explore(name, builder, body);
+}
+
+#[cfg(test)]
+fn explore(name: &str, builder: loom::model::Builder, body: impl Fn() + Send + Sync + 'static) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    builder.check(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        body();
+    });
+    println!(
+        "loom: {name}: {} interleavings",
+        runs.load(Ordering::Relaxed)
+    );
+}
+
+#[cfg(test)]
+mod tasks;

@@ -1,0 +1,339 @@
+//! Models of a task's life: async-task's own state machine (run with loom's
+//! atomics, see `portable-atomic-shim/`), scheduled the way bevy_coro does it
+//! (a queue per affinity, workers parked with the real `park.rs`, cancels
+//! through the real `cancel_slot.rs`). What stands in for the rest of the
+//! runtime is small and named below: a waker slot for a timer or a channel,
+//! an affinity byte for the header's.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use async_task::{Runnable, Task};
+use concurrent_queue::ConcurrentQueue;
+use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use loom::sync::{Arc, Mutex};
+use loom::thread;
+
+use crate::cancel_slot::{CancelSlot, NO_SLOT};
+use crate::park::Parking;
+
+/// Two queues (say main and worker), each drained by its own thread, which
+/// parks when it is empty; tasks are routed by their affinity byte at each
+/// schedule, as `Shared::schedule` routes by the header's.
+struct Pool {
+    queues: [ConcurrentQueue<Runnable>; 2],
+    parking: [Parking; 2],
+}
+
+impl Pool {
+    fn new() -> Arc<Pool> {
+        Arc::new(Pool {
+            queues: [ConcurrentQueue::unbounded(), ConcurrentQueue::unbounded()],
+            parking: [Parking::new(), Parking::new()],
+        })
+    }
+
+    /// Spawns `future`, routed at every schedule by `affinity`.
+    fn spawn<F>(this: &Arc<Self>, affinity: Arc<AtomicU8>, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let pool = this.clone();
+        let schedule = move |runnable: Runnable| {
+            let side = usize::from(affinity.load(Ordering::Acquire));
+            pool.queues[side].push(runnable).unwrap();
+            pool.parking[side].notify(1);
+        };
+        let (runnable, task) = async_task::spawn(future, schedule);
+        runnable.schedule();
+        task
+    }
+
+    /// The thread of side `side`: runs its queue until stopped. Records which
+    /// side polled (`polled_on`) so a hop can be checked.
+    fn drain(this: &Arc<Self>, side: usize) -> thread::JoinHandle<()> {
+        let pool = this.clone();
+        thread::spawn(move || {
+            let queue = &pool.queues[side];
+            while let Some(runnable) =
+                pool.parking[side].next(|| queue.pop().ok(), || !queue.is_empty(), || {})
+            {
+                SIDE.with(|s| s.store(side as u8, Ordering::Relaxed));
+                runnable.run();
+            }
+        })
+    }
+
+    fn stop(&self) {
+        for parking in &self.parking {
+            parking.stop();
+        }
+    }
+}
+
+loom::thread_local! {
+    /// Which side's thread this is.
+    static SIDE: AtomicU8 = AtomicU8::new(u8::MAX);
+}
+
+fn side() -> u8 {
+    SIDE.with(|s| s.load(Ordering::Relaxed))
+}
+
+/// Stands in for whatever wakes a parked task (a channel, a timer): a flag
+/// and the waker of the one task waiting on it.
+#[derive(Default)]
+struct Signal {
+    fired: AtomicUsize,
+    waiter: Mutex<Option<Waker>>,
+}
+
+impl Signal {
+    fn fire(&self) {
+        self.fired.fetch_add(1, Ordering::SeqCst);
+        if let Some(waker) = self.waiter.lock().unwrap().take() {
+            waker.wake();
+        }
+    }
+}
+
+/// Fails the model if a task's future is ever polled by two threads at once.
+#[derive(Default)]
+struct OnePoll(AtomicBool);
+
+impl OnePoll {
+    fn enter(&self) -> impl Drop + '_ {
+        assert!(
+            !self.0.swap(true, Ordering::SeqCst),
+            "a task was polled twice at once"
+        );
+        struct Exit<'a>(&'a AtomicBool);
+        impl Drop for Exit<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        Exit(&self.0)
+    }
+}
+
+/// Waits for `signal` to have fired `want` times, as a well-behaved future
+/// does: file the waker, then look (so a fire in between is never lost).
+struct WaitFor {
+    signal: Arc<Signal>,
+    want: usize,
+    polls: Arc<AtomicUsize>,
+    one: Arc<OnePoll>,
+}
+
+impl Future for WaitFor {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let _poll = self.one.enter();
+        self.polls.fetch_add(1, Ordering::SeqCst);
+        *self.signal.waiter.lock().unwrap() = Some(cx.waker().clone());
+        if self.signal.fired.load(Ordering::SeqCst) >= self.want {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// (1) A wake racing a running poll: whether the wake comes before, during
+/// or after the poll that files the waker, the task is polled again (never
+/// lost), and never by two threads at once.
+#[test]
+fn a_wake_racing_a_running_poll_is_never_lost() {
+    crate::model_bounded(2, "a_wake_racing_a_running_poll_is_never_lost", || {
+        let pool = Pool::new();
+        let signal = Arc::new(Signal::default());
+        let polls = Arc::new(AtomicUsize::new(0));
+        let task = Pool::spawn(
+            &pool,
+            Arc::new(AtomicU8::new(1)),
+            WaitFor {
+                signal: signal.clone(),
+                want: 1,
+                polls: polls.clone(),
+                one: Arc::default(),
+            },
+        );
+        let worker = Pool::drain(&pool, 1);
+        // The wake comes from this thread, racing the worker's poll.
+        signal.fire();
+        loom::future::block_on(task);
+        pool.stop();
+        worker.join().unwrap();
+        let polls = polls.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&polls), "{polls} polls");
+    });
+}
+
+/// (3) A cancel racing a hop and the task's completion. The task hops from
+/// side 0 to side 1 (sets its affinity and wakes itself in one poll), then
+/// waits for a signal; another thread cancels it through the real
+/// `CancelSlot` handshake and wakes it through the slot it registered at its
+/// first park, as `Header::cancel` does. Whatever the order: the task ends
+/// (completed or cancelled, never stuck), its second poll is on side 1, and
+/// its future is dropped exactly once.
+#[test]
+fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
+    crate::model_bounded(
+        2,
+        "a_cancel_racing_a_hop_and_completion_always_ends_the_task",
+        || {
+            let pool = Pool::new();
+            let affinity = Arc::new(AtomicU8::new(0));
+            let cancel = Arc::new(CancelSlot::default());
+            // The registry: one slot, holding the parked task's waker.
+            let registry: Arc<Mutex<Option<Waker>>> = Arc::default();
+            let signal = Arc::new(Signal::default());
+            let drops = Arc::new(AtomicUsize::new(0));
+
+            struct Dropped(Arc<AtomicUsize>);
+            impl Drop for Dropped {
+                fn drop(&mut self) {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+
+            let task = {
+                let (affinity, cancel, registry, signal) = (
+                    affinity.clone(),
+                    cancel.clone(),
+                    registry.clone(),
+                    signal.clone(),
+                );
+                let guard = Dropped(drops.clone());
+                let mut hopped = false;
+                Pool::spawn(
+                    &pool,
+                    affinity.clone(),
+                    std::future::poll_fn(move |cx| {
+                        let _guard = &guard;
+                        // `TaskBody::poll`: a cancelled task ends at its next poll.
+                        if cancel.is_cancelled() {
+                            return Poll::Ready(Err("cancelled"));
+                        }
+                        let poll = if !hopped {
+                            // `On::poll`: move, and wake so the next poll is there.
+                            hopped = true;
+                            affinity.store(1, Ordering::Release);
+                            cx.waker().wake_by_ref();
+                            Poll::Pending
+                        } else {
+                            assert_eq!(side(), 1, "polled on the side it left");
+                            *signal.waiter.lock().unwrap() = Some(cx.waker().clone());
+                            if signal.fired.load(Ordering::SeqCst) > 0 {
+                                Poll::Ready(Ok(()))
+                            } else {
+                                Poll::Pending
+                            }
+                        };
+                        // `Header::register`, at the first park.
+                        if poll.is_pending() && registry.lock().unwrap().is_none() {
+                            *registry.lock().unwrap() = Some(cx.waker().clone());
+                            if cancel.register(0, || {}) {
+                                cx.waker().wake_by_ref();
+                            }
+                        }
+                        poll
+                    }),
+                )
+            };
+            let sides = [Pool::drain(&pool, 0), Pool::drain(&pool, 1)];
+            // This thread cancels (as `Header::cancel`: flag, then the slot's
+            // waker), racing the hop and the poll that would complete.
+            signal.fire();
+            if cancel.cancel() && cancel.slot() != NO_SLOT {
+                let waker = registry.lock().unwrap().clone();
+                waker.expect("registered before the slot").wake();
+            }
+            let result = loom::future::block_on(task);
+            pool.stop();
+            for side in sides {
+                side.join().unwrap();
+            }
+            assert!(result.is_ok() || cancel.is_cancelled());
+            drop(registry.lock().unwrap().take());
+            assert_eq!(drops.load(Ordering::SeqCst), 1, "future dropped once");
+        },
+    );
+}
+
+/// (4) An interval tick racing a run still going: the interval is one task
+/// that waits for a tick, then runs (here a run spans two polls), then waits
+/// again. Ticks come from a timer thread at any moment, also mid-run; a tick
+/// that came during a run is skipped (the default `MissedTick::Skip`), never
+/// a second run at once; and every tick is either run or counted skipped.
+#[test]
+fn an_interval_tick_racing_a_running_run_never_starts_a_second_run() {
+    crate::model_bounded(
+        2,
+        "an_interval_tick_racing_a_running_run_never_starts_a_second_run",
+        || {
+            const TICKS: usize = 2;
+            let pool = Pool::new();
+            let timer = Arc::new(Signal::default());
+            let running = Arc::new(AtomicBool::new(false));
+            let counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0))); // runs, skipped
+            let task = {
+                let (timer, running, counts) = (timer.clone(), running.clone(), counts.clone());
+                let mut seen = 0; // ticks handled
+                let mut in_run = false;
+                Pool::spawn(
+                    &pool,
+                    Arc::new(AtomicU8::new(1)),
+                    std::future::poll_fn(move |cx| {
+                        loop {
+                            if in_run {
+                                // The run's second poll: it ends here.
+                                running.store(false, Ordering::SeqCst);
+                                in_run = false;
+                                // Ticks that came during the run are skipped.
+                                let fired = timer.fired.load(Ordering::SeqCst);
+                                counts.1.fetch_add(fired - seen, Ordering::SeqCst);
+                                seen = fired;
+                            }
+                            if seen == TICKS {
+                                return Poll::Ready(());
+                            }
+                            *timer.waiter.lock().unwrap() = Some(cx.waker().clone());
+                            if timer.fired.load(Ordering::SeqCst) == seen {
+                                return Poll::Pending; // wait for the next tick
+                            }
+                            seen += 1;
+                            assert!(
+                                !running.swap(true, Ordering::SeqCst),
+                                "a second run started while one was going"
+                            );
+                            counts.0.fetch_add(1, Ordering::SeqCst);
+                            in_run = true;
+                            // The run awaits something once: it yields.
+                            cx.waker().wake_by_ref();
+                            return Poll::Pending;
+                        }
+                    }),
+                )
+            };
+            let worker = Pool::drain(&pool, 1);
+            // This thread is the timer: ticks at any moment, also mid-run.
+            for _ in 0..TICKS {
+                timer.fire();
+            }
+            loom::future::block_on(task);
+            pool.stop();
+            worker.join().unwrap();
+            let (runs, skipped) = (
+                counts.0.load(Ordering::SeqCst),
+                counts.1.load(Ordering::SeqCst),
+            );
+            assert!(runs >= 1);
+            assert_eq!(runs + skipped, TICKS, "every tick run or skipped");
+        },
+    );
+}

@@ -1,0 +1,179 @@
+//! How a worker waits for work without burning CPU or missing a task.
+//!
+//! A worker that finds no task registers a listener, looks for a task once
+//! more, and only then blocks on the listener. Whoever makes a task runnable
+//! pushes it first and notifies after. event-listener orders `listen` and
+//! `notify` with full fences, so either the second look sees the pushed task
+//! or the push's notification reaches the listener: a task pushed while a
+//! worker goes to sleep is never missed. [`Parking::stop`] sets its flag
+//! before notifying everyone, and workers check it after registering, for the
+//! same reason. A parked worker blocks in the kernel: an idle pool burns no CPU.
+//!
+//! This file knows nothing of tasks (`T` is whatever `find` returns), so the
+//! loom models in `loom/` run this very code against loom's atomics and
+//! loom-aware builds of event-listener and concurrent-queue.
+
+use event_listener::{Event, Listener, listener};
+
+use super::sync::{AtomicBool, Ordering};
+
+/// Where idle workers sleep.
+pub(crate) struct Parking {
+    event: Event,
+    stopping: AtomicBool,
+}
+
+impl Parking {
+    pub(crate) fn new() -> Self {
+        Parking {
+            event: Event::new(),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// Wakes up to `count` parked workers. Call it after the work it announces
+    /// is visible (pushed), never before.
+    #[inline]
+    pub(crate) fn notify(&self, count: usize) {
+        self.event.notify(count);
+    }
+
+    /// Asks every worker, parked or not, to stop after its current task.
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.event.notify(usize::MAX);
+    }
+
+    /// Whether [`stop`](Parking::stop) was called.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// A worker's next task: what `find` returns, parking while it returns
+    /// nothing; `None` once the workers are stopping. After a wake,
+    /// `more_waiting` says whether there is work for more than this worker,
+    /// and if so the word is passed on (a notification that reached a worker
+    /// already awake would otherwise leave others asleep). `parked` is called
+    /// each time the worker is about to block.
+    pub(crate) fn next<T>(
+        &self,
+        mut find: impl FnMut() -> Option<T>,
+        more_waiting: impl Fn() -> bool,
+        mut parked: impl FnMut(),
+    ) -> Option<T> {
+        loop {
+            if self.is_stopping() {
+                return None;
+            }
+            if let Some(task) = find() {
+                return Some(task);
+            }
+            listener!(self.event => listener);
+            // Both looks again, now that a notification cannot be missed.
+            if self.is_stopping() {
+                return None;
+            }
+            if let Some(task) = find() {
+                // The listener is dropped on return, before the task runs; a
+                // notification it took without waiting passes to another worker.
+                return Some(task);
+            }
+            parked();
+            listener.wait();
+            if more_waiting() {
+                self.event.notify(1);
+            }
+        }
+    }
+}
+
+/// Loom models of the parking protocol (run from `loom/`, see its `lib.rs`).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use concurrent_queue::ConcurrentQueue;
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::thread;
+
+    use super::Parking;
+
+    /// A worker's loop: takes tasks until it has `want` of them or is stopped.
+    fn worker(parking: &Parking, queue: &ConcurrentQueue<u32>, want: usize) -> usize {
+        let mut taken = 0;
+        while taken < want {
+            match parking.next(|| queue.pop().ok(), || !queue.is_empty(), || {}) {
+                Some(_) => taken += 1,
+                None => break,
+            }
+        }
+        taken
+    }
+
+    /// A push while the worker goes to sleep is never missed: if it were, the
+    /// worker would block for good and loom would report a deadlock.
+    #[test]
+    fn a_push_while_the_worker_parks_is_never_missed() {
+        crate::model("a_push_while_the_worker_parks_is_never_missed", || {
+            let parking = Arc::new(Parking::new());
+            let queue = Arc::new(ConcurrentQueue::unbounded());
+            let pool = {
+                let (parking, queue) = (parking.clone(), queue.clone());
+                thread::spawn(move || worker(&parking, &queue, 2))
+            };
+            for task in 0..2 {
+                queue.push(task).unwrap();
+                parking.notify(1);
+            }
+            assert_eq!(pool.join().unwrap(), 2);
+        });
+    }
+
+    /// A stop reaches a worker wherever it is on its way to sleep.
+    #[test]
+    fn a_stop_reaches_a_worker_going_to_sleep() {
+        crate::model("a_stop_reaches_a_worker_going_to_sleep", || {
+            let parking = Arc::new(Parking::new());
+            let queue = Arc::new(ConcurrentQueue::<u32>::unbounded());
+            let pool = {
+                let (parking, queue) = (parking.clone(), queue.clone());
+                thread::spawn(move || worker(&parking, &queue, usize::MAX))
+            };
+            parking.stop();
+            assert_eq!(pool.join().unwrap(), 0);
+        });
+    }
+
+    /// Two workers that each leave after one task, two pushes with one
+    /// `notify(1)` each: both tasks are taken. A notification that landed on
+    /// a worker already awake must be passed on, or the other one sleeps on
+    /// a queued task.
+    #[test]
+    fn two_workers_take_every_task_with_one_notification_each() {
+        crate::model(
+            "two_workers_take_every_task_with_one_notification_each",
+            || {
+                let parking = Arc::new(Parking::new());
+                let queue = Arc::new(ConcurrentQueue::unbounded());
+                let taken = Arc::new(AtomicUsize::new(0));
+                let pool: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (parking, queue, taken) =
+                            (parking.clone(), queue.clone(), taken.clone());
+                        thread::spawn(move || {
+                            let n = worker(&parking, &queue, 1);
+                            taken.fetch_add(n, Ordering::SeqCst);
+                        })
+                    })
+                    .collect();
+                for task in 0..2 {
+                    queue.push(task).unwrap();
+                    parking.notify(1);
+                }
+                for worker in pool {
+                    worker.join().unwrap();
+                }
+                assert_eq!(taken.load(Ordering::SeqCst), 2);
+            },
+        );
+    }
+}

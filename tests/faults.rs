@@ -1,0 +1,591 @@
+//! Fault injection: panics in every place user code runs (a task's poll, its
+//! future's `Drop`, an interval's factory and the future it returned, a
+//! `with_world` closure, a `Drop` that runs during shutdown, the `Drop` of a
+//! task's output). Each is contained and reported where the API reports it,
+//! and a crowd of innocent bystander tasks all complete, counted.
+//!
+//! (`tests/panics.rs` has the single-panic basics, `tests/hazards.rs` a main
+//! future panicking in `Drop` on cancel, `tests/timers.rs` a panicking run
+//! future of a main interval.)
+
+mod common;
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bevy_app::App;
+use bevy_coro::prelude::*;
+use bevy_coro::runtime::{Clock, ManualClock, Runtime, RuntimeConfig};
+use bevy_ecs::prelude::*;
+use common::*;
+
+/// Every injected panic says so; the panic hook keeps them off the test output.
+const INJECTED: &str = "[injected]";
+
+/// Silences injected panics (hundreds of them) and prints the others as usual.
+fn quiet_injected_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = panic_text(info.payload());
+            // The non-string payload injected below has no text.
+            if !message.contains(INJECTED) && !info.payload().is::<usize>() {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Innocent bystanders: `count` tasks that hop and yield on both sides and
+/// return their index. Returns their handles.
+fn bystanders(coro: &Coro, count: usize) -> Vec<Task<usize>> {
+    (0..count)
+        .map(|i| {
+            let task = async move {
+                yield_now().await;
+                let j = async move {
+                    yield_now().await;
+                    i
+                }
+                .on::<Worker>()
+                .await;
+                async move { j }.on::<Main>().await
+            };
+            if i % 2 == 0 {
+                coro.spawn::<Main>(task)
+            } else {
+                coro.spawn::<Worker>(task)
+            }
+        })
+        .collect()
+}
+
+/// Runs frames until every bystander is done and checks each returned its index.
+fn all_complete(app: &mut App, tasks: Vec<Task<usize>>) {
+    let count = tasks.len();
+    for (i, task) in tasks.into_iter().enumerate() {
+        assert_eq!(run_task(app, task), Ok(i), "bystander {i} of {count}");
+    }
+}
+
+/// Bumps `drops` when dropped, then panics (unless already unwinding).
+struct Grenade {
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Grenade {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+        if !thread::panicking() {
+            panic!("{INJECTED} grenade went off in Drop");
+        }
+    }
+}
+
+/// A future that is ready with `value` at once and panics when dropped: the
+/// panic comes after the poll, when the scheduler drops the finished future.
+struct ReadyThenGrenade {
+    value: u32,
+    _grenade: Grenade,
+}
+
+impl Future for ReadyThenGrenade {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<u32> {
+        Poll::Ready(self.value)
+    }
+}
+
+#[test]
+fn panics_in_polls_everywhere_are_reported_with_their_messages_and_no_bystander_is_lost() {
+    quiet_injected_panics();
+    const FAULTS: usize = 300;
+    let mut app = app(2);
+    let coro = coro(&app);
+    let before = coro.stats().panics;
+    let crowd = bystanders(&coro, 1_000);
+    let faulty: Vec<(Task<()>, String)> = (0..FAULTS)
+        .map(|i| {
+            let message = format!("{INJECTED} fault {i}");
+            let m = message.clone();
+            let task =
+                match i % 6 {
+                    // At the first poll, on either side.
+                    0 => coro.spawn::<Main>(async move { panic!("{m}") }),
+                    1 => coro.spawn::<Worker>(async move { panic!("{m}") }),
+                    // Inside a hop: the task is on the other side when it panics.
+                    2 => coro.spawn::<Main>(async move {
+                        async move { panic!("{m}") }.on::<Worker>().await
+                    }),
+                    3 => coro.spawn::<Worker>(async move {
+                        async move { panic!("{m}") }.on::<Main>().await
+                    }),
+                    // After yields and a hop there and back.
+                    4 => coro.spawn::<Worker>(async move {
+                        yield_now().await;
+                        async { yield_now().await }.on::<Main>().await;
+                        panic!("{m}")
+                    }),
+                    // A payload that is not a string.
+                    _ => coro.spawn::<Main>(async move {
+                        yield_now().await;
+                        std::panic::panic_any(i)
+                    }),
+                };
+            let expected = if i % 6 == 5 {
+                "Box<dyn Any>".to_owned()
+            } else {
+                message
+            };
+            (task, expected)
+        })
+        .collect();
+    for (i, (task, expected)) in faulty.into_iter().enumerate() {
+        assert_eq!(
+            run_task(&mut app, task),
+            Err(TaskError::Panicked(expected)),
+            "fault {i}"
+        );
+    }
+    all_complete(&mut app, crowd);
+    assert_eq!(coro.stats().panics - before, FAULTS as u64);
+    app.update();
+    assert_eq!(app.world().resource::<CoroStats>().panics, FAULTS as u64);
+    wait_until("in_flight back to zero", || coro.in_flight() == 0);
+}
+
+#[test]
+fn panics_in_future_drops_on_cancel_and_on_completion_are_contained_on_both_sides() {
+    quiet_injected_panics();
+    const EACH: usize = 50;
+    let mut app = app(2);
+    let coro = coro(&app);
+    let drops = Arc::new(AtomicUsize::new(0));
+    // Parked tasks whose futures panic in `Drop` when cancelled.
+    let parked: Vec<Task<()>> = (0..EACH * 2)
+        .map(|i| {
+            let grenade = Grenade {
+                drops: drops.clone(),
+            };
+            let future = async move {
+                let _grenade = grenade;
+                std::future::pending::<()>().await;
+            };
+            if i % 2 == 0 {
+                coro.spawn::<Main>(future)
+            } else {
+                coro.spawn::<Worker>(future)
+            }
+        })
+        .collect();
+    // Finished tasks whose futures panic in `Drop` after they returned.
+    let finished: Vec<Task<u32>> = (0..EACH * 2)
+        .map(|i| {
+            let future = ReadyThenGrenade {
+                value: i as u32,
+                _grenade: Grenade {
+                    drops: drops.clone(),
+                },
+            };
+            if i % 2 == 0 {
+                coro.spawn::<Main>(future)
+            } else {
+                coro.spawn::<Worker>(future)
+            }
+        })
+        .collect();
+    let crowd = bystanders(&coro, 1_000);
+    app.update();
+    for task in &parked {
+        task.cancel();
+    }
+    for (i, task) in finished.into_iter().enumerate() {
+        // The output was stored: the panic came after it, and only lost what
+        // the `Drop` did not finish.
+        assert_eq!(run_task(&mut app, task), Ok(i as u32), "finished task {i}");
+    }
+    for (i, task) in parked.into_iter().enumerate() {
+        assert_eq!(
+            run_task(&mut app, task),
+            Err(TaskError::Cancelled),
+            "parked {i}"
+        );
+    }
+    all_complete(&mut app, crowd);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        EACH * 4,
+        "every grenade dropped"
+    );
+    // Each body deregistered although its future's `Drop` panicked.
+    wait_until("in_flight back to zero", || coro.in_flight() == 0);
+}
+
+const P: Duration = Duration::from_millis(100);
+
+fn manual_runtime() -> (Runtime, ManualClock) {
+    let clock = ManualClock::new();
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 2,
+        clock: Clock::Manual(clock.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    (runtime, clock)
+}
+
+/// Pumps until `done` holds: worker timer runs finish on their own threads.
+fn pump_until(runtime: &Runtime, what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < WATCHDOG, "watchdog: {what}");
+        runtime.pump(Instant::now(), None);
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn a_panicking_timer_factory_or_run_ends_that_run_only_on_both_sides() {
+    quiet_injected_panics();
+    const RUNS: u64 = 6;
+    let (runtime, clock) = manual_runtime();
+    let before = runtime.stats().panics;
+    let ran = Arc::new(AtomicUsize::new(0));
+    // Interval factories and run futures that panic on run 2 (of 0..RUNS).
+    let interval = |on_worker: bool, in_factory: bool| {
+        let ran = ran.clone();
+        let mut run = 0;
+        let factory = move || {
+            let this = run;
+            run += 1;
+            if in_factory && this == 2 {
+                panic!("{INJECTED} factory, run {this}");
+            }
+            let ran = ran.clone();
+            async move {
+                if this == 2 {
+                    panic!("{INJECTED} run future, run {this}");
+                }
+                ran.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        let every = runtime.every(P);
+        if on_worker {
+            every.on::<Worker>().run(factory)
+        } else {
+            every.run(factory)
+        }
+    };
+    let intervals = [
+        (interval(false, true), "factory"),
+        (interval(true, true), "factory"),
+        (interval(false, false), "run future"),
+        (interval(true, false), "run future"),
+    ];
+    // Delayed tasks whose factory panics, on both sides.
+    let delayed = [
+        runtime.delayed(P, || -> std::future::Ready<()> {
+            panic!("{INJECTED} delayed factory")
+        }),
+        runtime
+            .after(P)
+            .on::<Worker>()
+            .run(|| -> std::future::Ready<()> { panic!("{INJECTED} delayed factory") }),
+    ];
+    for k in 1..=RUNS {
+        if k > 1 {
+            clock.advance(P);
+        }
+        // Each run must be over before the clock moves again, or the worker
+        // runs would see a later tick and skip.
+        pump_until(&runtime, "interval runs", || {
+            intervals.iter().all(|(token, _)| token.runs_started() == k)
+        });
+        pump_until(&runtime, "interval runs finished", || {
+            ran.load(Ordering::SeqCst)
+                + intervals
+                    .iter()
+                    .map(|(t, _)| t.panics() as usize)
+                    .sum::<usize>()
+                == 4 * k as usize
+        });
+    }
+    pump_until(&runtime, "delayed runs", || {
+        delayed
+            .iter()
+            .all(|token| token.panics() == 1 && token.is_finished())
+    });
+    for (token, place) in &intervals {
+        assert_eq!(token.panics(), 1, "{place}");
+        assert_eq!(
+            token.last_panic(),
+            Some(format!("{INJECTED} {place}, run 2")),
+        );
+        assert_eq!(token.ticks_skipped(), 0, "{place}");
+    }
+    // Runs 0..RUNS minus the one that panicked, in each interval.
+    assert_eq!(ran.load(Ordering::SeqCst), 4 * (RUNS as usize - 1));
+    for token in &delayed {
+        assert_eq!(token.runs_started(), 1);
+        assert_eq!(
+            token.last_panic().as_deref(),
+            Some("[injected] delayed factory")
+        );
+    }
+    assert_eq!(runtime.stats().panics - before, 6);
+}
+
+/// A run future that is ready at once and then panics in its `Drop`.
+struct GrenadeRun {
+    _grenade: Grenade,
+}
+
+impl Future for GrenadeRun {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+}
+
+#[test]
+fn a_panic_in_the_drop_of_a_finished_run_future_ends_that_run_only() {
+    quiet_injected_panics();
+    let (runtime, clock) = manual_runtime();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let factory_drops = drops.clone();
+    let token = runtime.interval(P, move || GrenadeRun {
+        _grenade: Grenade {
+            drops: factory_drops.clone(),
+        },
+    });
+    runtime.pump(Instant::now(), None);
+    for _ in 0..3 {
+        clock.advance(P);
+        runtime.pump(Instant::now(), None);
+    }
+    // Four ticks, four runs: the panic after each run ends that run only.
+    let seen = format!(
+        "runs {}, futures dropped {}, token panics {}, finished {}, runtime panics {}",
+        token.runs_started(),
+        drops.load(Ordering::SeqCst),
+        token.panics(),
+        token.is_finished(),
+        runtime.stats().panics
+    );
+    assert_eq!(token.runs_started(), 4, "{seen}");
+    assert_eq!(drops.load(Ordering::SeqCst), 4, "{seen}");
+    assert_eq!(
+        token.panics(),
+        4,
+        "each run's panic is reported on the token; {seen}"
+    );
+}
+
+#[derive(Resource, Default)]
+struct Score(u32);
+
+#[test]
+fn a_panic_in_a_with_world_closure_ends_only_its_task_and_the_world_stays_lent() {
+    quiet_injected_panics();
+    let mut app = app(2);
+    app.init_resource::<Score>();
+    let coro = coro(&app);
+    // The closure changes the World, then panics: from a main task and from
+    // a worker task (served by the pump through a hop).
+    let faulty: Vec<Task<()>> = (0..20)
+        .map(|i| {
+            let future = async move {
+                with_world(move |world| {
+                    world.resource_mut::<Score>().0 += 1;
+                    panic!("{INJECTED} with_world {i}");
+                })
+                .await
+            };
+            if i % 2 == 0 {
+                coro.spawn::<Main>(future)
+            } else {
+                coro.spawn::<Worker>(future)
+            }
+        })
+        .collect();
+    // Bystanders use the World in the same pumps, before and after the panics.
+    let users: Vec<Task<()>> = (0..200)
+        .map(|i| {
+            let future = async {
+                with_world(|world| world.resource_mut::<Score>().0 += 1).await;
+                yield_now().await;
+                with_world(|world| world.resource_mut::<Score>().0 += 1).await;
+            };
+            if i % 2 == 0 {
+                coro.spawn::<Main>(future)
+            } else {
+                coro.spawn::<Worker>(future)
+            }
+        })
+        .collect();
+    let crowd = bystanders(&coro, 200);
+    for (i, task) in faulty.into_iter().enumerate() {
+        assert_eq!(
+            run_task(&mut app, task),
+            Err(TaskError::Panicked(format!("{INJECTED} with_world {i}")))
+        );
+    }
+    for task in users {
+        assert_eq!(run_task(&mut app, task), Ok(()));
+    }
+    all_complete(&mut app, crowd);
+    // What a closure did before it panicked stays done, like any panic.
+    assert_eq!(app.world().resource::<Score>().0, 20 + 400);
+    // The World is lent again after the panics.
+    let after =
+        coro.spawn::<Worker>(async { with_world(|world| world.resource::<Score>().0).await });
+    assert_eq!(run_task(&mut app, after), Ok(420));
+}
+
+#[test]
+fn panics_in_drops_during_shutdown_are_contained_and_every_other_future_is_dropped() {
+    quiet_injected_panics();
+    const ROUNDS: usize = 20;
+    const GRENADES: usize = 100;
+    const INNOCENT: usize = 1_000;
+    for round in 0..ROUNDS {
+        let mut app = app(2);
+        let coro = coro(&app);
+        let grenades = Arc::new(AtomicUsize::new(0));
+        let innocent = DropCounter::default();
+        // Grenades and innocents in the same states: parked on either side,
+        // yielding on a worker, hopping, asleep, queued and never polled.
+        for i in 0..GRENADES + INNOCENT {
+            let grenade = (i % 11 == 0 && i / 11 < GRENADES).then(|| Grenade {
+                drops: grenades.clone(),
+            });
+            let token = innocent.token();
+            let hold = move || (grenade, token);
+            match i % 5 {
+                0 => coro
+                    .spawn::<Main>(async move {
+                        let _held = hold();
+                        std::future::pending::<()>().await;
+                    })
+                    .detach(),
+                1 => coro
+                    .spawn::<Worker>(async move {
+                        let _held = hold();
+                        std::future::pending::<()>().await;
+                    })
+                    .detach(),
+                2 => coro
+                    .spawn::<Worker>(async move {
+                        let _held = hold();
+                        loop {
+                            yield_now().await;
+                        }
+                    })
+                    .detach(),
+                3 => coro
+                    .spawn::<Main>(async move {
+                        let _held = hold();
+                        loop {
+                            async { yield_now().await }.on::<Worker>().await;
+                        }
+                    })
+                    .detach(),
+                _ => coro
+                    .spawn::<Worker>(async move {
+                        let _held = hold();
+                        sleep(Duration::from_secs(3600)).await;
+                    })
+                    .detach(),
+            }
+        }
+        for _ in 0..round % 3 {
+            app.update();
+        }
+        let dropped = catch_unwind(AssertUnwindSafe(move || drop(app)));
+        assert!(
+            dropped.is_ok(),
+            "round {round}: a Drop panic escaped shutdown"
+        );
+        assert_eq!(grenades.load(Ordering::SeqCst), GRENADES, "round {round}");
+        // Every future was dropped, so every token in it: a grenade's panic
+        // lost the grenade's own token at most, and the counter says none.
+        assert_eq!(innocent.count(), GRENADES + INNOCENT, "round {round}");
+        assert_eq!(coro.in_flight(), 0, "round {round}");
+    }
+}
+
+/// The value a task returns; panics when dropped.
+struct GrenadeOutput;
+
+impl Drop for GrenadeOutput {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            panic!("{INJECTED} the output went off in Drop");
+        }
+    }
+}
+
+#[test]
+fn a_panic_dropping_an_untaken_output_is_contained_where_the_handle_is_dropped() {
+    quiet_injected_panics();
+    let mut app = app(1);
+    let coro = coro(&app);
+    let task = coro.spawn::<Worker>(async { GrenadeOutput });
+    update_until(&mut app, "the task finished", |_| task.is_finished());
+    // The output is dropped with the handle; its panic is contained there,
+    // as a future's is (a system dropping a handle must not unwind).
+    let dropped = catch_unwind(AssertUnwindSafe(move || drop(task)));
+    assert!(
+        dropped.is_ok(),
+        "the output's panic escaped the handle's drop"
+    );
+    all_complete(&mut app, bystanders(&coro, 100));
+    wait_until("in_flight back to zero", || coro.in_flight() == 0);
+}
+
+/// Set in a child process that runs one scenario of this file.
+const CHILD: &str = "BEVY_CORO_FAULTS_CHILD";
+
+/// Runs the test `name` again in a child process, with [`CHILD`] set, and
+/// returns whether the child exited successfully, with its stderr.
+fn in_child_process(name: &str) -> (std::process::ExitStatus, String) {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--include-ignored", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_panic_dropping_a_detached_tasks_output_does_not_abort() {
+    if std::env::var_os(CHILD).is_some() {
+        quiet_injected_panics();
+        // The scenario: detached tasks on both sides return outputs that
+        // panic when dropped; nobody takes them, so the scheduler drops them.
+        let mut app = app(1);
+        let coro = coro(&app);
+        coro.spawn::<Main>(async { GrenadeOutput }).detach();
+        coro.spawn::<Worker>(async { GrenadeOutput }).detach();
+        all_complete(&mut app, bystanders(&coro, 100));
+        wait_until("in_flight back to zero", || coro.in_flight() == 0);
+        return;
+    }
+    let (status, stderr) =
+        in_child_process("a_panic_dropping_a_detached_tasks_output_does_not_abort");
+    assert!(
+        status.success(),
+        "the child process died: {status}\n{stderr}"
+    );
+}
