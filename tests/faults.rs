@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use bevy_app::App;
 use bevy_coro::prelude::*;
-use bevy_coro::runtime::{Clock, ManualClock, Runtime, RuntimeConfig};
+use bevy_coro::runtime::Runtime;
 use bevy_ecs::prelude::*;
 use common::*;
 
@@ -230,17 +230,6 @@ fn panics_in_future_drops_on_cancel_and_on_completion_are_contained_on_both_side
 }
 
 const P: Duration = Duration::from_millis(100);
-
-fn manual_runtime() -> (Runtime, ManualClock) {
-    let clock = ManualClock::new();
-    let runtime = Runtime::new(RuntimeConfig {
-        workers: 2,
-        clock: Clock::Manual(clock.clone()),
-        ..Default::default()
-    })
-    .unwrap();
-    (runtime, clock)
-}
 
 /// Pumps until `done` holds: worker timer runs finish on their own threads.
 fn pump_until(runtime: &Runtime, what: &str, mut done: impl FnMut() -> bool) {

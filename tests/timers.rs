@@ -10,21 +10,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bevy_coro::prelude::*;
-use bevy_coro::runtime::{Clock, ManualClock, Runtime, RuntimeConfig, Sleep};
+use bevy_coro::runtime::{ManualClock, Runtime, RuntimeConfig, Sleep};
 use common::*;
 
 const P: Duration = Duration::from_millis(100);
-
-fn manual_runtime() -> (Runtime, ManualClock) {
-    let clock = ManualClock::new();
-    let runtime = Runtime::new(RuntimeConfig {
-        workers: 2,
-        clock: Clock::Manual(clock.clone()),
-        ..Default::default()
-    })
-    .unwrap();
-    (runtime, clock)
-}
 
 /// Advances the clock by `step` and pumps, `times` times.
 fn step(runtime: &Runtime, clock: &ManualClock, step: Duration, times: usize) {

@@ -182,3 +182,16 @@ impl Drop for Watchdog {
 pub fn describe(coro: &bevy_coro::runtime::Handle) -> String {
     format!("in_flight {}, {:?}", coro.in_flight(), coro.stats())
 }
+
+/// A runtime on 2 workers with a manual clock, and that clock.
+pub fn manual_runtime() -> (bevy_coro::runtime::Runtime, bevy_coro::runtime::ManualClock) {
+    use bevy_coro::runtime::{Clock, ManualClock, Runtime, RuntimeConfig};
+    let clock = ManualClock::new();
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 2,
+        clock: Clock::Manual(clock.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    (runtime, clock)
+}
