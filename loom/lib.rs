@@ -15,8 +15,11 @@
 //!   per task, every task is taken (the "pass the word on" rule).
 //! - `cancel_slot`: a cancel racing a task's first park always reaches the
 //!   task (it is woken, or polls itself again); a second cancel wakes no one.
-//! - `graveyard`: a spawn racing shutdown drops its task exactly once and
-//!   leaves nothing behind, also when a dropped task wakes another.
+//! - `graveyard`: a spawn, or a foreign wake, racing shutdown drops its task
+//!   exactly once and leaves nothing behind, also when a dropped task wakes
+//!   another.
+//! - `tasks`: async-task's state machine: a wake racing a running poll, a
+//!   cancel racing a hop and completion, an interval tick racing a run.
 #![cfg(loom)]
 #![allow(dead_code)]
 

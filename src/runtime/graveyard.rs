@@ -7,27 +7,57 @@
 //! parked task, or a spawn that raced shutdown (its own refused push is
 //! visible to it, so a non-empty graveyard after the push is all it checks).
 //!
-//! The loom models in `loom/` run this file as it is, racing a spawn against
-//! shutdown: every task is dropped exactly once, none is left behind.
+//! A wake from another thread (the timer thread, a channel fed by the game)
+//! can come at any time, also after shutdown's burial. So shutdown ends by
+//! *sealing* the graveyard: it raises a flag, then buries once more; and
+//! [`keep`](Graveyard::keep) pushes, then looks at the flag, with a SeqCst
+//! fence on each side between the write and the read. Either shutdown's last
+//! burial finds the task, or `keep` sees the seal and tells its caller to
+//! arrange a burial of its own. No task is left behind.
+//!
+//! The loom models in `loom/` run this file as it is, racing a spawn and a
+//! foreign wake against shutdown: every task is dropped exactly once, none is
+//! left behind.
 
 use concurrent_queue::ConcurrentQueue;
+
+use super::sync::{AtomicBool, Ordering, fence};
 
 /// Refused tasks waiting to be dropped.
 pub(crate) struct Graveyard<T> {
     tasks: ConcurrentQueue<T>,
+    /// Set when shutdown has buried for the last time.
+    sealed: AtomicBool,
 }
 
 impl<T> Graveyard<T> {
     pub(crate) fn new() -> Self {
         Graveyard {
             tasks: ConcurrentQueue::unbounded(),
+            sealed: AtomicBool::new(false),
         }
     }
 
-    /// Keeps a task that may not be dropped here.
-    pub(crate) fn keep(&self, task: T) {
+    /// Keeps a task that may not be dropped here. Returns `true` if the
+    /// graveyard is sealed: shutdown may have buried for the last time before
+    /// this task came, so the caller must see to a burial (with no lock held,
+    /// hence on another thread when called inside a `wake`).
+    pub(crate) fn keep(&self, task: T) -> bool {
         // Never closed, so this push cannot fail.
         let _ = self.tasks.push(task);
+        // Pairs with the fence in `seal`.
+        fence(Ordering::SeqCst);
+        self.sealed.load(Ordering::Relaxed)
+    }
+
+    /// Shutdown's last burial: from here on, [`keep`](Graveyard::keep) tells
+    /// its callers to bury for themselves.
+    pub(crate) fn seal(&self, stays: impl Fn(&T) -> bool) {
+        self.sealed.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `keep`: a task kept concurrently is either
+        // buried below, or its keeper sees the seal.
+        fence(Ordering::SeqCst);
+        self.bury(stays);
     }
 
     /// Whether no task waits here.
@@ -48,7 +78,7 @@ impl<T> Graveyard<T> {
                     break;
                 };
                 if stays(&task) {
-                    self.keep(task);
+                    let _ = self.tasks.push(task);
                 } else {
                     drop(task);
                     dropped = true;
@@ -102,10 +132,14 @@ mod loom_models {
     }
 
     impl Runtime {
-        /// `Shared::schedule`: a refused task goes to the graveyard.
+        /// `Shared::schedule`: a refused task goes to the graveyard; once it
+        /// is sealed, the waker sees to a burial (the runtime does it on a
+        /// thread of its own; here, on the spot).
         fn schedule(&self, task: Counted) {
-            if let Err(refused) = self.queue.push(task) {
-                self.graveyard.keep(refused.into_inner());
+            if let Err(refused) = self.queue.push(task)
+                && self.graveyard.keep(refused.into_inner())
+            {
+                self.graveyard.bury(|_| false);
             }
         }
 
@@ -129,6 +163,7 @@ mod loom_models {
                 drop(task);
             }
             self.graveyard.bury(|_| false);
+            self.graveyard.seal(|_| false);
         }
     }
 
@@ -164,6 +199,36 @@ mod loom_models {
     #[test]
     fn a_spawn_racing_shutdown_drops_its_task_once() {
         race("a_spawn_racing_shutdown_drops_its_task_once", false);
+    }
+
+    /// A wake from a foreign thread (the timer thread, a channel) racing
+    /// shutdown, also after its burial: the woken task is dropped exactly
+    /// once. Without the seal, a wake after the last burial strands it.
+    #[test]
+    fn a_foreign_wake_racing_shutdown_drops_its_task_once() {
+        crate::model("a_foreign_wake_racing_shutdown_drops_its_task_once", || {
+            let runtime = Arc::new(Runtime {
+                closed: AtomicBool::new(false),
+                queue: ConcurrentQueue::unbounded(),
+                graveyard: Graveyard::new(),
+                drops: AtomicUsize::new(0),
+            });
+            let waker = {
+                let runtime = runtime.clone();
+                thread::spawn(move || {
+                    let task = Counted {
+                        runtime: runtime.clone(),
+                        wakes_another: false,
+                    };
+                    runtime.schedule(task);
+                })
+            };
+            runtime.shutdown();
+            waker.join().unwrap();
+            assert_eq!(runtime.drops.load(Ordering::SeqCst), 1);
+            assert!(runtime.graveyard.is_empty(), "a task was left behind");
+            assert!(runtime.queue.is_empty(), "a task was left queued");
+        });
     }
 
     /// Also when dropping that task wakes another into the closed scheduler.

@@ -134,8 +134,16 @@ impl Shared {
         } else {
             this.workers.push(this, runnable)
         };
-        if let Some(runnable) = rejected {
-            this.graveyard.keep(runnable);
+        if let Some(runnable) = rejected
+            && this.graveyard.keep(runnable)
+        {
+            // A wake after shutdown's last burial (a foreign thread's): bury
+            // on a thread of our own, as this `wake` may hold its caller's
+            // lock, which the task's `Drop` may want.
+            let shared = this.clone();
+            let _ = thread::Builder::new()
+                .name("bevy_coro burial".into())
+                .spawn(move || shared.bury_graveyard());
         }
     }
 
@@ -145,7 +153,8 @@ impl Shared {
     /// kept in the graveyard, and leaks.
     fn dispose(&self, runnable: Runnable<Header>) {
         if self.keeps(&runnable) {
-            self.graveyard.keep(runnable);
+            // Kept for good: nobody may drop it off its thread.
+            let _ = self.graveyard.keep(runnable);
         } else {
             drop(runnable);
         }
@@ -226,8 +235,12 @@ impl Shared {
         }
         // Dropping a task may wake another into the graveyard.
         self.bury_graveyard();
-        // Last: the sleeps of the tasks dropped above have removed their timers.
+        // The sleeps of the tasks dropped above have removed their timers.
+        // Joining the timer thread also ends its wakes, which may have put
+        // tasks in the graveyard since.
         self.timers.stop(threads.timer);
+        // Last burial; a foreign wake after it buries for itself.
+        self.graveyard.seal(|runnable| self.keeps(runnable));
     }
 }
 
