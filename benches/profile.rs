@@ -1,0 +1,100 @@
+//! A fixed amount of work to run under callgrind (instruction counts are
+//! repeatable on a shared machine where wall-clock timings are not):
+//!
+//! ```text
+//! cargo bench --bench profile --no-run      # prints the binary's path
+//! valgrind --tool=callgrind --dump-instr=no target/release/deps/profile-HASH spawn 100000
+//! callgrind_annotate callgrind.out.PID | head -40
+//! ```
+//!
+//! Modes (the count defaults to 100,000):
+//!
+//! - `spawn N`: spawn and complete N trivial worker tasks from the main
+//!   thread, in rounds of 1,000 (as the `spawn` bench group does), 2 workers;
+//! - `spawn1 N`: the same with 1 worker;
+//! - `yield N`: 100 worker tasks yielding N / 100 times each;
+//! - `pump N`: spawn 1,000 main tasks and pump them, N / 1,000 times.
+//!
+//! The instructions per task are the total divided by N, workers' parking
+//! included; a baseline run with N = 0 gives the fixed cost to subtract.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use bevy_coro::prelude::*;
+use bevy_coro::runtime::{Runtime, RuntimeConfig};
+
+fn runtime(workers: usize) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        workers,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// Spawns `n` trivial worker tasks in rounds of 1,000, waiting for each round.
+fn spawn(workers: usize, n: usize) {
+    let runtime = runtime(workers);
+    let done = Arc::new(AtomicUsize::new(0));
+    let (signal, wait) = sync_channel::<()>(1);
+    let mut left = n;
+    while left > 0 {
+        let round = left.min(1_000);
+        left -= round;
+        for _ in 0..round {
+            let (done, signal) = (done.clone(), signal.clone());
+            runtime
+                .spawn::<Worker>(async move {
+                    if done.fetch_add(1, Ordering::AcqRel) + 1 == round {
+                        done.store(0, Ordering::Release);
+                        signal.send(()).unwrap();
+                    }
+                })
+                .detach();
+        }
+        wait.recv().unwrap();
+    }
+}
+
+fn yields(n: usize) {
+    let runtime = runtime(2);
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            runtime.spawn::<Worker>(async move {
+                for _ in 0..n / 100 {
+                    yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.block().unwrap();
+    }
+}
+
+fn pump(n: usize) {
+    let runtime = runtime(1);
+    for _ in 0..n / 1_000 {
+        for _ in 0..1_000 {
+            runtime.spawn::<Main>(async {}).detach();
+        }
+        runtime.pump(Instant::now(), None);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg.starts_with("--")) {
+        return; // `cargo bench` passes `--bench`: this is a tool, not a bench
+    }
+    let n = args.get(1).map_or(100_000, |n| n.parse().expect("a count"));
+    match args.first().map(String::as_str) {
+        Some("spawn") | None => spawn(2, n),
+        Some("spawn1") => spawn(1, n),
+        Some("yield") => yields(n),
+        Some("pump") => pump(n),
+        Some(other) => panic!("unknown mode {other}"),
+    }
+}
