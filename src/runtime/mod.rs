@@ -119,7 +119,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// The schedule function of every task: routes it by the affinity in its
     /// header. Called by async-task whenever the task is woken.
-    fn schedule(this: &Arc<Shared>, runnable: Runnable<Header>, info: ScheduleInfo) {
+    fn schedule(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
         let header = runnable.metadata();
         // A local task goes to the main queue whatever its header says: its
         // future must never be polled anywhere else.

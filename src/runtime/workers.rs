@@ -158,8 +158,9 @@ impl Workers {
         runnable: Runnable<Header>,
     ) -> Option<Runnable<Header>> {
         let header = runnable.metadata();
-        if header.cores != 0 {
-            let pushed = self.pinned_for(header.cores).pinned.push(runnable);
+        let cores = header.cores();
+        if cores != 0 {
+            let pushed = self.pinned_for(cores).pinned.push(runnable);
             // Only one worker can take it: wake them all so it is among them.
             return self.pushed(pushed, usize::MAX);
         }
