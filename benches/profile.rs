@@ -13,7 +13,10 @@
 //!   thread, in rounds of 1,000 (as the `spawn` bench group does), 2 workers;
 //! - `spawn1 N`: the same with 1 worker;
 //! - `yield N`: 100 worker tasks yielding N / 100 times each;
-//! - `pump N`: spawn 1,000 main tasks and pump them, N / 1,000 times.
+//! - `pump N`: spawn 1,000 main tasks and pump them, N / 1,000 times;
+//! - `spawn-tokio N`, `spawn-async-executor N`, `spawn-bevy_tasks N`: what
+//!   `spawn N` does, on the peers (2 threads each), for instruction counts
+//!   side by side.
 //!
 //! The instructions per task are the total divided by N, workers' parking
 //! included; a baseline run with N = 0 gives the fixed cost to subtract.
@@ -34,28 +37,67 @@ fn runtime(workers: usize) -> Runtime {
     .unwrap()
 }
 
-/// Spawns `n` trivial worker tasks in rounds of 1,000, waiting for each round.
-fn spawn(workers: usize, n: usize) {
-    let runtime = runtime(workers);
-    let done = Arc::new(AtomicUsize::new(0));
-    let (signal, wait) = sync_channel::<()>(1);
-    let mut left = n;
-    while left > 0 {
-        let round = left.min(1_000);
-        left -= round;
-        for _ in 0..round {
-            let (done, signal) = (done.clone(), signal.clone());
-            runtime
-                .spawn::<Worker>(async move {
+/// Spawns `$n` trivial tasks with `$spawn` (a closure taking the future)
+/// in rounds of 1,000, waiting for each round. A macro, so each peer's spawn
+/// takes the future unboxed.
+macro_rules! spawn_rounds {
+    ($n:expr, $spawn:expr) => {{
+        let spawn = $spawn;
+        let done = Arc::new(AtomicUsize::new(0));
+        let (signal, wait) = sync_channel::<()>(1);
+        let mut left: usize = $n;
+        while left > 0 {
+            let round = left.min(1_000);
+            left -= round;
+            for _ in 0..round {
+                let (done, signal) = (done.clone(), signal.clone());
+                spawn(async move {
                     if done.fetch_add(1, Ordering::AcqRel) + 1 == round {
                         done.store(0, Ordering::Release);
                         signal.send(()).unwrap();
                     }
-                })
-                .detach();
+                });
+            }
+            wait.recv().unwrap();
         }
-        wait.recv().unwrap();
+    }};
+}
+
+/// Spawns `n` trivial worker tasks in rounds of 1,000, waiting for each round.
+fn spawn(workers: usize, n: usize) {
+    let runtime = runtime(workers);
+    spawn_rounds!(n, |future| runtime.spawn::<Worker>(future).detach());
+}
+
+fn spawn_tokio(n: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    spawn_rounds!(n, |future| drop(runtime.spawn(future)));
+}
+
+fn spawn_async_executor(n: usize) {
+    let executor = Arc::new(async_executor::Executor::new());
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (executor, stopped) = (executor.clone(), stopped.clone());
+            std::thread::spawn(move || {
+                futures_lite::future::block_on(executor.run(stopped.recv())).unwrap_or(())
+            })
+        })
+        .collect();
+    spawn_rounds!(n, |future| executor.spawn(future).detach());
+    stop.close();
+    for thread in threads {
+        let _ = thread.join();
     }
+}
+
+fn spawn_bevy_tasks(n: usize) {
+    let pool = bevy_tasks::TaskPoolBuilder::new().num_threads(2).build();
+    spawn_rounds!(n, |future| pool.spawn(future).detach());
 }
 
 fn yields(n: usize) {
@@ -95,6 +137,9 @@ fn main() {
         Some("spawn1") => spawn(1, n),
         Some("yield") => yields(n),
         Some("pump") => pump(n),
+        Some("spawn-tokio") => spawn_tokio(n),
+        Some("spawn-async-executor") => spawn_async_executor(n),
+        Some("spawn-bevy_tasks") => spawn_bevy_tasks(n),
         Some(other) => panic!("unknown mode {other}"),
     }
 }

@@ -16,9 +16,13 @@
 //! A worker that finds no task registers a listener on `event`, looks for a task
 //! once more, and only then blocks on the listener. Anyone who makes a task
 //! runnable pushes it first and notifies `event` after. event-listener orders
-//! `listen` and `notify` with full fences, so either the second look sees the
-//! pushed task or the push's notification reaches the listener: a task pushed
-//! while a worker goes to sleep is never missed. A task for one given worker
+//! `listen` and `notify` with full fences (and its list lock), so either the
+//! second look sees the pushed task or the push's notification reaches the
+//! listener: a task pushed while a worker goes to sleep is never missed. A
+//! push that wakes one worker skips `notify` (and its lock) when a sleeper
+//! is already notified or none sleeps (see `Workers::wake`); a `SeqCst` fence
+//! after registering the listener and one before that check keep the same
+//! guarantee. A task for one given worker
 //! (a core mask) notifies every sleeper, since only that one can take it.
 //! Shutdown sets `stopping` before notifying everyone, and workers check it
 //! after registering, for the same reason. A parked worker blocks in the
@@ -27,7 +31,7 @@
 use std::cell::Cell;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::thread::{self, JoinHandle};
 
 use async_task::Runnable;
@@ -65,11 +69,36 @@ struct Local {
 /// `injector_pushes`, bumped by the threads that push to the injector).
 #[derive(Default)]
 struct WorkerCounters {
-    polls: AtomicU64,
-    local_pushes: AtomicU64,
-    steals: AtomicU64,
-    parks: AtomicU64,
+    polls: OwnCounter,
+    local_pushes: OwnCounter,
+    steals: OwnCounter,
+    parks: OwnCounter,
 }
+
+/// A counter only its worker writes: a plain load and store rather than a
+/// locked read-modify-write (readers on other threads still see whole
+/// values, and never a count that goes back).
+#[derive(Default)]
+struct OwnCounter(AtomicU64);
+
+impl OwnCounter {
+    /// Adds `n`; only ever called on the counter's own worker thread.
+    #[inline]
+    fn add(&self, n: u64) {
+        self.0
+            .store(self.0.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A counter every pushing thread bumps, on a cache line of its own, away
+/// from what workers read on every turn (`stopping`, the queues).
+#[repr(align(128))]
+#[derive(Default)]
+struct SharedCounter(AtomicU64);
 
 /// A snapshot of the workers' counters; see [`Handle::stats`](super::Handle::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -94,7 +123,7 @@ pub(crate) struct Workers {
     locals: Box<[Local]>,
     event: Event,
     stopping: AtomicBool,
-    injector_pushes: AtomicU64,
+    injector_pushes: SharedCounter,
 }
 
 thread_local! {
@@ -124,7 +153,7 @@ impl Workers {
                 .collect(),
             event: Event::new(),
             stopping: AtomicBool::new(false),
-            injector_pushes: AtomicU64::new(0),
+            injector_pushes: SharedCounter::default(),
         }
     }
 
@@ -172,10 +201,7 @@ impl Workers {
             Some(index) => match self.locals[index].queue.push(runnable) {
                 Err(PushError::Full(runnable)) => self.overflow(index, runnable),
                 other => {
-                    self.locals[index]
-                        .counters
-                        .local_pushes
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.locals[index].counters.local_pushes.add(1);
                     other
                 }
             },
@@ -196,10 +222,11 @@ impl Workers {
         let local = &self.locals[index];
         let moved = move_some(&local.queue, &self.injector, LOCAL_CAPACITY / 2);
         self.injector_pushes
+            .0
             .fetch_add(moved as u64, Ordering::Relaxed);
         match local.queue.push(runnable) {
             Ok(()) => {
-                local.counters.local_pushes.fetch_add(1, Ordering::Relaxed);
+                local.counters.local_pushes.add(1);
                 Ok(())
             }
             Err(error) => self.push_injector(error.into_inner()),
@@ -207,22 +234,22 @@ impl Workers {
     }
 
     fn push_injector(&self, runnable: Runnable<Header>) -> Result<(), PushError<Runnable<Header>>> {
-        self.injector_pushes.fetch_add(1, Ordering::Relaxed);
+        self.injector_pushes.0.fetch_add(1, Ordering::Relaxed);
         self.injector.push(runnable)
     }
 
     /// The workers' counters, summed.
     pub(crate) fn stats(&self) -> WorkerStats {
-        let sum = |field: fn(&WorkerCounters) -> &AtomicU64| {
+        let sum = |field: fn(&WorkerCounters) -> &OwnCounter| {
             self.locals
                 .iter()
-                .map(|local| field(&local.counters).load(Ordering::Relaxed))
+                .map(|local| field(&local.counters).get())
                 .sum()
         };
         WorkerStats {
             polls: sum(|c| &c.polls),
             local_pushes: sum(|c| &c.local_pushes),
-            injector_pushes: self.injector_pushes.load(Ordering::Relaxed),
+            injector_pushes: self.injector_pushes.0.load(Ordering::Relaxed),
             steals: sum(|c| &c.steals),
             parks: sum(|c| &c.parks),
         }
@@ -235,11 +262,30 @@ impl Workers {
     ) -> Option<Runnable<Header>> {
         match pushed {
             Ok(()) => {
-                self.event.notify(wake);
+                self.wake(wake);
                 None
             }
             Err(error) => Some(error.into_inner()),
         }
+    }
+
+    /// Wakes `n` sleeping workers after a push. For one, it first checks
+    /// whether a sleeper is already notified (or none sleeps) and then does
+    /// nothing: event-listener's `notify` takes the listener list's lock on
+    /// every call, a lock every pusher and every parking worker share. The
+    /// check is what `notify(1)` itself would decide under that lock, made
+    /// without it; the `SeqCst` fence pairs with the one a parking worker
+    /// makes after registering its listener (see `run`): either that worker's
+    /// second look sees our push, or we see its listener, un-notified.
+    #[inline]
+    fn wake(&self, n: usize) {
+        if n == 1 {
+            fence(Ordering::SeqCst);
+            if self.event.is_notified() {
+                return;
+            }
+        }
+        self.event.notify(n);
     }
 
     /// The worker a masked task goes to: the least busy one pinned to one of
@@ -288,18 +334,20 @@ impl Workers {
         let counters = &self.locals[index].counters;
         while !self.stopping.load(Ordering::Acquire) {
             if let Some(runnable) = self.find(index) {
-                counters.polls.fetch_add(1, Ordering::Relaxed);
+                counters.polls.add(1);
                 run(runnable);
                 continue;
             }
             let found = {
                 listener!(self.event => listener);
+                // Pairs with the fence in `wake`.
+                fence(Ordering::SeqCst);
                 if self.stopping.load(Ordering::Acquire) {
                     break;
                 }
                 let found = self.find(index);
                 if found.is_none() {
-                    counters.parks.fetch_add(1, Ordering::Relaxed);
+                    counters.parks.add(1);
                     listener.wait();
                     // Woken: if there is more work than this worker will take,
                     // pass the word on (a notification that reached a worker
@@ -313,7 +361,7 @@ impl Workers {
                 // notification it took without waiting passes to another worker.
             };
             if let Some(runnable) = found {
-                counters.polls.fetch_add(1, Ordering::Relaxed);
+                counters.polls.add(1);
                 run(runnable);
             }
         }
@@ -348,7 +396,7 @@ impl Workers {
             move_some(&self.injector, local, share);
             if !self.injector.is_empty() {
                 // More work than this worker takes: let a sleeper help.
-                self.event.notify(1);
+                self.wake(1);
             }
             return Some(runnable);
         }
@@ -357,10 +405,7 @@ impl Workers {
             let victim = &self.locals[(index + offset) % count].queue;
             if let Ok(runnable) = victim.pop() {
                 let moved = move_some(victim, local, victim.len() / 2);
-                self.locals[index]
-                    .counters
-                    .steals
-                    .fetch_add(1 + moved as u64, Ordering::Relaxed);
+                self.locals[index].counters.steals.add(1 + moved as u64);
                 return Some(runnable);
             }
         }
