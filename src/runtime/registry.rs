@@ -74,6 +74,7 @@ impl Default for SlotCell {
 }
 
 impl SlotCell {
+    #[inline]
     pub(crate) fn get(&self) -> Slot {
         Slot::from_bits(self.0.load(Ordering::SeqCst))
     }
@@ -100,10 +101,12 @@ impl ShardedCount {
         }
     }
 
+    #[inline]
     pub(crate) fn add(&self) {
         self.shards[home_shard()].0.fetch_add(1, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(crate) fn sub(&self) {
         self.shards[home_shard()].0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -151,6 +154,7 @@ thread_local! {
 }
 
 /// The shard of this thread.
+#[inline]
 fn home_shard() -> usize {
     HOME_SHARD.with(|s| *s)
 }
@@ -181,11 +185,16 @@ impl Registry {
         })
     }
 
-    /// Removes a finished task.
+    /// Removes a finished task (nothing to do for one that never parked,
+    /// most short tasks: inlined into the task's end).
+    #[inline]
     pub(crate) fn remove(&self, slot: Slot) {
-        if slot == Slot::NONE {
-            return;
+        if slot != Slot::NONE {
+            self.remove_registered(slot);
         }
+    }
+
+    fn remove_registered(&self, slot: Slot) {
         let removed = self.shards[slot.shard as usize]
             .lock()
             .tasks

@@ -371,26 +371,28 @@ impl Workers {
     /// (at most `HIGH_BURST` in a row while `Normal` ones wait), its own queue,
     /// the injector, then another worker's queue.
     fn find(&self, index: usize) -> Option<Runnable<Header>> {
-        if let Ok(runnable) = self.locals[index].pinned.pop() {
+        if let Some(runnable) = try_pop(&self.locals[index].pinned) {
             return Some(runnable);
         }
         let high_run = HIGH_RUN.get();
         if high_run < HIGH_BURST
-            && let Ok(runnable) = self.high.pop()
+            && let Some(runnable) = try_pop(&self.high)
         {
             HIGH_RUN.set(high_run + 1);
             return Some(runnable);
         }
-        HIGH_RUN.set(0);
-        self.find_normal(index).or_else(|| self.high.pop().ok())
+        if high_run != 0 {
+            HIGH_RUN.set(0);
+        }
+        self.find_normal(index).or_else(|| try_pop(&self.high))
     }
 
     fn find_normal(&self, index: usize) -> Option<Runnable<Header>> {
         let local = &self.locals[index].queue;
-        if let Ok(runnable) = local.pop() {
+        if let Some(runnable) = try_pop(local) {
             return Some(runnable);
         }
-        if let Ok(runnable) = self.injector.pop() {
+        if let Some(runnable) = try_pop(&self.injector) {
             // One task at a time: concurrent-queue pops one by one anyway, so
             // moving a share to the local queue would cost a local push and
             // pop per task and save no injector operation.
@@ -403,7 +405,7 @@ impl Workers {
         let count = self.count();
         for offset in 1..count {
             let victim = &self.locals[(index + offset) % count].queue;
-            if let Ok(runnable) = victim.pop() {
+            if let Some(runnable) = try_pop(victim) {
                 let moved = move_some(victim, local, victim.len() / 2);
                 self.locals[index].counters.steals.add(1 + moved as u64);
                 return Some(runnable);
@@ -446,6 +448,22 @@ impl Workers {
             drain_queue(&local.queue, &mut dispose);
             drain_queue(&local.pinned, &mut dispose);
         }
+    }
+}
+
+/// Pops a task from `queue` unless it looks empty. concurrent-queue's `pop`
+/// makes a `SeqCst` fence before it reports a queue empty; `is_empty` is two
+/// plain loads, and a worker looks at several queues, most of them empty,
+/// for every task it runs. A task pushed while we look is not lost: a worker
+/// that finds nothing registers its listener, makes a `SeqCst` fence and
+/// looks again (see the parking protocol), and the pusher wakes it. (The
+/// pump uses it too: a task pushed while it looks is run by the next pump.)
+#[inline]
+pub(crate) fn try_pop(queue: &ConcurrentQueue<Runnable<Header>>) -> Option<Runnable<Header>> {
+    if queue.is_empty() {
+        None
+    } else {
+        queue.pop().ok()
     }
 }
 
