@@ -91,6 +91,12 @@ use watch::Watch;
 use workers::Workers;
 
 /// State shared by the runtime, its handles, its workers and its tasks.
+///
+/// Aligned to 128 bytes so that, in its `Arc`, the reference counts have a
+/// cache line pair of their own: every spawn adds a count and every task's
+/// end drops one, on different threads, and the workers read the fields
+/// below on every turn.
+#[repr(align(128))]
 pub(crate) struct Shared {
     main: MainQueue,
     workers: Workers,
