@@ -4,16 +4,30 @@
 //! - `spawn`: spawn and complete N trivial tasks on 2 worker threads; the last
 //!   task wakes the (blocked) bench thread. The floor is bare async-task +
 //!   concurrent-queue on one thread.
-//! - `yield`: 100 tasks yielding 100 times each, on 2 worker threads.
+//! - `yield`: 100 tasks yielding 100 times each, and 1,000 tasks yielding
+//!   1,000 times each (10 samples), on 2 worker threads.
 //! - `hop`: one main -> worker -> main round trip with an idle pool; tokio's
 //!   equivalent is a current-thread caller awaiting a task spawned on its
-//!   multi-thread runtime.
+//!   multi-thread runtime. Two floors: std thread + mpsc (two blocking
+//!   handoffs), and what a hop must do at least: two queue pushes and one
+//!   wake of a sleeping thread (concurrent-queue + event-listener, the main
+//!   side spinning as a pump loop does).
+//! - `pump`: an empty frame, and 1,000 ready main tasks spawned and run in one
+//!   pump; the peer is bevy_tasks' `ThreadExecutor` (what Bevy ticks on the
+//!   main thread), spawned onto and ticked until empty.
+//! - `with_world`: worker tasks reading a resource with `with_world` in an
+//!   `App` with `CoroPlugin` (2 workers), `app.update()` until they finish.
+//!   No peer: bevy_defer, the closest one, has no release that builds here
+//!   (bevy_defer 0.19 targets Bevy 0.20 through the `bevy` crate, which
+//!   needs rustc 1.97.1; this project builds with 1.95).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
+
+use event_listener::Listener;
 
 use bevy_coro::prelude::*;
 use bevy_coro::runtime::{Runtime, RuntimeConfig};
@@ -176,25 +190,30 @@ fn spawn(c: &mut Criterion) {
 fn yields(c: &mut Criterion) {
     let peers = Peer::all();
     let mut group = c.benchmark_group("yield");
-    let (tasks, rounds) = (100usize, 100usize);
-    group.throughput(Throughput::Elements((tasks * rounds) as u64));
-    for (name, peer) in &peers {
-        let (finish, wait) = Finish::new(tasks);
-        let yield_now = yielder(peer);
-        group.bench_function(BenchmarkId::new(*name, "100x100"), |b| {
-            b.iter(|| {
-                for _ in 0..tasks {
-                    let finish = finish.clone();
-                    peer.spawn(async move {
-                        for _ in 0..rounds {
-                            yield_now().await;
-                        }
-                        finish.one();
-                    });
-                }
-                wait.recv().unwrap();
-            })
-        });
+    for (tasks, rounds) in [(100usize, 100usize), (1_000, 1_000)] {
+        group.throughput(Throughput::Elements((tasks * rounds) as u64));
+        if tasks * rounds >= 1_000_000 {
+            // ~50 ms an iteration: fewer samples keep the group short.
+            group.sample_size(10);
+        }
+        for (name, peer) in &peers {
+            let (finish, wait) = Finish::new(tasks);
+            let yield_now = yielder(peer);
+            group.bench_function(BenchmarkId::new(*name, format!("{tasks}x{rounds}")), |b| {
+                b.iter(|| {
+                    for _ in 0..tasks {
+                        let finish = finish.clone();
+                        peer.spawn(async move {
+                            for _ in 0..rounds {
+                                yield_now().await;
+                            }
+                            finish.one();
+                        });
+                    }
+                    wait.recv().unwrap();
+                })
+            });
+        }
     }
     group.finish();
 }
@@ -245,7 +264,57 @@ fn hop(c: &mut Criterion) {
     });
     drop(to_worker);
     let _ = worker.join();
+    // The floor of a hop: two queue pushes and one wake. The main side
+    // spins on its queue, as the frame loop pumps; the worker sleeps on an
+    // event-listener `Event` between trips, as an idle pool does.
+    let queues = Arc::new(FloorQueues {
+        to_worker: concurrent_queue::ConcurrentQueue::unbounded(),
+        to_main: concurrent_queue::ConcurrentQueue::unbounded(),
+        event: event_listener::Event::new(),
+        stop: std::sync::atomic::AtomicBool::new(false),
+    });
+    let worker = {
+        let queues = queues.clone();
+        std::thread::spawn(move || {
+            while !queues.stop.load(Ordering::Acquire) {
+                if let Ok(value) = queues.to_worker.pop() {
+                    let _ = queues.to_main.push(value);
+                    continue;
+                }
+                event_listener::listener!(queues.event => listener);
+                if queues.to_worker.is_empty() && !queues.stop.load(Ordering::Acquire) {
+                    listener.wait();
+                }
+            }
+        })
+    };
+    group.bench_function(
+        "floor (2 queue pushes + 1 wake: concurrent-queue + event-listener)",
+        |b| {
+            b.iter(|| {
+                let _ = queues.to_worker.push(1u32);
+                queues.event.notify(1);
+                loop {
+                    if let Ok(value) = queues.to_main.pop() {
+                        break value;
+                    }
+                    std::hint::spin_loop();
+                }
+            })
+        },
+    );
+    queues.stop.store(true, Ordering::Release);
+    queues.event.notify(usize::MAX);
+    let _ = worker.join();
     group.finish();
+}
+
+/// The hop floor's two queues and the worker's wake-up.
+struct FloorQueues {
+    to_worker: concurrent_queue::ConcurrentQueue<u32>,
+    to_main: concurrent_queue::ConcurrentQueue<u32>,
+    event: event_listener::Event,
+    stop: std::sync::atomic::AtomicBool,
 }
 
 fn pump(c: &mut Criterion) {
@@ -255,11 +324,16 @@ fn pump(c: &mut Criterion) {
         ..Default::default()
     })
     .unwrap();
-    group.bench_function("empty frame", |b| {
+    group.bench_function("bevy_coro: empty frame", |b| {
         b.iter(|| runtime.pump(Instant::now(), None))
     });
+    let executor = bevy_tasks::ThreadExecutor::new();
+    let ticker = executor.ticker().expect("made on this thread");
+    group.bench_function("bevy_tasks ThreadExecutor: empty tick", |b| {
+        b.iter(|| ticker.try_tick())
+    });
     group.throughput(Throughput::Elements(1_000));
-    group.bench_function("1000 ready main tasks", |b| {
+    group.bench_function("bevy_coro: 1000 ready main tasks", |b| {
         b.iter(|| {
             for _ in 0..1_000 {
                 runtime.spawn::<Main>(async {}).detach();
@@ -267,8 +341,54 @@ fn pump(c: &mut Criterion) {
             runtime.pump(Instant::now(), None)
         })
     });
+    group.bench_function("bevy_tasks ThreadExecutor: 1000 ready tasks", |b| {
+        b.iter(|| {
+            for _ in 0..1_000 {
+                executor.spawn(async {}).detach();
+            }
+            while ticker.try_tick() {}
+        })
+    });
     group.finish();
 }
 
-criterion_group!(benches, spawn, yields, hop, pump);
+#[derive(bevy_ecs::resource::Resource)]
+struct Score(u64);
+
+fn with_world_group(c: &mut Criterion) {
+    use bevy_coro::{Coro, CoroPlugin, with_world};
+    let mut group = c.benchmark_group("with_world");
+    let mut app = bevy_app::App::new();
+    app.add_plugins(CoroPlugin {
+        workers: THREADS,
+        ..Default::default()
+    });
+    app.insert_resource(Score(7));
+    let coro = app.world().resource::<Coro>().clone();
+    for n in [1usize, 1_000] {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(
+            BenchmarkId::new("bevy_coro (worker task)", n),
+            &n,
+            |b, &n| {
+                b.iter(|| {
+                    let mut tasks: Vec<_> = (0..n)
+                        .map(|_| {
+                            coro.spawn::<Worker>(async {
+                                with_world(|world| world.resource::<Score>().0).await
+                            })
+                        })
+                        .collect();
+                    while !tasks.is_empty() {
+                        app.update();
+                        tasks.retain_mut(|task| task.try_take().is_none());
+                    }
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, spawn, yields, hop, pump, with_world_group);
 criterion_main!(benches);

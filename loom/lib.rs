@@ -25,7 +25,7 @@
 
 /// Loom's atomics under the names `src/runtime/sync.rs` gives std's.
 mod sync {
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+    pub(crate) use loom::sync::atomic::{AtomicBool, Ordering, fence};
 }
 
 #[path = "../src/runtime/park.rs"]

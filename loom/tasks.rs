@@ -11,12 +11,15 @@ use std::task::{Context, Poll, Waker};
 
 use async_task::{Runnable, Task};
 use concurrent_queue::ConcurrentQueue;
-use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
-use crate::cancel_slot::{CancelSlot, NO_SLOT};
-use crate::park::Parking;
+use crate::cancel_slot;
+use crate::park::{Parking, try_pop};
+
+/// The slot of a task that has not parked yet.
+const NO_SLOT: u32 = u32::MAX;
 
 /// Two queues (say main and worker), each drained by its own thread, which
 /// parks when it is empty; tasks are routed by their affinity byte at each
@@ -58,7 +61,7 @@ impl Pool {
         thread::spawn(move || {
             let queue = &pool.queues[side];
             while let Some(runnable) =
-                pool.parking[side].next(|| queue.pop().ok(), || !queue.is_empty(), || {})
+                pool.parking[side].next(|| try_pop(queue), || !queue.is_empty(), || {})
             {
                 SIDE.with(|s| s.store(side as u8, Ordering::Relaxed));
                 runnable.run();
@@ -176,7 +179,7 @@ fn a_wake_racing_a_running_poll_is_never_lost() {
 /// (3) A cancel racing a hop and the task's completion. The task hops from
 /// side 0 to side 1 (sets its affinity and wakes itself in one poll), then
 /// waits for a signal; another thread cancels it through the real
-/// `CancelSlot` handshake and wakes it through the slot it registered at its
+/// `cancel_slot` handshake and wakes it through the slot it registered at its
 /// first park, as `Header::cancel` does. Whatever the order: the task ends
 /// (completed or cancelled, never stuck), its second poll is on side 1, and
 /// its future is dropped exactly once.
@@ -188,7 +191,8 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
         || {
             let pool = Pool::new();
             let affinity = Arc::new(AtomicU8::new(0));
-            let cancel = Arc::new(CancelSlot::default());
+            // The header's cancel flag and registry slot.
+            let cancel = Arc::new((AtomicBool::new(false), AtomicU32::new(NO_SLOT)));
             // The registry: one slot, holding the parked task's waker.
             let registry: Arc<Mutex<Option<Waker>>> = Arc::default();
             let signal = Arc::new(Signal::default());
@@ -216,7 +220,7 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
                     std::future::poll_fn(move |cx| {
                         let _guard = &guard;
                         // `TaskBody::poll`: a cancelled task ends at its next poll.
-                        if cancel.is_cancelled() {
+                        if cancel.0.load(Ordering::Acquire) {
                             return Poll::Ready(Err("cancelled"));
                         }
                         let poll = if !hopped {
@@ -237,7 +241,8 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
                         // `Header::register`, at the first park.
                         if poll.is_pending() && registry.lock().unwrap().is_none() {
                             *registry.lock().unwrap() = Some(cx.waker().clone());
-                            if cancel.register(0, || {}) {
+                            let store_slot = || cancel.1.store(0, Ordering::SeqCst);
+                            if cancel_slot::register(&cancel.0, store_slot) {
                                 cx.waker().wake_by_ref();
                             }
                         }
@@ -249,7 +254,7 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
             // This thread cancels (as `Header::cancel`: flag, then the slot's
             // waker), racing the hop and the poll that would complete.
             signal.fire();
-            if cancel.cancel() && cancel.slot() != NO_SLOT {
+            if cancel_slot::cancel(&cancel.0) && cancel.1.load(Ordering::SeqCst) != NO_SLOT {
                 let waker = registry.lock().unwrap().clone();
                 waker.expect("registered before the slot").wake();
             }
@@ -258,7 +263,7 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
             for side in sides {
                 side.join().unwrap();
             }
-            assert!(result.is_ok() || cancel.is_cancelled());
+            assert!(result.is_ok() || cancel.0.load(Ordering::SeqCst));
             drop(registry.lock().unwrap().take());
             assert_eq!(drops.load(Ordering::SeqCst), 1, "future dropped once");
         },

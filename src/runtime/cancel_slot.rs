@@ -1,86 +1,65 @@
-//! A task's cancel flag and its registry slot, and the handshake between a
-//! cancel and the task's first park.
+//! The handshake between a cancel and a task's first park.
 //!
-//! A task registers a waker (gets a slot) only when it first parks; a cancel
-//! from another thread wakes it through that slot. The two race: the cancel
-//! may read the slot before the task stored it. Each side stores its own
-//! word, issues a SeqCst fence, then reads the other's (Dekker's pattern), so
-//! at least one side sees the other: either the cancel finds the slot and
-//! wakes the task, or the parking task finds the flag and polls itself again.
-//! A cancelled task is never left asleep.
+//! A task registers a waker (gets a registry slot) only when it first parks;
+//! a cancel from another thread wakes it through that slot. The two race: the
+//! cancel may read the slot before the task stored it. Each side writes its
+//! own word, issues a SeqCst fence, then reads the other's (Dekker's
+//! pattern), so at least one side sees the other: either the cancel finds the
+//! slot and wakes the task, or the parking task finds the flag and polls
+//! itself again. A cancelled task is never left asleep.
 //!
-//! The loom models in `loom/` run this file as it is.
+//! These are functions over the header's own fields (a struct of its own
+//! would cost the 32-byte header its padding). The loom models in `loom/`
+//! run this file as it is.
 
-use super::sync::{AtomicBool, AtomicU64, Ordering, fence};
+use super::sync::{AtomicBool, Ordering, fence};
 
-/// The slot of a task that has not parked yet.
-pub(crate) const NO_SLOT: u64 = u64::MAX;
-
-/// A task's cancel flag and registry slot.
-pub(crate) struct CancelSlot {
-    cancelled: AtomicBool,
-    /// The task's registry slot, as bits; [`NO_SLOT`] until it parks.
-    slot: AtomicU64,
+/// Raises a task's cancel flag. `true` for the first cancel only: its caller
+/// must then wake the task through its slot, read after this returns (the
+/// fence here orders that read after the flag).
+#[inline]
+pub(crate) fn cancel(cancelled: &AtomicBool) -> bool {
+    if cancelled.swap(true, Ordering::SeqCst) {
+        return false;
+    }
+    fence(Ordering::SeqCst);
+    true
 }
 
-impl Default for CancelSlot {
-    fn default() -> Self {
-        CancelSlot {
-            cancelled: AtomicBool::new(false),
-            slot: AtomicU64::new(NO_SLOT),
-        }
-    }
-}
-
-impl CancelSlot {
-    /// Raises the flag. `true` for the first cancel only: its caller must then
-    /// wake the task through [`slot`](CancelSlot::slot), read after this
-    /// returns (the fence here orders that read after the flag).
-    pub(crate) fn cancel(&self) -> bool {
-        if self.cancelled.swap(true, Ordering::SeqCst) {
-            return false;
-        }
-        fence(Ordering::SeqCst);
-        true
-    }
-
-    /// Raises the flag of a task that has never run (a child of a cancelled
-    /// parent): nobody needs waking.
-    pub(crate) fn start_cancelled(&self) {
-        self.cancelled.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether the flag is up.
-    #[inline]
-    pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
-    }
-
-    /// The slot, as bits ([`NO_SLOT`] before the first park).
-    #[inline]
-    pub(crate) fn slot(&self) -> u64 {
-        self.slot.load(Ordering::SeqCst)
-    }
-
-    /// Records the slot at the task's first park; `publish` copies it where
-    /// else a cancel may look (the task's tree node) before the fence. Returns
-    /// whether the flag was up: then a cancel may have missed the slot, and
-    /// the task must poll itself again.
-    pub(crate) fn register(&self, slot: u64, publish: impl FnOnce()) -> bool {
-        self.slot.store(slot, Ordering::SeqCst);
-        publish();
-        fence(Ordering::SeqCst);
-        self.cancelled.load(Ordering::SeqCst)
-    }
+/// A task's first park: `store_slot` stores its registry slot (and copies it
+/// where else a cancel may look, the task's tree node), then the flag is
+/// read. Returns whether it was up: then a cancel may have missed the slot,
+/// and the task must poll itself again.
+#[inline]
+pub(crate) fn register(cancelled: &AtomicBool, store_slot: impl FnOnce()) -> bool {
+    store_slot();
+    fence(Ordering::SeqCst);
+    cancelled.load(Ordering::SeqCst)
 }
 
 /// Loom models of the cancel / first-park handshake (run from `loom/`).
 #[cfg(all(test, loom))]
 mod loom_models {
     use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     use loom::thread;
 
-    use super::{CancelSlot, NO_SLOT};
+    use super::{cancel, register};
+
+    const NO_SLOT: u32 = u32::MAX;
+
+    /// A task's two fields, as the header has them.
+    struct Task {
+        cancelled: AtomicBool,
+        slot: AtomicU32,
+    }
+
+    fn task() -> Arc<Task> {
+        Arc::new(Task {
+            cancelled: AtomicBool::new(false),
+            slot: AtomicU32::new(NO_SLOT),
+        })
+    }
 
     /// A cancel from another thread racing the task's first park: the cancel
     /// finds the slot (and wakes the task through it), or the task finds the
@@ -90,15 +69,18 @@ mod loom_models {
         crate::model(
             "a_cancel_racing_the_first_park_always_reaches_the_task",
             || {
-                let cell = Arc::new(CancelSlot::default());
+                let task = task();
                 let canceller = {
-                    let cell = cell.clone();
-                    thread::spawn(move || cell.cancel() && cell.slot() != NO_SLOT)
+                    let task = task.clone();
+                    thread::spawn(move || {
+                        cancel(&task.cancelled) && task.slot.load(Ordering::SeqCst) != NO_SLOT
+                    })
                 };
-                let polls_again = cell.register(7, || {});
+                let polls_again = register(&task.cancelled, || {
+                    task.slot.store(7, Ordering::SeqCst);
+                });
                 let woken = canceller.join().unwrap();
                 assert!(woken || polls_again, "a cancelled task was left asleep");
-                assert!(cell.is_cancelled());
             },
         );
     }
@@ -107,16 +89,14 @@ mod loom_models {
     #[test]
     fn two_racing_cancels_wake_the_task_once() {
         crate::model("two_racing_cancels_wake_the_task_once", || {
-            let cell = Arc::new(CancelSlot::default());
-            cell.register(3, || {});
+            let task = task();
             let other = {
-                let cell = cell.clone();
-                thread::spawn(move || cell.cancel())
+                let task = task.clone();
+                thread::spawn(move || cancel(&task.cancelled))
             };
-            let mine = cell.cancel();
+            let mine = cancel(&task.cancelled);
             let theirs = other.join().unwrap();
             assert!(mine ^ theirs, "one cancel wakes, the other does nothing");
-            assert_eq!(cell.slot(), 3);
         });
     }
 }

@@ -7,19 +7,23 @@
 //!   and read by the schedule function, which async-task calls after that poll
 //!   ends. async-task's state transitions order the two, so the schedule function
 //!   always sees the affinity the task asked for.
-//! - `cancel` (flag and registry slot) is raised by anyone holding the task's
-//!   handle and read by the task body at the start of each poll; the slot is
-//!   set once, at the task's first park (see [`cancel_slot`](super::cancel_slot)).
+//! - `cancelled` is written by anyone holding the task's handle and read by the
+//!   task body at the start of each poll; its handshake with `slot` is in
+//!   [`cancel_slot`](super::cancel_slot).
+//! - `node` goes once from the spawn location to the task's tree node, and
+//!   `slot` is set once, when the task first parks (see `register` and `node`).
 //! - everything else is written once, at spawn.
 
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU8, Ordering, fence};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use std::task::Waker;
 
 use super::Shared;
-use super::cancel_slot::CancelSlot;
-use super::registry::Slot;
+use super::cancel_slot;
+use super::registry::{Slot, SlotCell};
 use super::tree::Node;
 
 /// Affinity code of [`Main`](crate::Main).
@@ -28,38 +32,149 @@ pub(crate) const MAIN: u8 = 0;
 pub(crate) const WORKER: u8 = 1;
 
 /// Per-task scheduler data, stored in the task allocation.
+///
+/// Kept to 32 bytes (40 with `trace`): every field a plain spawn does not
+/// need (its name, core mask, tree node) lives in a [`Node`] made only for
+/// the tasks that use one, and the runtime's `Arc` is held here rather than
+/// in the schedule function (which is a zero-sized fn). With async-task's own
+/// 40-byte header and a 16-byte output slot, a task whose future is at most
+/// 8 bytes takes 96 bytes, and a 40-byte future 128.
 pub(crate) struct Header {
-    /// The runtime, without a reference count of its own (see [`SharedRef`]).
+    /// The runtime; the task's one reference count on it (see [`SharedRef`]).
     pub(crate) shared: SharedRef,
-    /// Unique for the life of the process (addresses are reused).
-    id: u64,
+    /// Unique for the life of the process (addresses are reused); assigned at
+    /// first use (0 until then), as only hops and traces ask for it.
+    id: AtomicU64,
+    /// The spawn location, or the task's [`Node`] once it has one (which
+    /// holds the location then); see [`NodeCell`].
+    node: NodeCell,
+    /// The task's entry in the parked-task registry, once it parked.
+    slot: SlotCell,
     /// Where the task runs now: [`MAIN`] or [`WORKER`].
     affinity: AtomicU8,
-    /// Set by `Task::cancel` (the task ends at its next poll), with the
-    /// task's entry in the parked-task registry once it parked.
-    cancel: CancelSlot,
-    /// The task's place in a task tree, if it is in one (see `tree`).
-    node: OnceLock<Arc<Node>>,
-    /// [`NORMAL`] or [`HIGH`].
-    priority: u8,
-    /// Cores the task may run on (bit `c` for core id `c`); 0: any.
-    pub(crate) cores: u64,
-    /// A `spawn_local` task: its future is `!Send` and must stay on the main thread.
-    local: bool,
-    /// The name given at spawn, if any (else the spawn location names it).
-    name: Option<&'static str>,
-    /// Where the task was spawned.
-    location: &'static Location<'static>,
+    /// Set by `Task::cancel`; the task ends at its next poll.
+    cancelled: AtomicBool,
+    /// [`LOCAL`], [`HIGH_FLAG`], [`PINNED`]: written once, at spawn.
+    flags: u8,
     /// The tracing callsite named after the task, made at its first traced poll.
     #[cfg(feature = "trace")]
     pub(crate) callsite: super::trace::CallsiteCell,
+}
+
+/// Flag: a `spawn_local` task: its future is `!Send` and must stay on the
+/// main thread.
+const LOCAL: u8 = 1;
+/// Flag: a `High` priority task.
+const HIGH_FLAG: u8 = 2;
+/// Flag: a task with a core mask (in its node).
+const PINNED: u8 = 4;
+
+/// A task's spawn location, or its [`Node`], in one word: a `&'static
+/// Location` (low bit clear) until the task gets a node, then an owned
+/// `Arc<Node>` pointer with the low bit set (the node keeps the location).
+/// Both are aligned to 8, so the low bit is free. The word goes from
+/// location to node once (a compare-exchange), never back, and the node is
+/// released when the header drops.
+struct NodeCell(AtomicUsize);
+
+/// A borrowed `Arc<Node>` out of a [`NodeCell`], without touching its count.
+pub(crate) struct NodeRef<'a>(ManuallyDrop<Arc<Node>>, PhantomData<&'a Node>);
+
+impl std::ops::Deref for NodeRef<'_> {
+    type Target = Arc<Node>;
+
+    fn deref(&self) -> &Arc<Node> {
+        &self.0
+    }
+}
+
+impl NodeCell {
+    fn new(location: &'static Location<'static>) -> Self {
+        NodeCell(AtomicUsize::new(std::ptr::from_ref(location) as usize))
+    }
+
+    /// The node, if the task has one.
+    #[inline]
+    fn get(&self) -> Option<NodeRef<'_>> {
+        let word = self.0.load(Ordering::Acquire);
+        (word & 1 == 1).then(|| {
+            // SAFETY: a word with the low bit set came from `Arc::into_raw` in
+            // `set`; the cell owns that count until the header drops, which
+            // outlives the returned borrow. `ManuallyDrop` keeps this copy
+            // from releasing the cell's count.
+            let node = unsafe { Arc::from_raw((word & !1) as *const Node) };
+            NodeRef(ManuallyDrop::new(node), PhantomData)
+        })
+    }
+
+    /// The spawn location.
+    #[inline]
+    fn location(&self) -> &'static Location<'static> {
+        let word = self.0.load(Ordering::Acquire);
+        if word & 1 == 0 {
+            // SAFETY: a word with the low bit clear is the `&'static
+            // Location` stored by `new`.
+            unsafe { &*(word as *const Location<'static>) }
+        } else {
+            // SAFETY: as in `get`: the node lives as long as the cell.
+            unsafe { &*((word & !1) as *const Node) }.site.location
+        }
+    }
+
+    /// Installs `node` unless the task has one already; returns the one that
+    /// stays.
+    fn set(&self, node: Arc<Node>) -> NodeRef<'_> {
+        let mut current = self.0.load(Ordering::Acquire);
+        let raw = Arc::into_raw(node) as usize;
+        while current & 1 == 0 {
+            match self.0.compare_exchange_weak(
+                current,
+                raw | 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return self.get().expect("just set"),
+                Err(now) => current = now,
+            }
+        }
+        // SAFETY: `raw` came from `Arc::into_raw` above and was not stored.
+        drop(unsafe { Arc::from_raw(raw as *const Node) });
+        self.get().expect("set by another thread")
+    }
+
+    /// The node, made with `make` if the task has none yet.
+    fn get_or_init(&self, make: impl FnOnce() -> Arc<Node>) -> NodeRef<'_> {
+        match self.get() {
+            Some(node) => node,
+            None => self.set(make()),
+        }
+    }
+}
+
+impl Drop for NodeCell {
+    fn drop(&mut self) {
+        let word = *self.0.get_mut();
+        if word & 1 == 1 {
+            // SAFETY: the cell owns the count taken by `Arc::into_raw` in `set`.
+            drop(unsafe { Arc::from_raw((word & !1) as *const Node) });
+        }
+    }
+}
+
+/// What a task was spawned with, kept in its [`Node`]: only named or pinned
+/// tasks, and tasks in a tree, have one.
+#[derive(Clone, Copy)]
+pub(crate) struct Site {
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) name: Option<&'static str>,
+    /// Cores the task may run on (bit `c` for core id `c`); 0: any.
+    pub(crate) cores: u64,
 }
 
 /// A process-unique task id without a contended counter: each thread takes a
 /// block of 2^32 ids from a global counter once, then counts locally.
 fn next_id() -> u64 {
     use std::cell::Cell;
-    use std::sync::atomic::AtomicU64;
     static BLOCKS: AtomicU64 = AtomicU64::new(0);
     thread_local! {
         static NEXT: Cell<u64> = const { Cell::new(0) };
@@ -79,39 +194,26 @@ pub(crate) const NORMAL: u8 = 0;
 /// Priority code of `Priority::High`.
 pub(crate) const HIGH: u8 = 1;
 
-/// The runtime of a task, borrowed from the `Arc<Shared>` its schedule
-/// function holds. One reference count per task instead of two: every spawn
-/// and every task's end touch that count, from different threads.
-pub(crate) struct SharedRef(std::ptr::NonNull<Shared>);
-
-// SAFETY: a `SharedRef` is a shared reference to `Shared`, which is `Sync`.
-unsafe impl Send for SharedRef {}
-// SAFETY: as above.
-unsafe impl Sync for SharedRef {}
+/// The runtime of a task: the one `Arc<Shared>` count a task holds. It sits
+/// in the header, so the schedule function captures nothing: async-task then
+/// skips the temporary waker (two atomic operations on the task) it makes
+/// around every call of a schedule function that has captures, and the task
+/// is 8 bytes smaller.
+pub(crate) struct SharedRef(Arc<Shared>);
 
 impl std::ops::Deref for SharedRef {
     type Target = Shared;
 
+    #[inline]
     fn deref(&self) -> &Shared {
-        // SAFETY: the header lives in the task's allocation, whose schedule
-        // function (dropped after the header, in async-task's `destroy`) holds
-        // an `Arc` of this `Shared` (`Header::new`'s contract); the header is
-        // only reached while the allocation lives, so `Shared` is alive.
-        unsafe { self.0.as_ref() }
+        &self.0
     }
 }
 
 impl SharedRef {
     /// A counted reference, for what may outlive the task (sleeps, handles).
     pub(crate) fn to_arc(&self) -> Arc<Shared> {
-        let ptr = self.0.as_ptr().cast_const();
-        // SAFETY: `ptr` came from an `Arc<Shared>` that is alive (see `Deref`);
-        // adding a count before making a second `Arc` from it keeps the counts
-        // balanced.
-        unsafe {
-            Arc::increment_strong_count(ptr);
-            Arc::from_raw(ptr)
-        }
+        self.0.clone()
     }
 }
 
@@ -129,31 +231,69 @@ pub(crate) struct Options {
 }
 
 impl Header {
-    /// # Safety
-    ///
-    /// The task's schedule function must hold an `Arc` of `shared` (see
-    /// [`SharedRef`]).
-    pub(crate) unsafe fn new(shared: &Arc<Shared>, options: Options) -> Self {
-        Header {
-            shared: SharedRef(std::ptr::NonNull::from(&**shared)),
-            id: next_id(),
+    pub(crate) fn new(shared: &Arc<Shared>, options: Options) -> Self {
+        let mut flags = 0;
+        if options.local {
+            flags |= LOCAL;
+        }
+        if options.priority == HIGH {
+            flags |= HIGH_FLAG;
+        }
+        if options.cores != 0 {
+            flags |= PINNED;
+        }
+        let header = Header {
+            shared: SharedRef(shared.clone()),
+            id: AtomicU64::new(0),
+            node: NodeCell::new(options.location),
+            slot: SlotCell::default(),
             affinity: AtomicU8::new(options.affinity),
-            cancel: CancelSlot::default(),
-            node: OnceLock::new(),
-            priority: options.priority,
-            cores: options.cores,
-            local: options.local,
-            name: options.name,
-            location: options.location,
+            cancelled: AtomicBool::new(false),
+            flags,
             #[cfg(feature = "trace")]
             callsite: Default::default(),
+        };
+        if options.name.is_some() || options.cores != 0 {
+            // Not yet shared with anyone: no cancel or registration to order with.
+            header.node.set(Node::new(
+                Slot::NONE,
+                false,
+                Site {
+                    location: options.location,
+                    name: options.name,
+                    cores: options.cores,
+                },
+            ));
         }
+        header
     }
 
     /// The task's id, unique for the life of the process.
     #[inline]
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        let id = self.id.load(Ordering::Relaxed);
+        if id != 0 {
+            return id;
+        }
+        // `next_id` never returns 0. Two threads asking at once (a trace and
+        // a hop cannot, they run in the task's poll; this is for safety) agree
+        // on the first one stored.
+        match self
+            .id
+            .compare_exchange(0, next_id(), Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => self.id.load(Ordering::Relaxed),
+            Err(id) => id,
+        }
+    }
+
+    /// Cores the task may run on (bit `c` for core id `c`); 0: any.
+    #[inline]
+    pub(crate) fn cores(&self) -> u64 {
+        if self.flags & PINNED == 0 {
+            return 0;
+        }
+        self.node.get().map_or(0, |node| node.site.cores)
     }
 
     /// The affinity the task runs with now.
@@ -171,13 +311,14 @@ impl Header {
     /// Whether the task was spawned with `spawn_local`.
     #[inline]
     pub(crate) fn is_local(&self) -> bool {
-        self.local
+        self.flags & LOCAL != 0
     }
 
     /// Whether the task was asked to stop, itself or through an ancestor.
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled() || self.node.get().is_some_and(|node| node.is_cancelled())
+        self.cancelled.load(Ordering::Acquire)
+            || self.node.get().is_some_and(|node| node.is_cancelled())
     }
 
     /// Asks the task and its descendants to stop at their next poll, and wakes
@@ -185,25 +326,25 @@ impl Header {
     pub(crate) fn cancel(&self) {
         // Its fence pairs with the one in `node` (a node made concurrently
         // either is seen here, or sees the flag) and the one in `register`.
-        if !self.cancel.cancel() {
+        if !cancel_slot::cancel(&self.cancelled) {
             return;
         }
         if let Some(node) = self.node.get() {
             node.cancel_tree(&self.shared.registry);
         }
-        self.shared.registry.wake(self.slot());
+        self.shared.registry.wake(self.slot.get());
     }
 
     /// The task's registry slot ([`Slot::NONE`] until it parks).
     pub(crate) fn slot(&self) -> Slot {
-        Slot::from_bits(self.cancel.slot())
+        self.slot.get()
     }
 
     /// Registers the parking task's `waker`, once. Returns `true` if the task
     /// must be polled again at once: it was cancelled while it had no slot, so
     /// no cancel could wake it.
     pub(crate) fn register(&self, waker: &Waker) -> bool {
-        if self.slot() != Slot::NONE {
+        if self.slot.get() != Slot::NONE {
             return false;
         }
         let Some(slot) = self.shared.registry.register(waker.clone()) else {
@@ -211,7 +352,8 @@ impl Header {
         };
         // Pairs with the fence in `cancel` (and the SeqCst flags of the tree):
         // a cancel either sees the slot, or its flag is seen here.
-        let cancelled = self.cancel.register(slot.to_bits(), || {
+        let cancelled = cancel_slot::register(&self.cancelled, || {
+            self.slot.set(slot);
             if let Some(node) = self.node.get() {
                 node.slot.set(slot);
             }
@@ -220,18 +362,20 @@ impl Header {
     }
 
     /// The task's tree node, made on first use (when it spawns a child).
-    pub(crate) fn node(&self) -> &Arc<Node> {
-        let node = self.node.get_or_init(|| Node::new(self.slot(), false));
+    pub(crate) fn node(&self) -> NodeRef<'_> {
+        let node = self
+            .node
+            .get_or_init(|| Node::new(self.slot.get(), false, self.site()));
         // Pairs with the fence in `cancel`: a cancel either sees the node, or
         // its flag is seen here and cascaded now. And with the one in
         // `register`: a registration that did not see the node yet is seen
         // here, so the node can wake the task.
         fence(Ordering::SeqCst);
-        let slot = self.slot();
+        let slot = self.slot.get();
         if slot != Slot::NONE {
             node.slot.set(slot);
         }
-        if self.cancel.is_cancelled() && !node.is_cancelled() {
+        if self.cancelled.load(Ordering::SeqCst) && !node.is_cancelled() {
             node.cancel_tree(&self.shared.registry);
         }
         node
@@ -239,27 +383,47 @@ impl Header {
 
     /// Joins the tree under `parent` (at spawn, before the task first runs).
     pub(crate) fn set_parent(&self, parent: &Header) {
-        let node = Node::new(self.slot(), false);
+        // A named or pinned task has its node from `new`.
+        let node = match self.node.get() {
+            Some(node) => Arc::clone(&node),
+            None => Node::new(self.slot.get(), false, self.site()),
+        };
         if !parent.node().adopt(&node) {
-            self.cancel.start_cancelled();
+            self.cancelled.store(true, Ordering::SeqCst);
         }
-        let _ = self.node.set(node);
+        self.node.set(node);
+    }
+
+    /// What the task was spawned with.
+    fn site(&self) -> Site {
+        match self.node.get() {
+            Some(node) => node.site,
+            None => Site {
+                location: self.node.location(),
+                name: None,
+                cores: 0,
+            },
+        }
     }
 
     /// The task's priority code.
     #[inline]
     pub(crate) fn priority(&self) -> u8 {
-        self.priority
+        if self.flags & HIGH_FLAG != 0 {
+            HIGH
+        } else {
+            NORMAL
+        }
     }
 
     /// Where the task was spawned.
     pub(crate) fn location(&self) -> &'static Location<'static> {
-        self.location
+        self.node.location()
     }
 
     /// The name given at spawn, if any.
     pub(crate) fn given_name(&self) -> Option<&'static str> {
-        self.name
+        self.node.get().and_then(|node| node.site.name)
     }
 
     /// The task's name: the one given at spawn, else its spawn location.
@@ -273,9 +437,12 @@ pub(crate) struct TaskName<'a>(&'a Header);
 
 impl std::fmt::Display for TaskName<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.name {
+        match self.0.given_name() {
             Some(name) => f.write_str(name),
-            None => write!(f, "{}:{}", self.0.location.file(), self.0.location.line()),
+            None => {
+                let location = self.0.location();
+                write!(f, "{}:{}", location.file(), location.line())
+            }
         }
     }
 }
@@ -292,8 +459,30 @@ impl std::fmt::Debug for Header {
                 },
             )
             .field("cancelled", &self.is_cancelled())
-            .field("local", &self.local)
+            .field("local", &self.is_local())
             .field("name", &format_args!("{}", self.name()))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The header's size is what every task pays (see `Header`).
+    #[test]
+    #[cfg(not(feature = "trace"))]
+    fn header_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<super::Header>(), 32);
+    }
+
+    /// A task's stored result is one pointer when its output is `()`, so
+    /// async-task's output slot (`Result<T, Box<dyn Any>>`) is 16 bytes.
+    #[test]
+    fn failure_is_one_pointer() {
+        use super::super::task::Failed;
+        assert_eq!(std::mem::size_of::<Result<(), Failed>>(), 8);
+        assert_eq!(
+            std::mem::size_of::<Result<Result<(), Failed>, Box<dyn std::any::Any + Send>>>(),
+            16
+        );
     }
 }

@@ -16,6 +16,7 @@ use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
 use super::header::HIGH;
+use super::park::try_pop;
 use super::sim::Sim;
 use super::task::Header;
 use super::watch::{CoroError, Stall, StuckTask};
@@ -170,22 +171,22 @@ impl MainQueue {
         let mut normal = || {
             if turn.yielded > 0 {
                 turn.yielded -= 1;
-                self.next_frame.pop().or_else(|_| self.ready.pop()).ok()
+                try_pop(&self.next_frame).or_else(|| try_pop(&self.ready))
             } else {
-                self.ready.pop().ok()
+                try_pop(&self.ready)
             }
         };
         if turn.high_run < HIGH_BURST {
-            match self.high.pop() {
-                Ok(runnable) => {
+            match try_pop(&self.high) {
+                Some(runnable) => {
                     turn.high_run += 1;
                     Some(runnable)
                 }
-                Err(_) => normal(),
+                None => normal(),
             }
         } else {
             turn.high_run = 0;
-            normal().or_else(|| self.high.pop().ok())
+            normal().or_else(|| try_pop(&self.high))
         }
     }
 

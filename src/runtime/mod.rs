@@ -96,6 +96,12 @@ use watch::Watch;
 use workers::Workers;
 
 /// State shared by the runtime, its handles, its workers and its tasks.
+///
+/// Aligned to 128 bytes so that, in its `Arc`, the reference counts have a
+/// cache line pair of their own: every spawn adds a count and every task's
+/// end drops one, on different threads, and the workers read the fields
+/// below on every turn.
+#[repr(align(128))]
 pub(crate) struct Shared {
     main: MainQueue,
     workers: Workers,
@@ -122,7 +128,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// The schedule function of every task: routes it by the affinity in its
     /// header. Called by async-task whenever the task is woken.
-    fn schedule(this: &Arc<Shared>, runnable: Runnable<Header>, info: ScheduleInfo) {
+    fn schedule(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
         let header = runnable.metadata();
         // A local task goes to the main queue whatever its header says: its
         // future must never be polled anywhere else.
@@ -134,13 +140,16 @@ impl Shared {
         } else {
             this.workers.push(this, runnable)
         };
-        if let Some(runnable) = rejected
-            && this.graveyard.keep(runnable)
-        {
+        if let Some(runnable) = rejected {
+            // The closed scheduler's path only: a counted reference, for a
+            // burial that may have to outlive this call.
+            let shared = runnable.metadata().shared.to_arc();
+            if !shared.graveyard.keep(runnable) {
+                return;
+            }
             // A wake after shutdown's last burial (a foreign thread's): bury
             // on a thread of our own, as this `wake` may hold its caller's
             // lock, which the task's `Drop` may want.
-            let shared = this.clone();
             let _ = thread::Builder::new()
                 .name("bevy_coro burial".into())
                 .spawn(move || shared.bury_graveyard());

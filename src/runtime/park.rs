@@ -3,19 +3,31 @@
 //! A worker that finds no task registers a listener, looks for a task once
 //! more, and only then blocks on the listener. Whoever makes a task runnable
 //! pushes it first and notifies after. event-listener orders `listen` and
-//! `notify` with full fences, so either the second look sees the pushed task
-//! or the push's notification reaches the listener: a task pushed while a
-//! worker goes to sleep is never missed. [`Parking::stop`] sets its flag
-//! before notifying everyone, and workers check it after registering, for the
-//! same reason. A parked worker blocks in the kernel: an idle pool burns no CPU.
+//! `notify` with full fences (and its list lock), so either the second look
+//! sees the pushed task or the push's notification reaches the listener: a
+//! task pushed while a worker goes to sleep is never missed.
+//!
+//! Two shortcuts keep locks and fences off the hot path. A push that wakes one
+//! worker skips `notify` (and its lock) when a sleeper is already notified or
+//! none sleeps: what `notify(1)` would decide under the lock, made without it;
+//! a `SeqCst` fence before that check and one after a worker registers its
+//! listener keep the guarantee (either the worker's second look sees the
+//! push, or the pusher sees the worker's listener, un-notified). And queues
+//! are looked at before popping ([`try_pop`]), which can miss a push in
+//! flight; the second look after the fence cannot.
+//!
+//! [`Parking::stop`] sets its flag before notifying everyone, and workers
+//! check it after registering, for the same reason. A parked worker blocks in
+//! the kernel: an idle pool burns no CPU.
 //!
 //! This file knows nothing of tasks (`T` is whatever `find` returns), so the
 //! loom models in `loom/` run this very code against loom's atomics and
 //! loom-aware builds of event-listener and concurrent-queue.
 
+use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, Listener, listener};
 
-use super::sync::{AtomicBool, Ordering};
+use super::sync::{AtomicBool, Ordering, fence};
 
 /// Where idle workers sleep.
 pub(crate) struct Parking {
@@ -32,9 +44,17 @@ impl Parking {
     }
 
     /// Wakes up to `count` parked workers. Call it after the work it announces
-    /// is visible (pushed), never before.
+    /// is visible (pushed), never before. For one worker, nothing is done when
+    /// a sleeper is already notified or none sleeps (see the module docs).
     #[inline]
     pub(crate) fn notify(&self, count: usize) {
+        if count == 1 {
+            // Pairs with the fence in `next`.
+            fence(Ordering::SeqCst);
+            if self.event.is_notified() {
+                return;
+            }
+        }
         self.event.notify(count);
     }
 
@@ -69,6 +89,8 @@ impl Parking {
                 return Some(task);
             }
             listener!(self.event => listener);
+            // Pairs with the fence in `notify`.
+            fence(Ordering::SeqCst);
             // Both looks again, now that a notification cannot be missed.
             if self.is_stopping() {
                 return None;
@@ -87,6 +109,20 @@ impl Parking {
     }
 }
 
+/// Pops from `queue` unless it looks empty: concurrent-queue's `pop` makes a
+/// `SeqCst` fence before it reports a queue empty, `is_empty` is two plain
+/// loads, and a worker looks at several queues, most of them empty, for every
+/// task it runs. A push this misses is seen by the look after the fence in
+/// [`Parking::next`], or wakes the worker.
+#[inline]
+pub(crate) fn try_pop<T>(queue: &ConcurrentQueue<T>) -> Option<T> {
+    if queue.is_empty() {
+        None
+    } else {
+        queue.pop().ok()
+    }
+}
+
 /// Loom models of the parking protocol (run from `loom/`, see its `lib.rs`).
 #[cfg(all(test, loom))]
 mod loom_models {
@@ -95,13 +131,13 @@ mod loom_models {
     use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::thread;
 
-    use super::Parking;
+    use super::{Parking, try_pop};
 
     /// A worker's loop: takes tasks until it has `want` of them or is stopped.
     fn worker(parking: &Parking, queue: &ConcurrentQueue<u32>, want: usize) -> usize {
         let mut taken = 0;
         while taken < want {
-            match parking.next(|| queue.pop().ok(), || !queue.is_empty(), || {}) {
+            match parking.next(|| try_pop(queue), || !queue.is_empty(), || {}) {
                 Some(_) => taken += 1,
                 None => break,
             }

@@ -15,7 +15,7 @@
 //! different threads do not contend. No lock is held while a waker runs or a
 //! future drops: both would re-enter the registry.
 
-use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
@@ -38,28 +38,43 @@ impl Slot {
         key: u32::MAX,
     };
 
-    pub(crate) fn to_bits(self) -> u64 {
-        (u64::from(self.shard) << 32) | u64::from(self.key)
+    /// The slot in 32 bits: 4 for the shard, 28 for the key (all ones:
+    /// [`Slot::NONE`]).
+    pub(crate) fn to_bits(self) -> u32 {
+        if self == Slot::NONE {
+            return u32::MAX;
+        }
+        (self.shard << KEY_BITS) | self.key
     }
 
-    pub(crate) fn from_bits(bits: u64) -> Slot {
+    pub(crate) fn from_bits(bits: u32) -> Slot {
+        if bits == u32::MAX {
+            return Slot::NONE;
+        }
         Slot {
-            shard: (bits >> 32) as u32,
-            key: bits as u32,
+            shard: bits >> KEY_BITS,
+            key: bits & MAX_KEY,
         }
     }
 }
 
-/// A slot that is set once the task parks.
-pub(crate) struct SlotCell(AtomicU64);
+/// Bits of a slot's key; the 4 others pick one of the [`SHARDS`].
+const KEY_BITS: u32 = 28;
+/// Largest key (the all-ones key of the last shard would read as `NONE`).
+const MAX_KEY: u32 = (1 << KEY_BITS) - 1;
+const _: () = assert!(SHARDS <= 1 << (32 - KEY_BITS));
+
+/// A slot that is set once the task parks; 4 bytes, as every task has one.
+pub(crate) struct SlotCell(AtomicU32);
 
 impl Default for SlotCell {
     fn default() -> Self {
-        SlotCell(AtomicU64::new(Slot::NONE.to_bits()))
+        SlotCell(AtomicU32::new(Slot::NONE.to_bits()))
     }
 }
 
 impl SlotCell {
+    #[inline]
     pub(crate) fn get(&self) -> Slot {
         Slot::from_bits(self.0.load(Ordering::SeqCst))
     }
@@ -86,10 +101,12 @@ impl ShardedCount {
         }
     }
 
+    #[inline]
     pub(crate) fn add(&self) {
         self.shards[home_shard()].0.fetch_add(1, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(crate) fn sub(&self) {
         self.shards[home_shard()].0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -137,6 +154,7 @@ thread_local! {
 }
 
 /// The shard of this thread.
+#[inline]
 fn home_shard() -> usize {
     HOME_SHARD.with(|s| *s)
 }
@@ -156,17 +174,27 @@ impl Registry {
             return None;
         }
         let key = state.tasks.insert(waker);
+        // Keys below `MAX_KEY` only, so no slot reads as `NONE`.
+        assert!(
+            key < MAX_KEY as usize,
+            "bevy_coro: more than 268 million parked tasks in one registry shard"
+        );
         Some(Slot {
             shard: shard as u32,
-            key: u32::try_from(key).expect("more than 4 billion parked tasks in one shard"),
+            key: key as u32,
         })
     }
 
-    /// Removes a finished task.
+    /// Removes a finished task (nothing to do for one that never parked,
+    /// most short tasks: inlined into the task's end).
+    #[inline]
     pub(crate) fn remove(&self, slot: Slot) {
-        if slot == Slot::NONE {
-            return;
+        if slot != Slot::NONE {
+            self.remove_registered(slot);
         }
+    }
+
+    fn remove_registered(&self, slot: Slot) {
         let removed = self.shards[slot.shard as usize]
             .lock()
             .tasks

@@ -2,4 +2,4 @@
 //! `cancel_slot`, `graveyard`): std's here. The models in `loom/` compile
 //! those same files against loom's types under the same names.
 
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, Ordering, fence};

@@ -11,7 +11,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use async_task::{Builder, FallibleTask, WithInfo};
+use async_task::{Builder, FallibleTask, Runnable, ScheduleInfo, WithInfo};
 
 use super::Shared;
 use super::context;
@@ -68,8 +68,14 @@ struct TaskBody<F> {
     future: ManuallyDrop<F>,
 }
 
+/// A task's failure as stored in its allocation: one pointer, so that with
+/// a small output the slot async-task keeps for the output (or a panic) is
+/// 16 bytes, not 24 (a `TaskError` holds a `String`). Only a cancelled or
+/// panicked task allocates it.
+pub(crate) struct Failed(Box<TaskError>);
+
 impl<F: Future> Future for TaskBody<F> {
-    type Output = Output<Result<F::Output, TaskError>>;
+    type Output = Output<Result<F::Output, Failed>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let header = self.header;
@@ -81,7 +87,7 @@ impl<F: Future> Future for TaskBody<F> {
         if header.is_cancelled() {
             #[cfg(feature = "trace")]
             tracing::debug!(target: "bevy_coro", task = %header.name(), "task cancelled");
-            return Poll::Ready(Output::new(Err(TaskError::Cancelled)));
+            return Poll::Ready(Output::new(Err(Failed(Box::new(TaskError::Cancelled)))));
         }
         let _task = context::enter_task(header);
         if let Some(watch) = &header.shared.watch {
@@ -103,7 +109,7 @@ impl<F: Future> Future for TaskBody<F> {
                 header.shared.counters.panic();
                 #[cfg(feature = "trace")]
                 tracing::error!(target: "bevy_coro", task = %header.name(), panic = %message, "task panicked");
-                TaskError::Panicked(message)
+                Failed(Box::new(TaskError::Panicked(message)))
             }))
         })
     }
@@ -176,7 +182,7 @@ impl<F> Drop for TaskBody<F> {
 #[must_use = "dropping a Task cancels it; call `.detach()` to let it run"]
 pub struct Task<T> {
     /// `None` once the output was taken or the task was detached.
-    inner: Option<FallibleTask<Output<Result<T, TaskError>>, Header>>,
+    inner: Option<FallibleTask<Output<Result<T, Failed>>, Header>>,
     header: NonNull<Header>,
 }
 
@@ -284,7 +290,7 @@ impl<T> Task<T> {
         match Pin::new(inner).poll(&mut cx) {
             Poll::Ready(result) => {
                 self.inner = None;
-                Some(result.map_or(Err(TaskError::Cancelled), Output::into_inner))
+                Some(outcome(result))
             }
             Poll::Pending => None,
         }
@@ -338,10 +344,20 @@ impl<T> Future for Task<T> {
                 self.inner = None;
                 // `None`: the task was closed before it produced an output (its
                 // handle was cancelled or the scheduler shut down).
-                Poll::Ready(result.map_or(Err(TaskError::Cancelled), Output::into_inner))
+                Poll::Ready(outcome(result))
             }
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// A task's result as its handle gives it. `None`: the task was closed before
+/// it produced an output (its handle was cancelled or the scheduler shut down).
+fn outcome<T>(result: Option<Output<Result<T, Failed>>>) -> Result<T, TaskError> {
+    match result.map(Output::into_inner) {
+        Some(Ok(output)) => Ok(output),
+        Some(Err(Failed(error))) => Err(*error),
+        None => Err(TaskError::Cancelled),
     }
 }
 
@@ -355,6 +371,22 @@ impl<T> fmt::Debug for Task<T> {
     }
 }
 
+/// The schedule function of every task. It captures nothing (the runtime is
+/// in the header), so async-task calls it without taking a reference on the
+/// task around the call.
+fn schedule(runnable: Runnable<Header>, info: ScheduleInfo) {
+    let shared: *const Shared = &*runnable.metadata().shared;
+    // SAFETY: while `runnable` lives, its header's `Arc` keeps `Shared`
+    // alive. Once `Shared::schedule` has handed the runnable to a queue,
+    // the task may run and be freed on another thread at once, so that `Arc`
+    // may be gone; but every thread that takes runnables out of the queues
+    // holds an `Arc` of its own for as long as it may: each worker (cloned in
+    // `Workers::start`), the pump and shutdown (called through a `Runtime`).
+    // A refused runnable comes back to this call, still alive. So `Shared`
+    // outlives this call.
+    Shared::schedule(unsafe { &*shared }, runnable, info)
+}
+
 /// Spawns `future` on `shared` with the given starting affinity and schedules it.
 ///
 /// # Safety
@@ -365,12 +397,8 @@ pub(crate) unsafe fn spawn<F>(shared: &Arc<Shared>, options: Options, future: F)
 where
     F: Future + 'static,
 {
-    // SAFETY: the schedule function below holds an `Arc` of `shared`.
-    let header = unsafe { Header::new(shared, options) };
-    let schedule = {
-        let shared = shared.clone();
-        WithInfo(move |runnable, info| Shared::schedule(&shared, runnable, info))
-    };
+    let header = Header::new(shared, options);
+    let schedule = WithInfo(schedule);
     let body = |header: &Header| TaskBody {
         header: NonNull::from(header),
         future: ManuallyDrop::new(future),

@@ -12,10 +12,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use super::header::Site;
 use super::registry::{Registry, Slot, SlotCell};
 
 /// A task's place in its tree.
 pub(crate) struct Node {
+    /// What the task was spawned with (kept here rather than in every
+    /// task's header: see `Header`).
+    pub(crate) site: Site,
     cancelled: AtomicBool,
     /// The task's registry slot, to wake it when an ancestor is cancelled
     /// (unset while the task has not parked: then a poll is coming anyway).
@@ -25,10 +29,11 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new(slot: Slot, cancelled: bool) -> Arc<Node> {
+    pub(crate) fn new(slot: Slot, cancelled: bool, site: Site) -> Arc<Node> {
         let cell = SlotCell::default();
         cell.set(slot);
         Arc::new(Node {
+            site,
             cancelled: AtomicBool::new(cancelled),
             slot: cell,
             children: Mutex::new(Vec::new()),

@@ -31,7 +31,7 @@ use core_affinity::CoreId;
 use super::WorkerWrapper;
 use super::context;
 use super::header::HIGH;
-use super::park::Parking;
+use super::park::{Parking, try_pop};
 use super::task::Header;
 use super::{Shared, drain_queue, run};
 
@@ -59,11 +59,36 @@ struct Local {
 /// `injector_pushes`, bumped by the threads that push to the injector).
 #[derive(Default)]
 struct WorkerCounters {
-    polls: AtomicU64,
-    local_pushes: AtomicU64,
-    steals: AtomicU64,
-    parks: AtomicU64,
+    polls: OwnCounter,
+    local_pushes: OwnCounter,
+    steals: OwnCounter,
+    parks: OwnCounter,
 }
+
+/// A counter only its worker writes: a plain load and store rather than a
+/// locked read-modify-write (readers on other threads still see whole
+/// values, and never a count that goes back).
+#[derive(Default)]
+struct OwnCounter(AtomicU64);
+
+impl OwnCounter {
+    /// Adds `n`; only ever called on the counter's own worker thread.
+    #[inline]
+    fn add(&self, n: u64) {
+        self.0
+            .store(self.0.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A counter every pushing thread bumps, on a cache line of its own, away
+/// from what workers read on every turn (`stopping`, the queues).
+#[repr(align(128))]
+#[derive(Default)]
+struct SharedCounter(AtomicU64);
 
 /// A snapshot of the workers' counters; see [`Handle::stats`](super::Handle::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -87,7 +112,7 @@ pub(crate) struct Workers {
     injector: ConcurrentQueue<Runnable<Header>>,
     locals: Box<[Local]>,
     parking: Parking,
-    injector_pushes: AtomicU64,
+    injector_pushes: SharedCounter,
 }
 
 thread_local! {
@@ -116,7 +141,7 @@ impl Workers {
                 })
                 .collect(),
             parking: Parking::new(),
-            injector_pushes: AtomicU64::new(0),
+            injector_pushes: SharedCounter::default(),
         }
     }
 
@@ -150,8 +175,9 @@ impl Workers {
         runnable: Runnable<Header>,
     ) -> Option<Runnable<Header>> {
         let header = runnable.metadata();
-        if header.cores != 0 {
-            let pushed = self.pinned_for(header.cores).pinned.push(runnable);
+        let cores = header.cores();
+        if cores != 0 {
+            let pushed = self.pinned_for(cores).pinned.push(runnable);
             // Only one worker can take it: wake them all so it is among them.
             return self.pushed(pushed, usize::MAX);
         }
@@ -163,10 +189,7 @@ impl Workers {
             Some(index) => match self.locals[index].queue.push(runnable) {
                 Err(PushError::Full(runnable)) => self.overflow(index, runnable),
                 other => {
-                    self.locals[index]
-                        .counters
-                        .local_pushes
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.locals[index].counters.local_pushes.add(1);
                     other
                 }
             },
@@ -187,10 +210,11 @@ impl Workers {
         let local = &self.locals[index];
         let moved = move_some(&local.queue, &self.injector, LOCAL_CAPACITY / 2);
         self.injector_pushes
+            .0
             .fetch_add(moved as u64, Ordering::Relaxed);
         match local.queue.push(runnable) {
             Ok(()) => {
-                local.counters.local_pushes.fetch_add(1, Ordering::Relaxed);
+                local.counters.local_pushes.add(1);
                 Ok(())
             }
             Err(error) => self.push_injector(error.into_inner()),
@@ -198,22 +222,22 @@ impl Workers {
     }
 
     fn push_injector(&self, runnable: Runnable<Header>) -> Result<(), PushError<Runnable<Header>>> {
-        self.injector_pushes.fetch_add(1, Ordering::Relaxed);
+        self.injector_pushes.0.fetch_add(1, Ordering::Relaxed);
         self.injector.push(runnable)
     }
 
     /// The workers' counters, summed.
     pub(crate) fn stats(&self) -> WorkerStats {
-        let sum = |field: fn(&WorkerCounters) -> &AtomicU64| {
+        let sum = |field: fn(&WorkerCounters) -> &OwnCounter| {
             self.locals
                 .iter()
-                .map(|local| field(&local.counters).load(Ordering::Relaxed))
+                .map(|local| field(&local.counters).get())
                 .sum()
         };
         WorkerStats {
             polls: sum(|c| &c.polls),
             local_pushes: sum(|c| &c.local_pushes),
-            injector_pushes: self.injector_pushes.load(Ordering::Relaxed),
+            injector_pushes: self.injector_pushes.0.load(Ordering::Relaxed),
             steals: sum(|c| &c.steals),
             parks: sum(|c| &c.parks),
         }
@@ -226,11 +250,17 @@ impl Workers {
     ) -> Option<Runnable<Header>> {
         match pushed {
             Ok(()) => {
-                self.parking.notify(wake);
+                self.wake(wake);
                 None
             }
             Err(error) => Some(error.into_inner()),
         }
+    }
+
+    /// Wakes `n` sleeping workers after a push.
+    #[inline]
+    fn wake(&self, n: usize) {
+        self.parking.notify(n);
     }
 
     /// The worker a masked task goes to: the least busy one pinned to one of
@@ -280,11 +310,9 @@ impl Workers {
         while let Some(runnable) = self.parking.next(
             || self.find(index),
             || self.work_waiting(index),
-            || {
-                counters.parks.fetch_add(1, Ordering::Relaxed);
-            },
+            || counters.parks.add(1),
         ) {
-            counters.polls.fetch_add(1, Ordering::Relaxed);
+            counters.polls.add(1);
             run(runnable);
         }
     }
@@ -293,44 +321,43 @@ impl Workers {
     /// (at most `HIGH_BURST` in a row while `Normal` ones wait), its own queue,
     /// the injector, then another worker's queue.
     fn find(&self, index: usize) -> Option<Runnable<Header>> {
-        if let Ok(runnable) = self.locals[index].pinned.pop() {
+        if let Some(runnable) = try_pop(&self.locals[index].pinned) {
             return Some(runnable);
         }
         let high_run = HIGH_RUN.get();
         if high_run < HIGH_BURST
-            && let Ok(runnable) = self.high.pop()
+            && let Some(runnable) = try_pop(&self.high)
         {
             HIGH_RUN.set(high_run + 1);
             return Some(runnable);
         }
-        HIGH_RUN.set(0);
-        self.find_normal(index).or_else(|| self.high.pop().ok())
+        if high_run != 0 {
+            HIGH_RUN.set(0);
+        }
+        self.find_normal(index).or_else(|| try_pop(&self.high))
     }
 
     fn find_normal(&self, index: usize) -> Option<Runnable<Header>> {
         let local = &self.locals[index].queue;
-        if let Ok(runnable) = local.pop() {
+        if let Some(runnable) = try_pop(local) {
             return Some(runnable);
         }
-        if let Ok(runnable) = self.injector.pop() {
-            // Take a fair share along, so the injector is touched less often.
-            let share = (self.injector.len() / self.count()).min(LOCAL_CAPACITY / 2);
-            move_some(&self.injector, local, share);
+        if let Some(runnable) = try_pop(&self.injector) {
+            // One task at a time: concurrent-queue pops one by one anyway, so
+            // moving a share to the local queue would cost a local push and
+            // pop per task and save no injector operation.
             if !self.injector.is_empty() {
                 // More work than this worker takes: let a sleeper help.
-                self.parking.notify(1);
+                self.wake(1);
             }
             return Some(runnable);
         }
         let count = self.count();
         for offset in 1..count {
             let victim = &self.locals[(index + offset) % count].queue;
-            if let Ok(runnable) = victim.pop() {
+            if let Some(runnable) = try_pop(victim) {
                 let moved = move_some(victim, local, victim.len() / 2);
-                self.locals[index]
-                    .counters
-                    .steals
-                    .fetch_add(1 + moved as u64, Ordering::Relaxed);
+                self.locals[index].counters.steals.add(1 + moved as u64);
                 return Some(runnable);
             }
         }

@@ -1,0 +1,145 @@
+//! A fixed amount of work to run under callgrind (instruction counts are
+//! repeatable on a shared machine where wall-clock timings are not):
+//!
+//! ```text
+//! cargo bench --bench profile --no-run      # prints the binary's path
+//! valgrind --tool=callgrind --dump-instr=no target/release/deps/profile-HASH spawn 100000
+//! callgrind_annotate callgrind.out.PID | head -40
+//! ```
+//!
+//! Modes (the count defaults to 100,000):
+//!
+//! - `spawn N`: spawn and complete N trivial worker tasks from the main
+//!   thread, in rounds of 1,000 (as the `spawn` bench group does), 2 workers;
+//! - `spawn1 N`: the same with 1 worker;
+//! - `yield N`: 100 worker tasks yielding N / 100 times each;
+//! - `pump N`: spawn 1,000 main tasks and pump them, N / 1,000 times;
+//! - `spawn-tokio N`, `spawn-async-executor N`, `spawn-bevy_tasks N`: what
+//!   `spawn N` does, on the peers (2 threads each), for instruction counts
+//!   side by side.
+//!
+//! The instructions per task are the total divided by N, workers' parking
+//! included; a baseline run with N = 0 gives the fixed cost to subtract.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use bevy_coro::prelude::*;
+use bevy_coro::runtime::{Runtime, RuntimeConfig};
+
+fn runtime(workers: usize) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        workers,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// Spawns `$n` trivial tasks with `$spawn` (a closure taking the future)
+/// in rounds of 1,000, waiting for each round. A macro, so each peer's spawn
+/// takes the future unboxed.
+macro_rules! spawn_rounds {
+    ($n:expr, $spawn:expr) => {{
+        let spawn = $spawn;
+        let done = Arc::new(AtomicUsize::new(0));
+        let (signal, wait) = sync_channel::<()>(1);
+        let mut left: usize = $n;
+        while left > 0 {
+            let round = left.min(1_000);
+            left -= round;
+            for _ in 0..round {
+                let (done, signal) = (done.clone(), signal.clone());
+                spawn(async move {
+                    if done.fetch_add(1, Ordering::AcqRel) + 1 == round {
+                        done.store(0, Ordering::Release);
+                        signal.send(()).unwrap();
+                    }
+                });
+            }
+            wait.recv().unwrap();
+        }
+    }};
+}
+
+/// Spawns `n` trivial worker tasks in rounds of 1,000, waiting for each round.
+fn spawn(workers: usize, n: usize) {
+    let runtime = runtime(workers);
+    spawn_rounds!(n, |future| runtime.spawn::<Worker>(future).detach());
+}
+
+fn spawn_tokio(n: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    spawn_rounds!(n, |future| drop(runtime.spawn(future)));
+}
+
+fn spawn_async_executor(n: usize) {
+    let executor = Arc::new(async_executor::Executor::new());
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (executor, stopped) = (executor.clone(), stopped.clone());
+            std::thread::spawn(move || {
+                futures_lite::future::block_on(executor.run(stopped.recv())).unwrap_or(())
+            })
+        })
+        .collect();
+    spawn_rounds!(n, |future| executor.spawn(future).detach());
+    stop.close();
+    for thread in threads {
+        let _ = thread.join();
+    }
+}
+
+fn spawn_bevy_tasks(n: usize) {
+    let pool = bevy_tasks::TaskPoolBuilder::new().num_threads(2).build();
+    spawn_rounds!(n, |future| pool.spawn(future).detach());
+}
+
+fn yields(n: usize) {
+    let runtime = runtime(2);
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            runtime.spawn::<Worker>(async move {
+                for _ in 0..n / 100 {
+                    yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.block().unwrap();
+    }
+}
+
+fn pump(n: usize) {
+    let runtime = runtime(1);
+    for _ in 0..n / 1_000 {
+        for _ in 0..1_000 {
+            runtime.spawn::<Main>(async {}).detach();
+        }
+        runtime.pump(Instant::now(), None);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg.starts_with("--")) {
+        return; // `cargo bench` passes `--bench`: this is a tool, not a bench
+    }
+    let n = args.get(1).map_or(100_000, |n| n.parse().expect("a count"));
+    match args.first().map(String::as_str) {
+        Some("spawn") | None => spawn(2, n),
+        Some("spawn1") => spawn(1, n),
+        Some("yield") => yields(n),
+        Some("pump") => pump(n),
+        Some("spawn-tokio") => spawn_tokio(n),
+        Some("spawn-async-executor") => spawn_async_executor(n),
+        Some("spawn-bevy_tasks") => spawn_bevy_tasks(n),
+        Some(other) => panic!("unknown mode {other}"),
+    }
+}
