@@ -167,7 +167,16 @@ mod loom_models {
         }
     }
 
-    fn race(name: &'static str, wakes_another: bool) {
+    /// Who races shutdown with a task.
+    #[derive(Clone, Copy)]
+    enum Racer {
+        /// `task::spawn` from another thread.
+        Spawn,
+        /// A wake from a foreign thread (the timer thread, a channel).
+        Wake,
+    }
+
+    fn race(name: &'static str, racer: Racer, wakes_another: bool) {
         crate::model(name, move || {
             let runtime = Arc::new(Runtime {
                 closed: AtomicBool::new(false),
@@ -175,18 +184,21 @@ mod loom_models {
                 graveyard: Graveyard::new(),
                 drops: AtomicUsize::new(0),
             });
-            let spawner = {
+            let other = {
                 let runtime = runtime.clone();
                 thread::spawn(move || {
                     let task = Counted {
                         runtime: runtime.clone(),
                         wakes_another,
                     };
-                    runtime.spawn(task);
+                    match racer {
+                        Racer::Spawn => runtime.spawn(task),
+                        Racer::Wake => runtime.schedule(task),
+                    }
                 })
             };
             runtime.shutdown();
-            spawner.join().unwrap();
+            other.join().unwrap();
             let tasks = if wakes_another { 2 } else { 1 };
             assert_eq!(runtime.drops.load(Ordering::SeqCst), tasks);
             assert!(runtime.graveyard.is_empty(), "a task was left behind");
@@ -198,37 +210,23 @@ mod loom_models {
     /// by one side or the other.
     #[test]
     fn a_spawn_racing_shutdown_drops_its_task_once() {
-        race("a_spawn_racing_shutdown_drops_its_task_once", false);
+        race(
+            "a_spawn_racing_shutdown_drops_its_task_once",
+            Racer::Spawn,
+            false,
+        );
     }
 
-    /// A wake from a foreign thread (the timer thread, a channel) racing
-    /// shutdown, also after its burial: the woken task is dropped exactly
-    /// once. Without the seal, a wake after the last burial strands it.
+    /// A wake from a foreign thread racing shutdown, also after its burial:
+    /// the woken task is dropped exactly once. Without the seal, a wake after
+    /// the last burial strands it.
     #[test]
     fn a_foreign_wake_racing_shutdown_drops_its_task_once() {
-        crate::model("a_foreign_wake_racing_shutdown_drops_its_task_once", || {
-            let runtime = Arc::new(Runtime {
-                closed: AtomicBool::new(false),
-                queue: ConcurrentQueue::unbounded(),
-                graveyard: Graveyard::new(),
-                drops: AtomicUsize::new(0),
-            });
-            let waker = {
-                let runtime = runtime.clone();
-                thread::spawn(move || {
-                    let task = Counted {
-                        runtime: runtime.clone(),
-                        wakes_another: false,
-                    };
-                    runtime.schedule(task);
-                })
-            };
-            runtime.shutdown();
-            waker.join().unwrap();
-            assert_eq!(runtime.drops.load(Ordering::SeqCst), 1);
-            assert!(runtime.graveyard.is_empty(), "a task was left behind");
-            assert!(runtime.queue.is_empty(), "a task was left queued");
-        });
+        race(
+            "a_foreign_wake_racing_shutdown_drops_its_task_once",
+            Racer::Wake,
+            false,
+        );
     }
 
     /// Also when dropping that task wakes another into the closed scheduler.
@@ -236,6 +234,7 @@ mod loom_models {
     fn a_task_woken_by_a_dropped_task_during_shutdown_is_dropped_too() {
         race(
             "a_task_woken_by_a_dropped_task_during_shutdown_is_dropped_too",
+            Racer::Spawn,
             true,
         );
     }
