@@ -19,8 +19,6 @@ use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use slab::Slab;
-
 /// Number of shards; a power of two above the thread counts we expect.
 const SHARDS: usize = 16;
 
@@ -128,8 +126,95 @@ struct Shard(Mutex<ShardState>);
 
 #[derive(Default)]
 struct ShardState {
-    tasks: Slab<Waker>,
+    tasks: Wakers,
     closed: bool,
+}
+
+/// Wakers in chunks of a fixed size, reached by key: a slab that grows a
+/// chunk at a time rather than doubling one vector. Each parked task costs
+/// its 16-byte entry and no more than a chunk of slack per shard (a doubled
+/// vector left a third to a half of it empty on average), and growing never
+/// copies the entries under the shard's lock.
+#[derive(Default)]
+struct Wakers {
+    chunks: Vec<Box<[Entry]>>,
+    /// Entries handed out so far (occupied or vacant): keys below it exist.
+    used: usize,
+    /// The first vacant entry below `used` (its `Vacant` holds the next
+    /// one); `used` when none.
+    free: usize,
+}
+
+/// Entries per chunk: 16 KiB of wakers.
+const CHUNK: usize = 1024;
+
+enum Entry {
+    /// Free; holds the next free key.
+    Vacant(usize),
+    Occupied(Waker),
+}
+
+impl Wakers {
+    fn entry(&mut self, key: usize) -> Option<&mut Entry> {
+        if key >= self.used {
+            return None;
+        }
+        Some(&mut self.chunks[key / CHUNK][key % CHUNK])
+    }
+
+    fn insert(&mut self, waker: Waker) -> usize {
+        let key = self.free;
+        if key < self.used {
+            let entry = &mut self.chunks[key / CHUNK][key % CHUNK];
+            let Entry::Vacant(next) = *entry else {
+                unreachable!("the free list holds vacant entries only")
+            };
+            self.free = next;
+            *entry = Entry::Occupied(waker);
+        } else {
+            if key == self.chunks.len() * CHUNK {
+                self.chunks
+                    .push((0..CHUNK).map(|_| Entry::Vacant(usize::MAX)).collect());
+            }
+            self.chunks[key / CHUNK][key % CHUNK] = Entry::Occupied(waker);
+            self.used += 1;
+            self.free = self.used;
+        }
+        key
+    }
+
+    fn try_remove(&mut self, key: usize) -> Option<Waker> {
+        let free = self.free;
+        let entry = self.entry(key)?;
+        if !matches!(entry, Entry::Occupied(_)) {
+            return None;
+        }
+        let Entry::Occupied(waker) = std::mem::replace(entry, Entry::Vacant(free)) else {
+            unreachable!("checked above")
+        };
+        self.free = key;
+        Some(waker)
+    }
+
+    fn get(&mut self, key: usize) -> Option<&Waker> {
+        match self.entry(key)? {
+            Entry::Occupied(waker) => Some(waker),
+            Entry::Vacant(_) => None,
+        }
+    }
+
+    /// Every waker, leaving the slab empty.
+    fn drain(&mut self) -> impl Iterator<Item = Waker> + use<> {
+        let chunks = std::mem::take(&mut self.chunks);
+        *self = Wakers::default();
+        chunks
+            .into_iter()
+            .flat_map(|chunk| chunk.into_vec())
+            .filter_map(|entry| match entry {
+                Entry::Occupied(waker) => Some(waker),
+                Entry::Vacant(_) => None,
+            })
+    }
 }
 
 impl Shard {
@@ -226,10 +311,39 @@ impl Registry {
         for shard in self.shards.iter() {
             let mut state = shard.lock();
             state.closed = true;
-            let taken = std::mem::take(&mut state.tasks);
+            let taken = state.tasks.drain();
             drop(state);
-            all.extend(taken.into_iter().map(|(_, waker)| waker));
+            all.extend(taken);
         }
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_wakers_reuse_keys_and_drain() {
+        let mut wakers = Wakers::default();
+        let keys: Vec<usize> = (0..CHUNK + 10)
+            .map(|_| wakers.insert(Waker::noop().clone()))
+            .collect();
+        assert_eq!(keys, (0..CHUNK + 10).collect::<Vec<_>>());
+        assert_eq!(wakers.chunks.len(), 2);
+        assert!(wakers.try_remove(5).is_some());
+        assert!(wakers.try_remove(5).is_none());
+        assert!(wakers.get(5).is_none());
+        assert!(wakers.try_remove(CHUNK + 3).is_some());
+        assert!(wakers.get(CHUNK + 10).is_none());
+        assert!(wakers.try_remove(usize::MAX).is_none());
+        // Freed keys are reused, last freed first.
+        assert_eq!(wakers.insert(Waker::noop().clone()), CHUNK + 3);
+        assert_eq!(wakers.insert(Waker::noop().clone()), 5);
+        assert_eq!(wakers.insert(Waker::noop().clone()), CHUNK + 10);
+        assert!(wakers.get(7).is_some());
+        assert_eq!(wakers.drain().count(), CHUNK + 11);
+        assert!(wakers.get(0).is_none());
+        assert_eq!(wakers.insert(Waker::noop().clone()), 0);
     }
 }

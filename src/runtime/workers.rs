@@ -343,9 +343,9 @@ impl Workers {
             return Some(runnable);
         }
         if let Some(runnable) = try_pop(&self.injector) {
-            // One task at a time: concurrent-queue pops one by one anyway, so
-            // moving a share to the local queue would cost a local push and
-            // pop per task and save no injector operation.
+            // Take a fair share along, so the injector is touched less often.
+            let share = (self.injector.len() / self.count()).min(LOCAL_CAPACITY / 2);
+            move_some(&self.injector, local, share);
             if !self.injector.is_empty() {
                 // More work than this worker takes: let a sleeper help.
                 self.wake(1);
