@@ -26,6 +26,9 @@
 /// Loom's atomics under the names `src/runtime/sync.rs` gives std's.
 mod sync {
     pub(crate) use loom::sync::atomic::{AtomicBool, Ordering, fence};
+
+    /// No spinning before parking under loom (see `src/runtime/sync.rs`).
+    pub(crate) const SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::ZERO;
 }
 
 #[path = "../src/runtime/park.rs"]

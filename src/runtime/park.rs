@@ -27,7 +27,7 @@
 use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, Listener, listener};
 
-use super::sync::{AtomicBool, Ordering, fence};
+use super::sync::{AtomicBool, Ordering, SPIN_BEFORE_PARK, fence};
 
 /// Where idle workers sleep.
 pub(crate) struct Parking {
@@ -88,6 +88,12 @@ impl Parking {
             if let Some(task) = find() {
                 return Some(task);
             }
+            // Out of work: look again for a few microseconds before sleeping,
+            // so a task that comes right after (the other half of a hop, the
+            // next burst) costs no kernel wake-up on either side.
+            if let Some(task) = spin(&mut find) {
+                return Some(task);
+            }
             listener!(self.event => listener);
             // Pairs with the fence in `notify`.
             fence(Ordering::SeqCst);
@@ -105,6 +111,26 @@ impl Parking {
             if more_waiting() {
                 self.event.notify(1);
             }
+        }
+    }
+}
+
+/// Looks for work with `find` until [`SPIN_BEFORE_PARK`] has passed.
+#[inline]
+fn spin<T>(find: &mut impl FnMut() -> Option<T>) -> Option<T> {
+    if SPIN_BEFORE_PARK.is_zero() {
+        return None;
+    }
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..16 {
+            std::hint::spin_loop();
+        }
+        if let Some(task) = find() {
+            return Some(task);
+        }
+        if start.elapsed() >= SPIN_BEFORE_PARK {
+            return None;
         }
     }
 }

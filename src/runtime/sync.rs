@@ -3,3 +3,8 @@
 //! those same files against loom's types under the same names.
 
 pub(crate) use std::sync::atomic::{AtomicBool, Ordering, fence};
+
+/// How long an idle worker keeps looking for work before it sleeps (see
+/// `park`). The loom models set it to zero: the looks add nothing to the
+/// protocol they check, only states to explore.
+pub(crate) const SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::from_micros(20);
