@@ -18,7 +18,9 @@
 //!
 //! [`Parking::stop`] sets its flag before notifying everyone, and workers
 //! check it after registering, for the same reason. A parked worker blocks in
-//! the kernel: an idle pool burns no CPU.
+//! the kernel: an idle pool burns no CPU. Before it parks, a worker that just
+//! ran out of work keeps looking for `SPIN_BEFORE_PARK` (20 µs): a task that
+//! comes right after (the other half of a hop) then needs no kernel wake-up.
 //!
 //! This file knows nothing of tasks (`T` is whatever `find` returns), so the
 //! loom models in `loom/` run this very code against loom's atomics and
