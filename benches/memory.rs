@@ -4,6 +4,10 @@
 //!
 //! `cargo bench --bench memory`
 
+mod common;
+
+use common::ExecutorThreads;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::pending;
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -91,20 +95,11 @@ fn main() {
         || true,
     );
 
-    let executor = std::sync::Arc::new(async_executor::Executor::new());
-    let (stop, stopped) = async_channel::bounded::<()>(1);
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
-            let (executor, stopped) = (executor.clone(), stopped.clone());
-            std::thread::spawn(move || {
-                futures_lite::future::block_on(executor.run(stopped.recv())).unwrap_or(())
-            })
-        })
-        .collect();
+    let executor = ExecutorThreads::start(2);
     let executor_bytes = per_task(
         || {
             for _ in 0..TASKS {
-                executor.spawn(pending::<()>()).detach();
+                executor.executor.spawn(pending::<()>()).detach();
             }
         },
         || true,
@@ -125,8 +120,5 @@ fn main() {
     println!("  tokio           {tokio_bytes:>6.1}");
     println!("  async-executor  {executor_bytes:>6.1}");
     println!("  bevy_tasks      {pool_bytes:>6.1}");
-    stop.close();
-    for thread in threads {
-        let _ = thread.join();
-    }
+    drop(executor);
 }

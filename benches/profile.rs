@@ -21,6 +21,10 @@
 //! The instructions per task are the total divided by N, workers' parking
 //! included; a baseline run with N = 0 gives the fixed cost to subtract.
 
+mod common;
+
+use common::ExecutorThreads;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
@@ -78,21 +82,8 @@ fn spawn_tokio(n: usize) {
 }
 
 fn spawn_async_executor(n: usize) {
-    let executor = Arc::new(async_executor::Executor::new());
-    let (stop, stopped) = async_channel::bounded::<()>(1);
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
-            let (executor, stopped) = (executor.clone(), stopped.clone());
-            std::thread::spawn(move || {
-                futures_lite::future::block_on(executor.run(stopped.recv())).unwrap_or(())
-            })
-        })
-        .collect();
-    spawn_rounds!(n, |future| executor.spawn(future).detach());
-    stop.close();
-    for thread in threads {
-        let _ = thread.join();
-    }
+    let pool = ExecutorThreads::start(2);
+    spawn_rounds!(n, |future| pool.executor.spawn(future).detach());
 }
 
 fn spawn_bevy_tasks(n: usize) {

@@ -21,6 +21,10 @@
 //!   (bevy_defer 0.19 targets Bevy 0.20 through the `bevy` crate, which
 //!   needs rustc 1.97.1; this project builds with 1.95).
 
+mod common;
+
+use common::ExecutorThreads;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,11 +70,7 @@ impl Finish {
 enum Peer {
     Coro(Runtime),
     Tokio(tokio::runtime::Runtime),
-    AsyncExecutor(
-        Arc<async_executor::Executor<'static>>,
-        Vec<std::thread::JoinHandle<()>>,
-        async_channel::Sender<()>,
-    ),
+    AsyncExecutor(ExecutorThreads),
     BevyTasks(bevy_tasks::TaskPool),
 }
 
@@ -85,16 +85,6 @@ impl Peer {
             .worker_threads(THREADS)
             .build()
             .unwrap();
-        let executor = Arc::new(async_executor::Executor::new());
-        let (stop, stopped) = async_channel::bounded::<()>(1);
-        let threads = (0..THREADS)
-            .map(|_| {
-                let (executor, stopped) = (executor.clone(), stopped.clone());
-                std::thread::spawn(move || {
-                    futures_lite::future::block_on(executor.run(stopped.recv())).unwrap_or(())
-                })
-            })
-            .collect();
         let pool = bevy_tasks::TaskPoolBuilder::new()
             .num_threads(THREADS)
             .build();
@@ -103,7 +93,7 @@ impl Peer {
             ("tokio", Peer::Tokio(tokio)),
             (
                 "async-executor",
-                Peer::AsyncExecutor(executor, threads, stop),
+                Peer::AsyncExecutor(ExecutorThreads::start(THREADS)),
             ),
             ("bevy_tasks", Peer::BevyTasks(pool)),
         ]
@@ -113,19 +103,8 @@ impl Peer {
         match self {
             Peer::Coro(runtime) => runtime.spawn::<Worker>(future).detach(),
             Peer::Tokio(runtime) => drop(runtime.spawn(future)),
-            Peer::AsyncExecutor(executor, ..) => executor.spawn(future).detach(),
+            Peer::AsyncExecutor(pool) => pool.executor.spawn(future).detach(),
             Peer::BevyTasks(pool) => pool.spawn(future).detach(),
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Peer::AsyncExecutor(_, threads, stop) = self {
-            stop.close();
-            for thread in threads.drain(..) {
-                let _ = thread.join();
-            }
         }
     }
 }
