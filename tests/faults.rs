@@ -179,11 +179,7 @@ fn panics_in_future_drops_on_cancel_and_on_completion_are_contained_on_both_side
                 let _grenade = grenade;
                 std::future::pending::<()>().await;
             };
-            if i % 2 == 0 {
-                coro.spawn::<Main>(future)
-            } else {
-                coro.spawn::<Worker>(future)
-            }
+            spawn_on_either_side(&coro, i, future)
         })
         .collect();
     // Finished tasks whose futures panic in `Drop` after they returned.
@@ -195,11 +191,7 @@ fn panics_in_future_drops_on_cancel_and_on_completion_are_contained_on_both_side
                     drops: drops.clone(),
                 },
             };
-            if i % 2 == 0 {
-                coro.spawn::<Main>(future)
-            } else {
-                coro.spawn::<Worker>(future)
-            }
+            spawn_on_either_side(&coro, i, future)
         })
         .collect();
     let crowd = bystanders(&coro, 1_000);
@@ -398,11 +390,7 @@ fn a_panic_in_a_with_world_closure_ends_only_its_task_and_the_world_stays_lent()
                 })
                 .await
             };
-            if i % 2 == 0 {
-                coro.spawn::<Main>(future)
-            } else {
-                coro.spawn::<Worker>(future)
-            }
+            spawn_on_either_side(&coro, i, future)
         })
         .collect();
     // Bystanders use the World in the same pumps, before and after the panics.
@@ -413,11 +401,7 @@ fn a_panic_in_a_with_world_closure_ends_only_its_task_and_the_world_stays_lent()
                 yield_now().await;
                 with_world(|world| world.resource_mut::<Score>().0 += 1).await;
             };
-            if i % 2 == 0 {
-                coro.spawn::<Main>(future)
-            } else {
-                coro.spawn::<Worker>(future)
-            }
+            spawn_on_either_side(&coro, i, future)
         })
         .collect();
     let crowd = bystanders(&coro, 200);
@@ -508,6 +492,20 @@ fn panics_in_drops_during_shutdown_are_contained_and_every_other_future_is_dropp
         // lost the grenade's own token at most, and the counter says none.
         assert_eq!(innocent.count(), GRENADES + INNOCENT, "round {round}");
         assert_eq!(coro.in_flight(), 0, "round {round}");
+    }
+}
+
+/// Spawns `future` on the main thread for an even `i`, on a worker for an
+/// odd one, so a fault is injected on both sides.
+fn spawn_on_either_side<F>(coro: &Coro, i: usize, future: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    if i.is_multiple_of(2) {
+        coro.spawn::<Main>(future)
+    } else {
+        coro.spawn::<Worker>(future)
     }
 }
 
