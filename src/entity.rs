@@ -26,9 +26,11 @@ use crate::runtime::{AbortHandle, Affinity, Priority, SpawnOn, Task, TaskBuilder
 pub struct EntityTasks(Vec<AbortHandle>);
 
 impl EntityTasks {
-    /// Tasks tied to the entity and not yet aborted.
+    /// Tasks tied to the entity that may still run: not aborted, and not
+    /// ended (a task counts as ended once it is freed: finished and its
+    /// `Task` handle dropped or detached).
     pub fn len(&self) -> usize {
-        self.0.iter().filter(|task| !task.is_aborted()).count()
+        self.0.iter().filter(|task| task.is_live()).count()
     }
 
     /// Whether no live task is tied to the entity.
@@ -37,10 +39,10 @@ impl EntityTasks {
     }
 
     fn bind(&mut self, task: AbortHandle) {
-        // Drop the handles of tasks already ended, so a long-lived entity
-        // does not collect them.
+        // Drop the handles of tasks already ended or aborted, so a
+        // long-lived entity does not collect one per task it ever had.
         if self.0.len() == self.0.capacity() {
-            self.0.retain(|task| !task.is_aborted());
+            self.0.retain(AbortHandle::is_live);
         }
         self.0.push(task);
     }
@@ -197,4 +199,36 @@ fn coro_of(world: &World, location: &std::panic::Location<'_>) -> Coro {
             panic!("spawn_task at {location}: there is no scheduler; add CoroPlugin to the App")
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use bevy_app::App;
+
+    use crate::prelude::*;
+
+    use super::EntityTasks;
+
+    #[test]
+    fn an_entity_keeps_no_handle_of_its_ended_tasks() {
+        let mut app = App::new();
+        app.add_plugins(CoroPlugin {
+            workers: 1,
+            ..Default::default()
+        });
+        let entity = app.world_mut().spawn_empty().id();
+        let coro = app.world().resource::<Coro>().clone();
+        for _ in 0..1_000 {
+            coro.task("step")
+                .for_entity(entity)
+                .spawn::<Main>(async {})
+                .detach();
+            // Binds the task, then runs it to its end.
+            app.update();
+        }
+        let tasks = app.world().get::<EntityTasks>(entity).unwrap();
+        assert_eq!(tasks.len(), 0);
+        // Pruned as it grows: bounded by the live tasks, not the 1,000 ended.
+        assert!(tasks.0.len() <= 2, "{} handles kept", tasks.0.len());
+    }
 }

@@ -106,6 +106,13 @@ impl AbortHandle {
     pub fn is_aborted(&self) -> bool {
         self.node.is_cancelled()
     }
+
+    /// Whether the task may still run: not aborted, and not ended and freed
+    /// (the task's memory holds the other count of its node; a clone of
+    /// this handle keeps an ended task counted as live, which is safe).
+    pub(crate) fn is_live(&self) -> bool {
+        !self.is_aborted() && Arc::strong_count(&self.node) > 1
+    }
 }
 
 impl std::fmt::Debug for AbortHandle {
