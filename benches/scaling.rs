@@ -41,6 +41,8 @@ fn measure(
         injector_pushes: after.injector_pushes - before.injector_pushes,
         steals: after.steals - before.steals,
         parks: after.parks - before.parks,
+        rescued: after.rescued - before.rescued,
+        background: after.background,
     };
     (seconds, delta)
 }

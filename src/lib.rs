@@ -74,8 +74,8 @@ pub use entity::{CoroCommandsExt, CoroTaskBuilder, EntityTasks};
 pub use plugin::{Coro, CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroStats, CoroSystems};
 pub use runtime::{
     AbortHandle, Affinity, CancelToken, CoroFutureExt, Elapsed, MissedTick, NextFrame, On,
-    Priority, SpawnOn, Task, TaskError, TaskGroup, Worker, YieldNow, next_frame, sleep,
-    sleep_until, timeout, yield_now,
+    Priority, SpawnOn, Task, TaskError, TaskGroup, Worker, WorkerPriority, YieldNow, next_frame,
+    sleep, sleep_until, timeout, yield_now,
 };
 pub use world::{WithWorld, with_world};
 
@@ -87,7 +87,7 @@ pub mod prelude {
     pub use crate::{
         Affinity, CancelToken, Coro, CoroClock, CoroCommandsExt, CoroFutureExt, CoroMode,
         CoroPlugin, CoroStats, CoroSystems, Elapsed, EntityTasks, Main, MissedTick, Priority,
-        SpawnOn, Task, TaskError, TaskGroup, Worker, next_frame, sleep, sleep_until, timeout,
-        with_world, yield_now,
+        SpawnOn, Task, TaskError, TaskGroup, Worker, WorkerPriority, next_frame, sleep,
+        sleep_until, timeout, with_world, yield_now,
     };
 }

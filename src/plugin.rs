@@ -15,7 +15,7 @@ use crate::entity::{Bindings, CoroTaskBuilder, attach_bindings};
 
 use crate::runtime::{
     Affinity, Clock, Handle, ManualClock, Mode, Runtime, RuntimeConfig, Stall, StuckTask,
-    default_workers,
+    WorkerPriority, default_workers,
 };
 
 /// Adds the coroutine scheduler to an App: worker threads, the [`Coro`]
@@ -38,6 +38,14 @@ pub struct CoroPlugin {
     pub workers: usize,
     /// Pin each worker to its own core (with `core_affinity`). Default: `false`.
     pub pin_workers: bool,
+    /// How the operating system weighs the workers against the frame's
+    /// threads. Default: [`WorkerPriority::Background`]: the main thread and
+    /// Bevy's task pools take a core from a worker at once, so a worker in a
+    /// long poll does not hold a frame back, and a rescue thread keeps the
+    /// workers from starving when other programs fill every core (see the
+    /// README's "Frame health"). [`WorkerPriority::Normal`] gives workers the
+    /// same weight as every other thread.
+    pub worker_priority: WorkerPriority,
     /// The longest the pump may spend running main-thread tasks in one frame;
     /// what is left runs in the next frames. Default: `None`, drain the queue.
     pub main_budget: Option<Duration>,
@@ -100,6 +108,7 @@ impl Default for CoroPlugin {
         CoroPlugin {
             workers: default_workers(),
             pin_workers: false,
+            worker_priority: WorkerPriority::Background,
             main_budget: None,
             schedule: PreUpdate.intern(),
             clock: CoroClock::Real,
@@ -137,6 +146,7 @@ impl Plugin for CoroPlugin {
         let runtime = Runtime::new(RuntimeConfig {
             workers: self.workers,
             pin_workers: self.pin_workers,
+            worker_priority: self.worker_priority,
             clock: virtual_clock.clone().map_or(Clock::Real, Clock::Manual),
             mode,
             report_stuck_after: self.report_stuck_after,

@@ -82,3 +82,50 @@ fn a_given_multi_thread_runtime_is_entered() {
     assert_eq!(run_task(&mut app, task), Ok(true));
     drop(app);
 }
+
+#[test]
+fn the_rescue_thread_polls_tokio_futures_too() {
+    if !cfg!(target_os = "linux") {
+        println!("skipped: the rescue thread exists on Linux only");
+        return;
+    }
+    let mut app = App::new();
+    app.add_plugins(CoroPlugin {
+        workers: 1,
+        worker_priority: WorkerPriority::Background,
+        ..Default::default()
+    });
+    let coro = coro(&app);
+    if coro.stats().workers.background == 0 {
+        // The worker may not have started yet: let it take one task first.
+        bevy_coro::runtime::block_on(coro.spawn::<Worker>(async {})).unwrap();
+    }
+    if coro.stats().workers.background == 0 {
+        println!("skipped: the OS refused SCHED_IDLE here (seccomp?)");
+        return;
+    }
+    // Every core busy at normal priority: the background worker starves, and
+    // the tasks run on the rescue thread, which must have tokio's context.
+    let hogs = Hogs::start();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for _ in 0..100 {
+        let done = done.clone();
+        coro.spawn::<Worker>(async move {
+            // Work first: most first polls, which make the tokio timer, are
+            // the rescue thread's.
+            busy(std::time::Duration::from_millis(2));
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .detach();
+    }
+    update_until(&mut app, "the tasks ran", |_| {
+        done.load(std::sync::atomic::Ordering::Relaxed) == 100 || coro.stats().panics > 0
+    });
+    drop(hogs);
+    assert!(
+        coro.stats().workers.rescued > 0,
+        "{:?}",
+        coro.stats().workers
+    );
+}

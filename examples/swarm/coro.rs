@@ -23,6 +23,7 @@ pub fn build_app(options: &Options, grid: Grid) -> App {
     let mut app = App::new();
     app.add_plugins(CoroPlugin {
         workers: options.workers,
+        worker_priority: options.worker_priority,
         main_budget: options.budget,
         mode: options.coro_mode,
         ..Default::default()
@@ -96,12 +97,16 @@ fn scheduler_counters(mut stats: ResMut<Stats>, coro_stats: Res<CoroStats>) {
 pub fn scheduler_line(world: &World) -> String {
     let stats = world.resource::<Stats>();
     let coro = world.resource::<CoroStats>();
+    let workers = world.resource::<Coro>().stats().workers;
     format!(
-        "{} main-thread polls, longest pump {:.3} ms (by CoroStats), worker queue peak {}, {} tasks in flight at the end, {} panics",
+        "{} main-thread polls, longest pump {:.3} ms (by CoroStats), worker queue peak {}, {} tasks in flight at the end, {} panics, {} of {} workers at background priority, {} polls by the rescue thread",
         stats.main_polls,
         stats.pump_inside.as_secs_f64() * 1e3,
         stats.max_worker_queue,
         coro.in_flight,
-        coro.panics
+        coro.panics,
+        workers.background,
+        world.resource::<Coro>().worker_count(),
+        workers.rescued,
     )
 }

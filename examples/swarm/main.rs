@@ -8,11 +8,14 @@
 //!                                        [--baseline bevy_tasks | --compare]
 //!                                        [--main-work-us N] [--budget-ms N]
 //!                                        [--plot FILE.svg]
+//!                                        [--worker-priority background | normal]
 //! ```
 //!
 //! `--baseline bevy_tasks` plays the same game with the task plumbing a Bevy
 //! user writes today (`baseline.rs`, to read beside `coro.rs`); `--compare`
 //! plays both, one after the other, and prints a table side by side.
+//! bevy_coro's workers run at `WorkerPriority::Background` unless
+//! `--worker-priority normal` is given (the baseline's pool is always normal).
 //!
 //! With `--features tracy`, it installs a Tracy layer and prints how to
 //! connect the Tracy profiler.
@@ -61,6 +64,8 @@ struct Options {
     budget: Option<Duration>,
     /// Where to draw the frame-time chart.
     plot: Option<String>,
+    /// bevy_coro's `CoroPlugin::worker_priority`.
+    worker_priority: WorkerPriority,
     /// Not a flag: tests replay bevy_coro in its deterministic mode.
     coro_mode: CoroMode,
 }
@@ -79,6 +84,7 @@ impl Default for Options {
             main_work: Duration::ZERO,
             budget: None,
             plot: None,
+            worker_priority: WorkerPriority::Background,
             coro_mode: CoroMode::Threaded,
         }
     }
@@ -86,7 +92,8 @@ impl Default for Options {
 
 const USAGE: &str = "usage: swarm [--agents N] [--frames N] [--workers N] [--fps N (0: uncapped)] \
                      [--seed N] [--map FILE.map] [--baseline bevy_tasks | --compare] \
-                     [--main-work-us N] [--budget-ms N] [--plot FILE.svg]";
+                     [--main-work-us N] [--budget-ms N] [--plot FILE.svg] \
+                     [--worker-priority background | normal]";
 
 fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
     let mut options = Options::default();
@@ -112,6 +119,17 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
             "--main-work-us" => options.main_work = Duration::from_micros(number(value()?)?),
             "--budget-ms" => options.budget = Some(Duration::from_millis(number(value()?)?)),
             "--plot" => options.plot = Some(value()?),
+            "--worker-priority" => {
+                options.worker_priority = match value()?.as_str() {
+                    "background" => WorkerPriority::Background,
+                    "normal" => WorkerPriority::Normal,
+                    other => {
+                        return Err(format!(
+                            "--worker-priority: `{other}` is not one (try background or normal)"
+                        ));
+                    }
+                }
+            }
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown flag `{other}` (try --help)")),
         }
@@ -207,6 +225,13 @@ fn run(
     }
     if let Some(budget) = options.budget {
         write!(header, ", pump budget {} ms", budget.as_millis()).unwrap();
+    }
+    if options.compare || options.version == Version::Coro {
+        let priority = match options.worker_priority {
+            WorkerPriority::Background => "background",
+            WorkerPriority::Normal => "normal",
+        };
+        write!(header, ", bevy_coro workers at {priority} priority").unwrap();
     }
     out(&format!("{header}\n"));
     let mut runs: Vec<(&str, Summary)> = Vec::new();

@@ -134,6 +134,13 @@ impl Summary {
         self.frame_times.iter().max().copied().unwrap_or_default()
     }
 
+    /// Frames that took longer than [`STALLED`]: with this game's frame
+    /// work at a few tenths of a millisecond, a thread of the frame waited
+    /// for a CPU in them.
+    pub fn stalled_frames(&self) -> usize {
+        self.frame_times.iter().filter(|&&t| t > STALLED).count()
+    }
+
     /// Plans finished per second of the run.
     pub fn paths_per_second(&self) -> f64 {
         self.plans_done as f64 / self.wall.as_secs_f64().max(1e-9)
@@ -163,6 +170,10 @@ impl Summary {
     }
 }
 
+/// A frame longer than this is counted as stalled (see
+/// [`Summary::stalled_frames`]).
+pub const STALLED: Duration = Duration::from_millis(2);
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -187,6 +198,13 @@ pub fn single(summary: &Summary, task_work: &str) -> String {
         ms(summary.frame(0.99)),
         ms(summary.frame_max()),
     ).unwrap();
+    writeln!(
+        out,
+        "stalled frames      {} over {} ms",
+        summary.stalled_frames(),
+        STALLED.as_millis()
+    )
+    .unwrap();
     writeln!(
         out,
         "{task_work:<19} p50 {:.3} ms   p99 {:.3} ms   total {:.3} ms over {:.2} s",
@@ -239,7 +257,8 @@ pub fn compare_table(baseline: &Summary, coro: &Summary) -> String {
             .main_thread
             .map_or(f64::NAN, |(_, waited)| ms(waited))
     };
-    let rows: [(&str, f64, f64, usize); 11] = [
+    let stalled = format!("frames over {} ms", STALLED.as_millis());
+    let rows: [(&str, f64, f64, usize); 12] = [
         (
             "frames",
             baseline.frame_times.len() as f64,
@@ -263,6 +282,12 @@ pub fn compare_table(baseline: &Summary, coro: &Summary) -> String {
             ms(baseline.frame_max()),
             ms(coro.frame_max()),
             3,
+        ),
+        (
+            &stalled,
+            baseline.stalled_frames() as f64,
+            coro.stalled_frames() as f64,
+            0,
         ),
         (
             "paths found per second",

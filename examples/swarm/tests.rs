@@ -259,6 +259,7 @@ fn compare_prints_a_table_that_parses_and_draws_the_chart() {
             "frame time p50 (ms)",
             "frame time p99 (ms)",
             "frame time max (ms)",
+            "frames over 2 ms",
             "paths found per second",
             "wait for a path p50 (frames)",
             "wait for a path max (frames)",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use super::WorkerPriority;
 use super::timer::Clock;
 
 /// How to build a [`Runtime`](super::Runtime).
@@ -17,6 +18,11 @@ pub struct RuntimeConfig {
     pub workers: usize,
     /// Pin each worker to its own core with `core_affinity`. Default: `false`.
     pub pin_workers: bool,
+    /// How the operating system weighs the workers against the game's other
+    /// threads. [`WorkerPriority::Background`] keeps long worker polls from
+    /// holding a frame back (`CoroPlugin`'s default). Default here:
+    /// [`WorkerPriority::Normal`].
+    pub worker_priority: WorkerPriority,
     /// The clock timers follow. Default: [`Clock::Real`].
     pub clock: Clock,
     /// Threads, or the deterministic mode. Default: [`Mode::Threaded`].
@@ -54,7 +60,7 @@ pub enum Mode {
     /// On the main thread, inside the pump, in an order drawn from `seed`: a
     /// run replays exactly from its seed (given the same inputs), and the pump
     /// reports deadlocks. No worker thread and no timer thread are started;
-    /// `workers` and `pin_workers` are ignored. The clock is manual: the pump
+    /// `workers`, `pin_workers` and `worker_priority` are ignored. The clock is manual: the pump
     /// moves it by `frame_step` per frame (zero: the caller moves it, with the
     /// `ManualClock` passed as `clock`).
     Deterministic {
@@ -70,6 +76,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             workers: default_workers(),
             pin_workers: false,
+            worker_priority: WorkerPriority::Normal,
             clock: Clock::Real,
             mode: Mode::Threaded,
             report_stuck_after: None,

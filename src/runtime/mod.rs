@@ -36,9 +36,12 @@ mod graveyard;
 mod group;
 mod handle;
 mod header;
+mod held_wakes;
 mod main_queue;
 mod park;
+mod priority;
 mod registry;
+mod rescue;
 mod sim;
 mod stats;
 mod sync;
@@ -48,6 +51,7 @@ mod timer;
 mod trace;
 mod tree;
 mod watch;
+mod worker_counters;
 mod workers;
 mod yields;
 
@@ -74,6 +78,7 @@ pub use group::TaskGroup;
 pub use handle::{Handle, SpawnOn};
 pub(crate) use header::MAIN;
 pub use main_queue::PumpReport;
+pub use priority::WorkerPriority;
 pub use stats::RuntimeStats;
 pub use task::{Task, TaskError};
 pub use timer::{
@@ -188,9 +193,14 @@ impl Shared {
             sim.step_clock();
         }
         let timers_fired = self.timers.fire_due();
-        let mut report = PumpReport {
-            timers_fired,
-            ..self.main.pump(self, now, budget, self.sim.as_ref())
+        let mut report = {
+            // Wakes of workers held during the pump are given at its end,
+            // also if it unwinds.
+            let _release = ReleaseWakes(self);
+            PumpReport {
+                timers_fired,
+                ..self.main.pump(self, now, budget, self.sim.as_ref())
+            }
         };
         if let Some(watch) = &self.watch {
             if self.sim.is_some()
@@ -253,6 +263,15 @@ impl Shared {
     }
 }
 
+/// Gives the worker wakes the pump held back (see `held_wakes`) when dropped.
+struct ReleaseWakes<'a>(&'a Shared);
+
+impl Drop for ReleaseWakes<'_> {
+    fn drop(&mut self) {
+        self.0.workers.wake(held_wakes::release(self.0));
+    }
+}
+
 /// The threads a runtime owns.
 #[derive(Default)]
 struct Threads {
@@ -294,7 +313,7 @@ impl Runtime {
         let (workers, clock, sim) = match config.mode {
             Mode::Threaded if config.workers == 0 => return Err(RuntimeError::NoWorkers),
             Mode::Threaded => (
-                Workers::new(config.workers, config.pin_workers),
+                Workers::new(config.workers, config.pin_workers, config.worker_priority),
                 config.clock,
                 None,
             ),
@@ -307,7 +326,7 @@ impl Runtime {
                 };
                 let step = (!frame_step.is_zero()).then(|| (clock.clone(), frame_step));
                 (
-                    Workers::new(0, false),
+                    Workers::new(0, false, WorkerPriority::Normal),
                     Clock::Manual(clock),
                     Some(Sim::new(seed, step)),
                 )

@@ -240,4 +240,32 @@ mod loom_models {
             },
         );
     }
+
+    /// Wakes held back and given together (what the pump does, see
+    /// `held_wakes`): two pushes, then one `notify(2)`. Both workers, each
+    /// leaving after one task, are woken and every task is taken.
+    #[test]
+    fn wakes_held_and_given_together_take_every_task() {
+        crate::model("wakes_held_and_given_together_take_every_task", || {
+            let parking = Arc::new(Parking::new());
+            let queue = Arc::new(ConcurrentQueue::unbounded());
+            let taken = Arc::new(AtomicUsize::new(0));
+            let pool: Vec<_> = (0..2)
+                .map(|_| {
+                    let (parking, queue, taken) = (parking.clone(), queue.clone(), taken.clone());
+                    thread::spawn(move || {
+                        let n = worker(&parking, &queue, 1);
+                        taken.fetch_add(n, Ordering::SeqCst);
+                    })
+                })
+                .collect();
+            queue.push(0).unwrap();
+            queue.push(1).unwrap();
+            parking.notify(2);
+            for worker in pool {
+                worker.join().unwrap();
+            }
+            assert_eq!(taken.load(Ordering::SeqCst), 2);
+        });
+    }
 }

@@ -20,8 +20,8 @@
 
 use std::cell::Cell;
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 
 use async_task::Runnable;
@@ -31,9 +31,15 @@ use core_affinity::CoreId;
 use super::WorkerWrapper;
 use super::context;
 use super::header::HIGH;
+use super::held_wakes;
 use super::park::{Parking, try_pop};
+use super::priority::WorkerPriority;
+use super::rescue;
 use super::task::Header;
+use super::worker_counters::{OwnCounter, SharedCounter, WorkerCounters};
 use super::{Shared, drain_queue, run};
+
+pub use super::worker_counters::WorkerStats;
 
 /// Capacity of each worker's local queue; overflow goes to the injector.
 const LOCAL_CAPACITY: usize = 256;
@@ -44,75 +50,31 @@ pub(crate) const HIGH_BURST: u32 = 8;
 /// One worker's queues, on their own cache lines (their heads are written by
 /// different threads).
 #[repr(align(128))]
-struct Local {
-    queue: ConcurrentQueue<Runnable<Header>>,
+pub(super) struct Local {
+    pub(super) queue: ConcurrentQueue<Runnable<Header>>,
     /// Tasks whose core mask picked this worker; never stolen.
     pinned: ConcurrentQueue<Runnable<Header>>,
     /// The core this worker is pinned to, if pinning is on.
     core: Option<CoreId>,
     /// What this worker did; written by this worker only.
     counters: WorkerCounters,
-}
-
-/// What the workers did since the start, for scaling reports: relaxed
-/// counters, each written by one worker (no shared line on the hot path but
-/// `injector_pushes`, bumped by the threads that push to the injector).
-#[derive(Default)]
-struct WorkerCounters {
-    polls: OwnCounter,
-    local_pushes: OwnCounter,
-    steals: OwnCounter,
-    parks: OwnCounter,
-}
-
-/// A counter only its worker writes: a plain load and store rather than a
-/// locked read-modify-write (readers on other threads still see whole
-/// values, and never a count that goes back).
-#[derive(Default)]
-struct OwnCounter(AtomicU64);
-
-impl OwnCounter {
-    /// Adds `n`; only ever called on the counter's own worker thread.
-    #[inline]
-    fn add(&self, n: u64) {
-        self.0
-            .store(self.0.load(Ordering::Relaxed) + n, Ordering::Relaxed);
-    }
-
-    fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A counter every pushing thread bumps, on a cache line of its own, away
-/// from what workers read on every turn (`stopping`, the queues).
-#[repr(align(128))]
-#[derive(Default)]
-struct SharedCounter(AtomicU64);
-
-/// A snapshot of the workers' counters; see [`Handle::stats`](super::Handle::stats).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WorkerStats {
-    /// Task polls run by workers.
-    pub polls: u64,
-    /// Tasks a worker pushed to its own queue (no contention).
-    pub local_pushes: u64,
-    /// Tasks pushed to the shared injector (from outside the workers, or on
-    /// a full local queue).
-    pub injector_pushes: u64,
-    /// Tasks taken from another worker's queue.
-    pub steals: u64,
-    /// Times a worker went to sleep for lack of work.
-    pub parks: u64,
+    /// Where the kernel counts this worker's wait for a CPU (background
+    /// workers on Linux only; the rescue thread reads it).
+    pub(super) schedstat: OnceLock<String>,
 }
 
 /// The worker side of the scheduler.
 pub(crate) struct Workers {
-    high: ConcurrentQueue<Runnable<Header>>,
-    injector: ConcurrentQueue<Runnable<Header>>,
-    locals: Box<[Local]>,
+    pub(super) high: ConcurrentQueue<Runnable<Header>>,
+    pub(super) injector: ConcurrentQueue<Runnable<Header>>,
+    pub(super) locals: Box<[Local]>,
     parking: Parking,
     injector_pushes: SharedCounter,
+    pub(super) priority: WorkerPriority,
+    /// Workers the OS runs at background priority.
+    pub(super) background: AtomicU64,
+    /// Polls run by the rescue thread; written by it only.
+    pub(super) rescued: OwnCounter,
 }
 
 thread_local! {
@@ -123,7 +85,7 @@ thread_local! {
 impl Workers {
     /// Workers to start; with `pin`, worker `i` is pinned to a core of its own
     /// (the first core is left to the main thread while there are enough).
-    pub(crate) fn new(count: usize, pin: bool) -> Self {
+    pub(crate) fn new(count: usize, pin: bool, priority: WorkerPriority) -> Self {
         let cores = if pin {
             core_affinity::get_core_ids().unwrap_or_default()
         } else {
@@ -138,10 +100,14 @@ impl Workers {
                     pinned: ConcurrentQueue::unbounded(),
                     core: (!cores.is_empty()).then(|| cores[(index + 1) % cores.len()]),
                     counters: WorkerCounters::default(),
+                    schedstat: OnceLock::new(),
                 })
                 .collect(),
             parking: Parking::new(),
             injector_pushes: SharedCounter::default(),
+            priority,
+            background: AtomicU64::new(0),
+            rescued: OwnCounter::default(),
         }
     }
 
@@ -176,14 +142,16 @@ impl Workers {
     ) -> Option<Runnable<Header>> {
         let header = runnable.metadata();
         let cores = header.cores();
+        // Inside the pump, wakes wait for its end (see `held_wakes`).
+        let hold = context::is_pumping(shared);
         if cores != 0 {
             let pushed = self.pinned_for(cores).pinned.push(runnable);
             // Only one worker can take it: wake them all so it is among them.
-            return self.pushed(pushed, usize::MAX);
+            return self.pushed(shared, pushed, usize::MAX, hold);
         }
         if header.priority() == HIGH {
             let pushed = self.high.push(runnable);
-            return self.pushed(pushed, 1);
+            return self.pushed(shared, pushed, 1, hold);
         }
         let pushed = match context::worker_index(shared) {
             Some(index) => match self.locals[index].queue.push(runnable) {
@@ -195,7 +163,7 @@ impl Workers {
             },
             None => self.push_injector(runnable),
         };
-        self.pushed(pushed, 1)
+        self.pushed(shared, pushed, 1, hold)
     }
 
     /// Worker `index`'s queue is full: half of it moves to the injector, for
@@ -240,27 +208,40 @@ impl Workers {
             injector_pushes: self.injector_pushes.0.load(Ordering::Relaxed),
             steals: sum(|c| &c.steals),
             parks: sum(|c| &c.parks),
+            rescued: self.rescued.get(),
+            background: self.background.load(Ordering::Relaxed),
         }
     }
 
+    /// After a push: wakes `wake` sleeping workers, or with `hold`, leaves
+    /// the wakes to the end of the pump.
     fn pushed(
         &self,
+        shared: &Shared,
         pushed: Result<(), PushError<Runnable<Header>>>,
         wake: usize,
+        hold: bool,
     ) -> Option<Runnable<Header>> {
         match pushed {
             Ok(()) => {
-                self.wake(wake);
+                let now = if hold {
+                    held_wakes::hold(shared, wake)
+                } else {
+                    wake
+                };
+                self.wake(now);
                 None
             }
             Err(error) => Some(error.into_inner()),
         }
     }
 
-    /// Wakes `n` sleeping workers after a push.
+    /// Wakes `n` sleeping workers after a push (none for 0).
     #[inline]
-    fn wake(&self, n: usize) {
-        self.parking.notify(n);
+    pub(crate) fn wake(&self, n: usize) {
+        if n > 0 {
+            self.parking.notify(n);
+        }
     }
 
     /// The worker a masked task goes to: the least busy one pinned to one of
@@ -277,12 +258,13 @@ impl Workers {
             .expect("core masks are checked at spawn")
     }
 
-    /// Starts the worker threads.
+    /// Starts the worker threads, and the rescue thread of background
+    /// workers where there is one.
     pub(crate) fn start(
         shared: &Arc<Shared>,
         wrapper: Option<WorkerWrapper>,
     ) -> io::Result<Vec<JoinHandle<()>>> {
-        (0..shared.workers.count())
+        let mut threads = (0..shared.workers.count())
             .map(|index| {
                 let shared = shared.clone();
                 let core = shared.workers.locals[index].core;
@@ -293,6 +275,7 @@ impl Workers {
                         if let Some(core) = core {
                             core_affinity::set_for_current(core);
                         }
+                        shared.workers.set_priority(index);
                         let mut run = || shared.workers.run(&shared, index);
                         match wrapper {
                             Some(wrapper) => (wrapper.0)(&mut run),
@@ -300,7 +283,28 @@ impl Workers {
                         }
                     })
             })
-            .collect()
+            .collect::<io::Result<Vec<_>>>()?;
+        if rescue::needed(shared) {
+            let shared = shared.clone();
+            threads.push(
+                thread::Builder::new()
+                    .name("bevy_coro rescue".into())
+                    .spawn(move || {
+                        // It polls worker tasks: the same context as a worker.
+                        let mut run = || rescue::run(&shared);
+                        match wrapper {
+                            Some(wrapper) => (wrapper.0)(&mut run),
+                            None => run(),
+                        }
+                    })?,
+            );
+        }
+        Ok(threads)
+    }
+
+    /// Whether `stop` was called.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.parking.is_stopping()
     }
 
     /// A worker thread's loop.
@@ -380,6 +384,10 @@ impl Workers {
     pub(crate) fn stop(&self, threads: Vec<JoinHandle<()>>) {
         self.parking.stop();
         let me = thread::current().id();
+        // The rescue thread sleeps in `park_timeout`: end its wait now.
+        for thread in &threads {
+            thread.thread().unpark();
+        }
         for thread in threads {
             // A worker dropping the runtime cannot wait for itself.
             if thread.thread().id() != me {

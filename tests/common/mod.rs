@@ -195,3 +195,50 @@ pub fn manual_runtime() -> (bevy_coro::runtime::Runtime, bevy_coro::runtime::Man
     .unwrap();
     (runtime, clock)
 }
+
+/// Threads at normal priority that spin on every core until dropped.
+pub struct Hogs {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Hogs {
+    /// Returns once every hog spins.
+    pub fn start() -> Hogs {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spinning = Arc::new(AtomicUsize::new(0));
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = (0..cores)
+            .map(|_| {
+                let (stop, spinning) = (stop.clone(), spinning.clone());
+                std::thread::spawn(move || {
+                    spinning.fetch_add(1, Ordering::Relaxed);
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        while spinning.load(Ordering::Relaxed) < cores {
+            std::thread::yield_now();
+        }
+        Hogs { stop, threads }
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            thread.join().unwrap();
+        }
+    }
+}
+
+/// Spins for `time` of wall time (CPU-bound work in a task).
+pub fn busy(time: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < time {
+        std::hint::spin_loop();
+    }
+}

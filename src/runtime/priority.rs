@@ -1,0 +1,116 @@
+//! How the operating system weighs worker threads against the game's other
+//! threads, and what a worker can learn of its own scheduling (Linux).
+//!
+//! Why it matters: a frame thread (the main thread, a Bevy task-pool thread
+//! running a system) that wakes up on a core where a worker is in the middle
+//! of a long poll may wait until the kernel takes the core from the worker.
+//! At equal priority Linux often lets the worker finish its time slice
+//! first, and that wait is up to a scheduler tick, 1 to 4 ms, in the middle of
+//! a frame. At background priority a waking frame thread takes the core at
+//! once. (A frame thread that was already waiting, preempted, can still sit
+//! out a worker's slice until the next tick: this makes stalls rarer, it does
+//! not end them.)
+
+use std::time::Duration;
+
+/// How the operating system weighs worker threads against the game's other
+/// threads; see [`RuntimeConfig::worker_priority`](super::RuntimeConfig::worker_priority).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum WorkerPriority {
+    /// The operating system's default: workers and the frame's threads share
+    /// the CPU as equals. A frame thread that wakes on a core a worker is busy
+    /// on may wait for the rest of the worker's time slice. The default of
+    /// [`RuntimeConfig`](super::RuntimeConfig), which knows nothing of frames.
+    #[default]
+    Normal,
+    /// Workers run on the CPU time the game's other threads leave: a frame
+    /// thread that wakes takes its core from a worker at once instead of
+    /// waiting out the worker's time slice, so frames stall far less often
+    /// behind long worker polls. The default of `CoroPlugin`.
+    ///
+    /// On Linux this is `SCHED_IDLE`. Programs at normal priority that keep
+    /// every core busy would then starve the workers, so a rescue thread at
+    /// normal priority runs queued worker tasks whenever the workers have been
+    /// kept off the CPU for two looks in a row (about 20 ms) while work waits
+    /// (counted in
+    /// [`WorkerStats::rescued`](super::WorkerStats::rescued)). It runs
+    /// inside the same [`worker_wrapper`](super::RuntimeConfig::worker_wrapper)
+    /// as the workers. Tasks given cores (`.cores(..)`) are not rescued: only
+    /// the worker pinned there may run them.
+    ///
+    /// Elsewhere it has no effect yet: the workers stay at normal priority,
+    /// and [`WorkerStats::background`](super::WorkerStats::background) says 0.
+    Background,
+}
+
+/// Puts the calling thread at background priority; `false` when the
+/// platform has none or refused.
+#[cfg(target_os = "linux")]
+pub(crate) fn lower_this_thread() -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `sched_setscheduler` only reads `param`, a valid `sched_param`
+    // that lives across the call; pid 0 is the calling thread. Moving to
+    // SCHED_IDLE needs no privilege.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0 }
+}
+
+/// Puts the calling thread at background priority; `false` when the
+/// platform has none or refused.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn lower_this_thread() -> bool {
+    false
+}
+
+/// Where the kernel tells how long the calling thread has run on a CPU
+/// (`None`: not Linux, or no `/proc`).
+pub(crate) fn this_thread_schedstat() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    // "/proc/thread-self" links to "<pid>/task/<tid>".
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    Some(format!("/proc/{}/schedstat", link.display()))
+}
+
+/// The total time the thread of `schedstat` (from [`this_thread_schedstat`])
+/// has run on a CPU. The kernel brings it up to date at every scheduler tick
+/// of a running thread (its count of time waiting for a CPU, next to it, only
+/// moves once the wait is over: useless to see a wait that lasts).
+pub(crate) fn cpu_time(schedstat: &str) -> Option<Duration> {
+    let text = std::fs::read_to_string(schedstat).ok()?;
+    // "<time on a CPU> <time waiting for one> <time slices>", in ns.
+    let ran = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ran))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_busy_thread_sees_its_cpu_time_grow() {
+        let path = this_thread_schedstat().expect("Linux has /proc/thread-self");
+        assert!(path.ends_with("/schedstat"), "{path}");
+        let before = cpu_time(&path).expect("schedstat is readable");
+        // Spin until the count moves (a tick, at most a few ms on a CPU).
+        let start = std::time::Instant::now();
+        while cpu_time(&path).unwrap() == before {
+            assert!(start.elapsed().as_secs() < 10, "CPU time never moved");
+        }
+        assert!(cpu_time(&path).unwrap() > before);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_lowered_thread_is_sched_idle() {
+        std::thread::spawn(|| {
+            assert!(lower_this_thread(), "SCHED_IDLE needs no privilege");
+            // SAFETY: no arguments; reads the calling thread's policy.
+            let policy = unsafe { libc::sched_getscheduler(0) };
+            assert_eq!(policy, libc::SCHED_IDLE);
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -1,0 +1,164 @@
+//! The rescue thread of [`WorkerPriority::Background`] workers.
+//!
+//! Background workers run on the CPU time other threads leave, so programs
+//! that keep every core busy would starve them: a pathfinding task could
+//! wait for seconds. The rescue thread runs at normal priority and steps in
+//! only then: when, at [`STREAK`] looks in a row, work waited in the queues
+//! and the workers together ran on a CPU less than half the time since the
+//! previous look (the kernel's own count: a long poll is on a CPU, so it
+//! does not count). A frame that takes the cores for a few milliseconds
+//! does not start it; being kept off the CPU for tens does.
+//!
+//! It looks every [`CHECK`] while work waits, and backs off to
+//! [`IDLE_CHECK`] when none does, so an idle pool wakes it 10 times a second.
+
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::Shared;
+use super::park::try_pop;
+use super::priority::{self, WorkerPriority};
+use super::workers::Workers;
+
+/// How often the rescue thread looks while work waits, and how long it
+/// runs tasks before it looks again. The kernel moves a running thread's CPU
+/// time at each scheduler tick (every 1 to 4 ms), so a look covers two ticks
+/// or more.
+pub(crate) const CHECK: Duration = Duration::from_millis(10);
+
+/// The longest it sleeps while no work waits.
+pub(crate) const IDLE_CHECK: Duration = Duration::from_millis(100);
+
+/// Whether `shared`'s workers need a rescue thread: they are background
+/// workers, on a platform that reports their wait for a CPU (Linux).
+pub(crate) fn needed(shared: &Shared) -> bool {
+    shared.workers.priority == WorkerPriority::Background && cfg!(target_os = "linux")
+}
+
+/// Looks in a row that must find the workers starved before a rescue.
+pub(crate) const STREAK: u32 = 2;
+
+/// The rescue thread's loop; returns when the workers stop.
+pub(crate) fn run(shared: &Shared) {
+    let workers = &shared.workers;
+    let mut sleep = CHECK;
+    let mut streak = 0;
+    // The previous look: when, and how long each worker had run on a CPU.
+    let mut last: Option<(Instant, Vec<Duration>)> = None;
+    loop {
+        if streak < STREAK {
+            // Woken early by `Workers::stop`.
+            thread::park_timeout(sleep);
+        }
+        if workers.is_stopping() {
+            return;
+        }
+        if !workers.work_for_anyone() {
+            (streak, last) = (0, None);
+            sleep = (sleep * 2).min(IDLE_CHECK);
+            continue;
+        }
+        sleep = CHECK;
+        let now = (Instant::now(), workers.cpu_times());
+        let starved = last.as_ref().is_some_and(|before| starved(before, &now));
+        streak = if starved { streak + 1 } else { 0 };
+        last = Some(now);
+        if streak >= STREAK {
+            workers.rescue(CHECK);
+        }
+    }
+}
+
+/// Whether the workers, together, ran on a CPU less than half the time
+/// between `before` and `now`.
+fn starved(before: &(Instant, Vec<Duration>), now: &(Instant, Vec<Duration>)) -> bool {
+    let period = now.0 - before.0;
+    let ran: Duration = before
+        .1
+        .iter()
+        .zip(&now.1)
+        .map(|(before, now)| now.saturating_sub(*before))
+        .sum();
+    let workers = now.1.len() as u32;
+    // A worker that started or stopped reporting between the looks: no verdict.
+    workers > 0 && before.1.len() == now.1.len() && ran * 2 < period * workers
+}
+
+/// What the rescue thread needs of the workers.
+impl Workers {
+    /// Gives worker `index` (the calling thread) the configured priority.
+    pub(super) fn set_priority(&self, index: usize) {
+        if self.priority == WorkerPriority::Background && priority::lower_this_thread() {
+            self.background.fetch_add(1, Ordering::Relaxed);
+            if let Some(path) = priority::this_thread_schedstat() {
+                let _ = self.locals[index].schedstat.set(path);
+            }
+        }
+    }
+
+    /// How long each background worker has run on a CPU, in total (workers
+    /// the kernel does not report on are left out).
+    pub(crate) fn cpu_times(&self) -> Vec<Duration> {
+        self.locals
+            .iter()
+            .filter_map(|local| priority::cpu_time(local.schedstat.get()?))
+            .collect()
+    }
+
+    /// Whether a task any worker (or the rescue thread) may take waits.
+    pub(crate) fn work_for_anyone(&self) -> bool {
+        !self.high.is_empty()
+            || !self.injector.is_empty()
+            || self.locals.iter().any(|local| !local.queue.is_empty())
+    }
+
+    /// Runs queued worker tasks on the calling (rescue) thread until none is
+    /// left, `stop` is called, or `time` has passed.
+    pub(crate) fn rescue(&self, time: Duration) {
+        let until = Instant::now() + time;
+        while !self.is_stopping() && Instant::now() < until {
+            // Not the pinned queues: only their worker may run those.
+            let Some(runnable) = try_pop(&self.high)
+                .or_else(|| try_pop(&self.injector))
+                .or_else(|| self.locals.iter().find_map(|local| try_pop(&local.queue)))
+            else {
+                return;
+            };
+            self.rescued.add(1);
+            super::run(runnable);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(start: Instant, ms: u64, waits: &[u64]) -> (Instant, Vec<Duration>) {
+        (
+            start + Duration::from_millis(ms),
+            waits.iter().map(|&w| Duration::from_millis(w)).collect(),
+        )
+    }
+
+    #[test]
+    fn starved_when_the_workers_ran_less_than_half_the_period() {
+        let t = Instant::now();
+        assert!(starved(&at(t, 0, &[0]), &at(t, 10, &[4])));
+        assert!(starved(&at(t, 0, &[10, 0]), &at(t, 10, &[10, 0])));
+        assert!(starved(&at(t, 0, &[10, 0]), &at(t, 10, &[19, 0])));
+    }
+
+    #[test]
+    fn not_starved_when_the_workers_ran() {
+        let t = Instant::now();
+        // Long polls: on a CPU the whole time (up to a tick behind).
+        assert!(!starved(&at(t, 0, &[3, 3]), &at(t, 10, &[11, 9])));
+        // One of two workers on a CPU the whole time is half the pool.
+        assert!(!starved(&at(t, 0, &[0, 0]), &at(t, 10, &[10, 0])));
+        // A worker started or stopped reporting between the looks; none does.
+        assert!(!starved(&at(t, 0, &[0]), &at(t, 10, &[0, 0])));
+        assert!(!starved(&at(t, 0, &[]), &at(t, 10, &[])));
+    }
+}

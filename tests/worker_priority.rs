@@ -1,0 +1,131 @@
+//! `WorkerPriority::Background`: the workers run at the OS's background
+//! priority, and the rescue thread keeps them from starving when other
+//! threads keep every core busy.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bevy_coro::prelude::*;
+use bevy_coro::runtime::{Runtime, RuntimeConfig, block_on};
+
+fn background_runtime(workers: usize) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        workers,
+        worker_priority: WorkerPriority::Background,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// The scheduling policy of the calling thread, from /proc (Linux: 0 normal,
+/// 3 batch, 5 idle).
+fn this_thread_policy() -> Option<u32> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (in parentheses, may hold spaces) start
+    // at field 3; the policy is field 41.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(41 - 3)?
+        .parse()
+        .ok()
+}
+
+const SCHED_IDLE: u32 = 5;
+
+#[test]
+fn background_workers_run_at_idle_priority_and_the_rest_does_not() {
+    if !cfg!(target_os = "linux") {
+        println!("skipped: WorkerPriority::Background has effect on Linux only");
+        return;
+    }
+    let runtime = background_runtime(2);
+    let on_worker = block_on(runtime.spawn::<Worker>(async { this_thread_policy() })).unwrap();
+    if runtime.stats().workers.background == 0 {
+        println!("skipped: the OS refused SCHED_IDLE here (seccomp?)");
+        return;
+    }
+    assert_eq!(on_worker, Some(SCHED_IDLE));
+    assert_eq!(runtime.stats().workers.background, 2);
+    // Only the workers: the thread that built the runtime keeps its priority.
+    assert_ne!(this_thread_policy(), Some(SCHED_IDLE));
+
+    let normal = Runtime::new(RuntimeConfig {
+        workers: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let policy = block_on(normal.spawn::<Worker>(async { this_thread_policy() })).unwrap();
+    assert_ne!(policy, Some(SCHED_IDLE));
+    assert_eq!(normal.stats().workers.background, 0);
+}
+
+#[test]
+fn starved_background_workers_are_rescued_and_every_task_runs_once() {
+    if !cfg!(target_os = "linux") {
+        println!("skipped: the rescue thread exists on Linux only");
+        return;
+    }
+    let runtime = background_runtime(1);
+    // Warm the worker up: it has applied its priority once it ran a task.
+    block_on(runtime.spawn::<Worker>(async {})).unwrap();
+    if runtime.stats().workers.background == 0 {
+        println!("skipped: the OS refused SCHED_IDLE here (seccomp?)");
+        return;
+    }
+    let _watchdog = common::Watchdog::start("the starved pool", Duration::from_secs(60));
+    let hogs = common::Hogs::start();
+    let started = Instant::now();
+    let runs = Arc::new(AtomicUsize::new(0));
+    // 0.4 s of work: a starved worker would take tens of seconds.
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let runs = runs.clone();
+            runtime.spawn::<Worker>(async move {
+                common::busy(Duration::from_millis(2));
+                runs.fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    for task in tasks {
+        block_on(task).unwrap();
+    }
+    let took = started.elapsed();
+    drop(hogs);
+    println!("took {took:?}");
+    assert_eq!(runs.load(Ordering::Relaxed), 200);
+    let stats = runtime.stats().workers;
+    assert_eq!(stats.polls + stats.rescued, 201, "{stats:?}");
+    // A worker with the CPU to itself would have run them all; starved, it
+    // ran almost none, and the rescue thread took over.
+    assert!(stats.rescued > 0, "the rescue thread never ran: {stats:?}");
+    println!("{stats:?}");
+}
+
+#[test]
+fn a_background_pool_with_nothing_starved_leaves_the_work_to_its_workers() {
+    let runtime = background_runtime(2);
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| runtime.spawn::<Worker>(async move { i * 2 }))
+        .collect();
+    let sum: usize = tasks.into_iter().map(|task| block_on(task).unwrap()).sum();
+    assert_eq!(sum, 999 * 1000);
+    // No starvation and no long polls: nothing for the rescue thread (which
+    // only acts on the kernel's word that a worker waited for a CPU). Other
+    // tests' threads may contend, so only the total is exact.
+    let stats = runtime.stats().workers;
+    assert_eq!(stats.polls + stats.rescued, 1000, "{stats:?}");
+}
+
+#[test]
+fn dropping_a_background_runtime_stops_the_rescue_thread() {
+    let _watchdog = common::Watchdog::start("the rescue thread's stop", Duration::from_secs(30));
+    for _ in 0..20 {
+        let runtime = background_runtime(1);
+        block_on(runtime.spawn::<Worker>(async { 1 })).unwrap();
+        drop(runtime);
+    }
+}
