@@ -44,6 +44,7 @@ mod registry;
 mod rescue;
 mod sim;
 mod stats;
+mod steal;
 mod sync;
 mod task;
 mod timer;

@@ -10,6 +10,7 @@
 //!
 //! A worker runs at most [`HIGH_BURST`] `High` tasks in a row before it takes
 //! a `Normal` one if any waits, so `Normal` work is never starved for good.
+//! How a worker finds its next task is in [`steal`](super::steal).
 //!
 //! # Parking
 //!
@@ -18,7 +19,6 @@
 //! A task for one given worker (a core mask) wakes every sleeper, since only
 //! that one can take it.
 
-use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -32,9 +32,10 @@ use super::WorkerWrapper;
 use super::context;
 use super::header::HIGH;
 use super::held_wakes;
-use super::park::{Parking, try_pop};
+use super::park::Parking;
 use super::priority::WorkerPriority;
 use super::rescue;
+use super::steal::move_some;
 use super::task::Header;
 use super::worker_counters::{OwnCounter, SharedCounter, WorkerCounters};
 use super::{Shared, drain_queue, run};
@@ -42,7 +43,7 @@ use super::{Shared, drain_queue, run};
 pub use super::worker_counters::WorkerStats;
 
 /// Capacity of each worker's local queue; overflow goes to the injector.
-const LOCAL_CAPACITY: usize = 256;
+pub(super) const LOCAL_CAPACITY: usize = 256;
 
 /// `High` tasks a worker (or the pump) runs in a row before a waiting `Normal` one.
 pub(crate) const HIGH_BURST: u32 = 8;
@@ -53,11 +54,11 @@ pub(crate) const HIGH_BURST: u32 = 8;
 pub(super) struct Local {
     pub(super) queue: ConcurrentQueue<Runnable<Header>>,
     /// Tasks whose core mask picked this worker; never stolen.
-    pinned: ConcurrentQueue<Runnable<Header>>,
+    pub(super) pinned: ConcurrentQueue<Runnable<Header>>,
     /// The core this worker is pinned to, if pinning is on.
     core: Option<CoreId>,
     /// What this worker did; written by this worker only.
-    counters: WorkerCounters,
+    pub(super) counters: WorkerCounters,
     /// Where the kernel counts this worker's wait for a CPU (background
     /// workers on Linux only; the rescue thread reads it).
     pub(super) schedstat: OnceLock<String>,
@@ -75,11 +76,6 @@ pub(crate) struct Workers {
     pub(super) background: AtomicU64,
     /// Polls run by the rescue thread; written by it only.
     pub(super) rescued: OwnCounter,
-}
-
-thread_local! {
-    /// `High` tasks this worker ran in a row.
-    static HIGH_RUN: Cell<u32> = const { Cell::new(0) };
 }
 
 impl Workers {
@@ -321,65 +317,6 @@ impl Workers {
         }
     }
 
-    /// Finds the next task for worker `index`: its pinned queue, `High` tasks
-    /// (at most `HIGH_BURST` in a row while `Normal` ones wait), its own queue,
-    /// the injector, then another worker's queue.
-    fn find(&self, index: usize) -> Option<Runnable<Header>> {
-        if let Some(runnable) = try_pop(&self.locals[index].pinned) {
-            return Some(runnable);
-        }
-        let high_run = HIGH_RUN.get();
-        if high_run < HIGH_BURST
-            && let Some(runnable) = try_pop(&self.high)
-        {
-            HIGH_RUN.set(high_run + 1);
-            return Some(runnable);
-        }
-        if high_run != 0 {
-            HIGH_RUN.set(0);
-        }
-        self.find_normal(index).or_else(|| try_pop(&self.high))
-    }
-
-    fn find_normal(&self, index: usize) -> Option<Runnable<Header>> {
-        let local = &self.locals[index].queue;
-        if let Some(runnable) = try_pop(local) {
-            return Some(runnable);
-        }
-        if let Some(runnable) = try_pop(&self.injector) {
-            // Take a fair share along, so the injector is touched less often.
-            let share = (self.injector.len() / self.count()).min(LOCAL_CAPACITY / 2);
-            move_some(&self.injector, local, share);
-            if !self.injector.is_empty() {
-                // More work than this worker takes: let a sleeper help.
-                self.wake(1);
-            }
-            return Some(runnable);
-        }
-        let count = self.count();
-        for offset in 1..count {
-            let victim = &self.locals[(index + offset) % count].queue;
-            if let Some(runnable) = try_pop(victim) {
-                let moved = move_some(victim, local, victim.len() / 2);
-                self.locals[index].counters.steals.add(1 + moved as u64);
-                return Some(runnable);
-            }
-        }
-        None
-    }
-
-    /// Whether a task this worker could take waits in a shared queue or
-    /// another worker's.
-    fn work_waiting(&self, index: usize) -> bool {
-        !self.injector.is_empty()
-            || !self.high.is_empty()
-            || self
-                .locals
-                .iter()
-                .enumerate()
-                .any(|(i, local)| i != index && !local.queue.is_empty())
-    }
-
     /// Stops the workers (after their current poll) and waits for them.
     pub(crate) fn stop(&self, threads: Vec<JoinHandle<()>>) {
         self.parking.stop();
@@ -406,25 +343,4 @@ impl Workers {
             drain_queue(&local.pinned, &mut dispose);
         }
     }
-}
-
-/// Moves up to `n` tasks from `from` to `to`, stopping when either runs out.
-/// Returns how many moved.
-fn move_some(
-    from: &ConcurrentQueue<Runnable<Header>>,
-    to: &ConcurrentQueue<Runnable<Header>>,
-    n: usize,
-) -> usize {
-    for moved in 0..n {
-        let Ok(runnable) = from.pop() else {
-            return moved;
-        };
-        if let Err(error) = to.push(runnable) {
-            // `to` is full or closed: put the task back where it came from; if
-            // that is closed too, the scheduler is shutting down and drops it.
-            let _ = from.push(error.into_inner());
-            return moved;
-        }
-    }
-    n
 }

@@ -1,0 +1,99 @@
+//! How a worker finds its next task: its pinned queue, `High` tasks (a
+//! bounded run of them), its own queue, the injector, then stealing half of
+//! another worker's queue.
+
+use std::cell::Cell;
+
+use async_task::Runnable;
+use concurrent_queue::ConcurrentQueue;
+
+use super::park::try_pop;
+use super::task::Header;
+use super::workers::{HIGH_BURST, LOCAL_CAPACITY, Workers};
+
+thread_local! {
+    /// `High` tasks this worker ran in a row.
+    static HIGH_RUN: Cell<u32> = const { Cell::new(0) };
+}
+
+impl Workers {
+    /// Finds the next task for worker `index`: its pinned queue, `High` tasks
+    /// (at most `HIGH_BURST` in a row while `Normal` ones wait), its own queue,
+    /// the injector, then another worker's queue.
+    pub(super) fn find(&self, index: usize) -> Option<Runnable<Header>> {
+        if let Some(runnable) = try_pop(&self.locals[index].pinned) {
+            return Some(runnable);
+        }
+        let high_run = HIGH_RUN.get();
+        if high_run < HIGH_BURST
+            && let Some(runnable) = try_pop(&self.high)
+        {
+            HIGH_RUN.set(high_run + 1);
+            return Some(runnable);
+        }
+        if high_run != 0 {
+            HIGH_RUN.set(0);
+        }
+        self.find_normal(index).or_else(|| try_pop(&self.high))
+    }
+
+    fn find_normal(&self, index: usize) -> Option<Runnable<Header>> {
+        let local = &self.locals[index].queue;
+        if let Some(runnable) = try_pop(local) {
+            return Some(runnable);
+        }
+        if let Some(runnable) = try_pop(&self.injector) {
+            // Take a fair share along, so the injector is touched less often.
+            let share = (self.injector.len() / self.count()).min(LOCAL_CAPACITY / 2);
+            move_some(&self.injector, local, share);
+            if !self.injector.is_empty() {
+                // More work than this worker takes: let a sleeper help.
+                self.wake(1);
+            }
+            return Some(runnable);
+        }
+        let count = self.count();
+        for offset in 1..count {
+            let victim = &self.locals[(index + offset) % count].queue;
+            if let Some(runnable) = try_pop(victim) {
+                let moved = move_some(victim, local, victim.len() / 2);
+                self.locals[index].counters.steals.add(1 + moved as u64);
+                return Some(runnable);
+            }
+        }
+        None
+    }
+
+    /// Whether a task this worker could take waits in a shared queue or
+    /// another worker's.
+    pub(super) fn work_waiting(&self, index: usize) -> bool {
+        !self.injector.is_empty()
+            || !self.high.is_empty()
+            || self
+                .locals
+                .iter()
+                .enumerate()
+                .any(|(i, local)| i != index && !local.queue.is_empty())
+    }
+}
+
+/// Moves up to `n` tasks from `from` to `to`, stopping when either runs out.
+/// Returns how many moved.
+pub(super) fn move_some(
+    from: &ConcurrentQueue<Runnable<Header>>,
+    to: &ConcurrentQueue<Runnable<Header>>,
+    n: usize,
+) -> usize {
+    for moved in 0..n {
+        let Ok(runnable) = from.pop() else {
+            return moved;
+        };
+        if let Err(error) = to.push(runnable) {
+            // `to` is full or closed: put the task back where it came from; if
+            // that is closed too, the scheduler is shutting down and drops it.
+            let _ = from.push(error.into_inner());
+            return moved;
+        }
+    }
+    n
+}
