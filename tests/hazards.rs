@@ -188,3 +188,42 @@ fn a_future_that_panics_in_drop_does_not_take_the_process_down() {
     });
     wait_until("the cancelled task is gone", || coro.in_flight() == 0);
 }
+
+/// The pump holds back the wakes of tasks it moves to a worker until it
+/// returns; a worker task spawned by a task's own code must still wake a
+/// sleeping worker at once, or code that waits for it inside the pump (a
+/// `with_world` closure blocking on a channel) would wait for good.
+#[test]
+fn a_with_world_closure_can_wait_for_a_worker_task_it_spawned() {
+    // Normal priority: no rescue thread, which would run the task after
+    // 20 ms and hide a wake held by mistake.
+    let mut app = bevy_app::App::new();
+    app.add_plugins(CoroPlugin {
+        workers: 1,
+        worker_priority: WorkerPriority::Normal,
+        ..Default::default()
+    });
+    let coro = coro(&app);
+    let got = Arc::new(AtomicUsize::new(0));
+    for round in 0..20 {
+        // Let the worker finish its spin and fall asleep.
+        thread::sleep(std::time::Duration::from_millis(2));
+        let (coro_inside, got) = (coro.clone(), got.clone());
+        coro.spawn::<Main>(async move {
+            with_world(move |_world| {
+                let (send, receive) = std::sync::mpsc::channel();
+                coro_inside
+                    .spawn::<Worker>(async move { send.send(round).unwrap() })
+                    .detach();
+                let answer = receive
+                    .recv_timeout(std::time::Duration::from_secs(10))
+                    .expect("the worker was never woken");
+                got.fetch_add(answer + 1, Ordering::SeqCst);
+            })
+            .await;
+        })
+        .detach();
+        app.update();
+    }
+    assert_eq!(got.load(Ordering::SeqCst), (1..=20).sum::<usize>());
+}

@@ -49,6 +49,13 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Header>) -> R) -> R {
     f(unsafe { ptr.as_ref() })
 }
 
+/// Whether a task is being polled on this thread right now (its own code
+/// runs, rather than the scheduler around it).
+#[inline]
+pub(crate) fn in_task_poll() -> bool {
+    !CURRENT_TASK.get().is_null()
+}
+
 /// Marks this thread as worker `index` of `shared` for the rest of its life.
 pub(crate) fn set_worker(shared: &Shared, index: usize) {
     WORKER_OF.set(shared);

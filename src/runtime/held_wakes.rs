@@ -1,13 +1,19 @@
 //! Worker wakes held back while the pump runs.
 //!
-//! A main-thread task that hands work to the workers (a hop back after
-//! `with_world`, a spawn) would wake a sleeping worker from inside the
-//! frame: a system call on the main thread, and a worker that may take the
-//! main thread's core for the rest of its time slice. The pump holds those
-//! wakes and gives them when it returns, all at once; a worker still awake
-//! takes the work from its queue meanwhile, since only the wake is held, not
-//! the push. A pump that runs longer than [`HOLD_AT_MOST`] gives the wakes
-//! held so far, so workers never idle long while work waits.
+//! A main-thread task whose poll ends by moving it to a worker (the hop back
+//! after `with_world`, `.on::<Worker>()`) would wake a sleeping worker from
+//! inside the frame: a system call on the main thread, and a worker that may
+//! take the main thread's core for the rest of its time slice. The pump
+//! holds those wakes and gives them when it returns, all at once; a worker
+//! still awake takes the work from its queue meanwhile, since only the wake
+//! is held, not the push. A pump that runs longer than [`HOLD_AT_MOST`] gives
+//! the wakes held so far at its next hold, so workers do not idle long while
+//! work waits.
+//!
+//! Only those wakes are held: a push made by a task's own code (a spawn, a
+//! channel send that wakes a worker task) wakes at once, so code that waits
+//! for a worker inside the pump (a `with_world` closure blocking on a
+//! channel, say) is not left waiting for a wake that comes after it.
 //!
 //! Held wakes belong to the thread that held them and to one runtime: only
 //! the pump's thread holds any, the pump's end gives them (see

@@ -59,7 +59,7 @@ pub(super) struct Local {
     core: Option<CoreId>,
     /// What this worker did; written by this worker only.
     pub(super) counters: WorkerCounters,
-    /// Where the kernel counts this worker's wait for a CPU (background
+    /// Where the kernel counts this worker's time on a CPU (background
     /// workers on Linux only; the rescue thread reads it).
     pub(super) schedstat: OnceLock<String>,
 }
@@ -138,8 +138,10 @@ impl Workers {
     ) -> Option<Runnable<Header>> {
         let header = runnable.metadata();
         let cores = header.cores();
-        // Inside the pump, wakes wait for its end (see `held_wakes`).
-        let hold = context::is_pumping(shared);
+        // A task the pump reschedules to a worker after its poll waits for
+        // the pump's end to wake one (see `held_wakes`); a push from a task's
+        // own code, which may wait for the worker, wakes at once.
+        let hold = context::is_pumping(shared) && !context::in_task_poll();
         if cores != 0 {
             let pushed = self.pinned_for(cores).pinned.push(runnable);
             // Only one worker can take it: wake them all so it is among them.
