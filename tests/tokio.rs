@@ -123,9 +123,8 @@ fn the_rescue_thread_polls_tokio_futures_too() {
         done.load(std::sync::atomic::Ordering::Relaxed) == 100 || coro.stats().panics > 0
     });
     drop(hogs);
-    assert!(
-        coro.stats().workers.rescued > 0,
-        "{:?}",
-        coro.stats().workers
-    );
+    let stats = coro.stats();
+    assert_eq!(stats.panics, 0, "a poll outside tokio's context panics");
+    assert_eq!(done.load(std::sync::atomic::Ordering::Relaxed), 100);
+    assert!(stats.workers.rescued > 0, "{:?}", stats.workers);
 }

@@ -229,7 +229,7 @@ fn run(
     if options.compare || options.version == Version::Coro {
         let priority = match options.worker_priority {
             WorkerPriority::Background => "background",
-            WorkerPriority::Normal => "normal",
+            _ => "normal",
         };
         write!(header, ", bevy_coro workers at {priority} priority").unwrap();
     }

@@ -31,7 +31,8 @@ pub struct RuntimeConfig {
     /// have not run for this many pumps (with the task they await, where
     /// known). Costs a lock per poll; off (`None`) by default.
     pub report_stuck_after: Option<u64>,
-    /// Runs each worker thread's whole loop inside this function, for
+    /// Runs each worker thread's whole loop (and the rescue thread's, see
+    /// [`WorkerPriority::Background`]) inside this function, for
     /// context a library needs on every worker, such as a tokio runtime
     /// handle entered (the plugin's `tokio` feature uses it). It must call the
     /// loop it is given, once.

@@ -7,13 +7,18 @@
 //! holds those wakes and gives them when it returns, all at once; a worker
 //! still awake takes the work from its queue meanwhile, since only the wake
 //! is held, not the push. A pump that runs longer than [`HOLD_AT_MOST`] gives
-//! the wakes held so far at its next hold, so workers do not idle long while
-//! work waits.
+//! the wakes held so far after the task it is running, so workers do not
+//! idle long while work waits.
 //!
-//! Only those wakes are held: a push made by a task's own code (a spawn, a
-//! channel send that wakes a worker task) wakes at once, so code that waits
-//! for a worker inside the pump (a `with_world` closure blocking on a
-//! channel, say) is not left waiting for a wake that comes after it.
+//! Only wakes of background workers are held (`WorkerPriority::Background`),
+//! and only those the pump asks for between polls: a push made by a task's
+//! own code (a spawn, a channel send that wakes a worker task) wakes at
+//! once. So code that waits for a worker inside the pump (a `with_world`
+//! closure blocking on a channel, an anti-pattern) does not wait for a wake
+//! that comes after it, but for one exception: a worker task the pump moved
+//! or woke *earlier in the same pump*. Then the workers' rescue thread runs
+//! it once it sees work waiting and no worker running (tens of
+//! milliseconds): a late frame, not a hang.
 //!
 //! Held wakes belong to the thread that held them and to one runtime: only
 //! the pump's thread holds any, the pump's end gives them (see
@@ -69,6 +74,19 @@ pub(crate) fn hold(shared: &Shared, wakes: usize) -> usize {
     }
 }
 
+/// The wakes of `shared`'s workers held on this thread for [`HOLD_AT_MOST`]
+/// or longer, taken to give now (0 if none is that old). The pump asks after
+/// each task it runs.
+pub(crate) fn overdue(shared: &Shared) -> usize {
+    match HELD.get() {
+        Some(held) if ptr::eq(held.shared, shared) && held.since.elapsed() >= HOLD_AT_MOST => {
+            HELD.set(None);
+            held.wakes
+        }
+        _ => 0,
+    }
+}
+
 /// Takes the wakes of `shared`'s workers held on this thread, to give them now.
 pub(crate) fn release(shared: &Shared) -> usize {
     match HELD.get() {
@@ -111,6 +129,18 @@ mod tests {
         assert_eq!(hold(shared, 1), 0);
         std::thread::sleep(HOLD_AT_MOST);
         assert_eq!(hold(shared, 1), 2);
+        assert_eq!(release(shared), 0);
+    }
+
+    #[test]
+    fn only_wakes_held_a_millisecond_are_overdue() {
+        let runtime = runtime();
+        let shared = &runtime.handle().shared;
+        assert_eq!(overdue(shared), 0);
+        assert_eq!(hold(shared, 2), 0);
+        assert_eq!(overdue(shared), 0);
+        std::thread::sleep(HOLD_AT_MOST);
+        assert_eq!(overdue(shared), 2);
         assert_eq!(release(shared), 0);
     }
 

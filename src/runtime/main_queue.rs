@@ -16,6 +16,7 @@ use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
 use super::header::HIGH;
+use super::held_wakes;
 use super::park::try_pop;
 use super::sim::Sim;
 use super::task::Header;
@@ -161,6 +162,8 @@ impl MainQueue {
             };
             run(runnable);
             report.polled += 1;
+            // Worker wakes this pump held for a millisecond are due now.
+            shared.workers.wake(held_wakes::overdue(shared));
         }
         report
     }

@@ -16,6 +16,7 @@ use std::time::Duration;
 /// How the operating system weighs worker threads against the game's other
 /// threads; see [`RuntimeConfig::worker_priority`](super::RuntimeConfig::worker_priority).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum WorkerPriority {
     /// The operating system's default: workers and the frame's threads share
     /// the CPU as equals. A frame thread that wakes on a core a worker is busy
@@ -30,13 +31,18 @@ pub enum WorkerPriority {
     ///
     /// On Linux this is `SCHED_IDLE`. Programs at normal priority that keep
     /// every core busy would then starve the workers, so a rescue thread at
-    /// normal priority runs queued worker tasks whenever the workers have been
-    /// kept off the CPU for two looks in a row (about 20 ms) while work waits
-    /// (counted in
+    /// normal priority runs queued worker tasks whenever, for two looks in a
+    /// row (20 to 30 ms; after an idle spell the first look may come up to
+    /// 100 ms late), work waited and the workers together ran less than half
+    /// the time: kept off the CPU, or blocked in a system call (counted in
     /// [`WorkerStats::rescued`](super::WorkerStats::rescued)). It runs
     /// inside the same [`worker_wrapper`](super::RuntimeConfig::worker_wrapper)
     /// as the workers. Tasks given cores (`.cores(..)`) are not rescued: only
     /// the worker pinned there may run them.
+    ///
+    /// Threads that a worker task starts (tokio's blocking pool, a
+    /// `std::thread::spawn`) inherit `SCHED_IDLE`, and the rescue thread does
+    /// not help them: start long-lived threads elsewhere, or lower nothing.
     ///
     /// Elsewhere it has no effect yet: the workers stay at normal priority,
     /// and [`WorkerStats::background`](super::WorkerStats::background) says 0.
@@ -106,7 +112,7 @@ mod tests {
     fn a_lowered_thread_is_sched_idle() {
         std::thread::spawn(|| {
             assert!(lower_this_thread(), "SCHED_IDLE needs no privilege");
-            // SAFETY: no arguments; reads the calling thread's policy.
+            // SAFETY: pid 0 names the calling thread; the call only reads its policy.
             let policy = unsafe { libc::sched_getscheduler(0) };
             assert_eq!(policy, libc::SCHED_IDLE);
         })

@@ -3,11 +3,15 @@
 //! Background workers run on the CPU time other threads leave, so programs
 //! that keep every core busy would starve them: a pathfinding task could
 //! wait for seconds. The rescue thread runs at normal priority and steps in
-//! only then: when, at [`STREAK`] looks in a row, work waited in the queues
-//! and the workers together ran on a CPU less than half the time since the
-//! previous look (the kernel's own count: a long poll is on a CPU, so it
-//! does not count). A frame that takes the cores for a few milliseconds
-//! does not start it; being kept off the CPU for tens does.
+//! when, at [`STREAK`] looks in a row, work waited in the queues and the
+//! workers together ran on a CPU less than half the time since the previous
+//! look (the kernel's own count: a long poll is on a CPU, so it does not
+//! count). A frame that takes the cores for a few milliseconds does not
+//! start it; being kept off the CPU for tens does. So does a worker blocked
+//! in a system call, or asleep, while work waits (a wake the pump still
+//! holds, see `held_wakes`): the rescue thread then runs the work, a late
+//! task rather than a stuck one. It competes with the frame's threads only
+//! while it rescues.
 //!
 //! It looks every [`CHECK`] while work waits, and backs off to
 //! [`IDLE_CHECK`] when none does, so an idle pool wakes it 10 times a second.
@@ -42,6 +46,9 @@ pub(crate) const STREAK: u32 = 2;
 /// The rescue thread's loop; returns when the workers stop.
 pub(crate) fn run(shared: &Shared) {
     let workers = &shared.workers;
+    // More workers than cores cannot all run at once: judge them against
+    // what the cores can give.
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let mut sleep = CHECK;
     let mut streak = 0;
     // The previous look: when, and how long each worker had run on a CPU.
@@ -61,7 +68,9 @@ pub(crate) fn run(shared: &Shared) {
         }
         sleep = CHECK;
         let now = (Instant::now(), workers.cpu_times());
-        let starved = last.as_ref().is_some_and(|before| starved(before, &now));
+        let starved = last
+            .as_ref()
+            .is_some_and(|before| starved(before, &now, cores));
         streak = if starved { streak + 1 } else { 0 };
         last = Some(now);
         if streak >= STREAK {
@@ -70,9 +79,14 @@ pub(crate) fn run(shared: &Shared) {
     }
 }
 
-/// Whether the workers, together, ran on a CPU less than half the time
-/// between `before` and `now`.
-fn starved(before: &(Instant, Vec<Duration>), now: &(Instant, Vec<Duration>)) -> bool {
+/// Whether the workers, together, ran on a CPU less than half what they
+/// could have between `before` and `now`: the time, once per worker, but
+/// for no more workers than there are `cores`.
+fn starved(
+    before: &(Instant, Vec<Duration>),
+    now: &(Instant, Vec<Duration>),
+    cores: usize,
+) -> bool {
     let period = now.0 - before.0;
     let ran: Duration = before
         .1
@@ -80,20 +94,28 @@ fn starved(before: &(Instant, Vec<Duration>), now: &(Instant, Vec<Duration>)) ->
         .zip(&now.1)
         .map(|(before, now)| now.saturating_sub(*before))
         .sum();
-    let workers = now.1.len() as u32;
+    let could = now.1.len().min(cores) as u32;
     // A worker that started or stopped reporting between the looks: no verdict.
-    workers > 0 && before.1.len() == now.1.len() && ran * 2 < period * workers
+    could > 0 && before.1.len() == now.1.len() && ran * 2 < period * could
 }
 
 /// What the rescue thread needs of the workers.
 impl Workers {
     /// Gives worker `index` (the calling thread) the configured priority.
+    /// Only a worker whose CPU time the rescue thread can read is lowered: one
+    /// it could not watch could starve unseen.
     pub(super) fn set_priority(&self, index: usize) {
-        if self.priority == WorkerPriority::Background && priority::lower_this_thread() {
+        if self.priority != WorkerPriority::Background {
+            return;
+        }
+        let Some(path) =
+            priority::this_thread_schedstat().filter(|path| priority::cpu_time(path).is_some())
+        else {
+            return;
+        };
+        if priority::lower_this_thread() {
             self.background.fetch_add(1, Ordering::Relaxed);
-            if let Some(path) = priority::this_thread_schedstat() {
-                let _ = self.locals[index].schedstat.set(path);
-            }
+            let _ = self.locals[index].schedstat.set(path);
         }
     }
 
@@ -145,20 +167,42 @@ mod tests {
     #[test]
     fn starved_when_the_workers_ran_less_than_half_the_period() {
         let t = Instant::now();
-        assert!(starved(&at(t, 0, &[0]), &at(t, 10, &[4])));
-        assert!(starved(&at(t, 0, &[10, 0]), &at(t, 10, &[10, 0])));
-        assert!(starved(&at(t, 0, &[10, 0]), &at(t, 10, &[19, 0])));
+        assert!(starved(&at(t, 0, &[0]), &at(t, 10, &[4]), 16));
+        assert!(starved(&at(t, 0, &[10, 0]), &at(t, 10, &[10, 0]), 16));
+        assert!(starved(&at(t, 0, &[10, 0]), &at(t, 10, &[19, 0]), 16));
     }
 
     #[test]
     fn not_starved_when_the_workers_ran() {
         let t = Instant::now();
         // Long polls: on a CPU the whole time (up to a tick behind).
-        assert!(!starved(&at(t, 0, &[3, 3]), &at(t, 10, &[11, 9])));
+        assert!(!starved(&at(t, 0, &[3, 3]), &at(t, 10, &[11, 9]), 16));
         // One of two workers on a CPU the whole time is half the pool.
-        assert!(!starved(&at(t, 0, &[0, 0]), &at(t, 10, &[10, 0])));
+        assert!(!starved(&at(t, 0, &[0, 0]), &at(t, 10, &[10, 0]), 16));
         // A worker started or stopped reporting between the looks; none does.
-        assert!(!starved(&at(t, 0, &[0]), &at(t, 10, &[0, 0])));
-        assert!(!starved(&at(t, 0, &[]), &at(t, 10, &[])));
+        assert!(!starved(&at(t, 0, &[0]), &at(t, 10, &[0, 0]), 16));
+        assert!(!starved(&at(t, 0, &[]), &at(t, 10, &[]), 16));
+    }
+
+    #[test]
+    fn more_workers_than_cores_are_judged_against_the_cores() {
+        let t = Instant::now();
+        // Four workers sharing two cores, each on a CPU a quarter of the
+        // time: the cores were all theirs half the time.
+        assert!(!starved(
+            &at(t, 0, &[0, 0, 0, 0]),
+            &at(t, 10, &[3, 3, 2, 2]),
+            2
+        ));
+        assert!(starved(
+            &at(t, 0, &[0, 0, 0, 0]),
+            &at(t, 10, &[3, 3, 2, 2]),
+            4
+        ));
+        assert!(starved(
+            &at(t, 0, &[0, 0, 0, 0]),
+            &at(t, 10, &[2, 2, 2, 2]),
+            2
+        ));
     }
 }

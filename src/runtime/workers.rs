@@ -138,10 +138,12 @@ impl Workers {
     ) -> Option<Runnable<Header>> {
         let header = runnable.metadata();
         let cores = header.cores();
-        // A task the pump reschedules to a worker after its poll waits for
-        // the pump's end to wake one (see `held_wakes`); a push from a task's
-        // own code, which may wait for the worker, wakes at once.
-        let hold = context::is_pumping(shared) && !context::in_task_poll();
+        // A task the pump reschedules to a background worker after its poll
+        // waits for the pump's end to wake one (see `held_wakes`); a push
+        // from a task's own code, which may wait for the worker, wakes at once.
+        let hold = self.priority == WorkerPriority::Background
+            && context::is_pumping(shared)
+            && !context::in_task_poll();
         if cores != 0 {
             let pushed = self.pinned_for(cores).pinned.push(runnable);
             // Only one worker can take it: wake them all so it is among them.
