@@ -380,8 +380,9 @@ fn schedule(runnable: Runnable<Header>, info: ScheduleInfo) {
     // alive. Once `Shared::schedule` has handed the runnable to a queue,
     // the task may run and be freed on another thread at once, so that `Arc`
     // may be gone; but every thread that takes runnables out of the queues
-    // holds an `Arc` of its own for as long as it may: each worker (cloned in
-    // `Workers::start`), the pump and shutdown (called through a `Runtime`).
+    // holds an `Arc` of its own for as long as it may: each worker and the
+    // rescue thread (cloned in `Workers::start`), the pump and shutdown
+    // (called through a `Runtime`).
     // A refused runnable comes back to this call, still alive. So `Shared`
     // outlives this call.
     Shared::schedule(unsafe { &*shared }, runnable, info)

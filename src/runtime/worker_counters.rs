@@ -14,14 +14,15 @@ pub(crate) struct WorkerCounters {
     pub(crate) parks: OwnCounter,
 }
 
-/// A counter only its worker writes: a plain load and store rather than a
+/// A counter only one thread writes: a plain load and store rather than a
 /// locked read-modify-write (readers on other threads still see whole
 /// values, and never a count that goes back).
 #[derive(Default)]
 pub(crate) struct OwnCounter(AtomicU64);
 
 impl OwnCounter {
-    /// Adds `n`; only ever called on the counter's own worker thread.
+    /// Adds `n`; only ever called on the one thread that owns the counter (a
+    /// worker, or the rescue thread for `rescued`).
     #[inline]
     pub(crate) fn add(&self, n: u64) {
         self.0
