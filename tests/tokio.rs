@@ -96,12 +96,7 @@ fn the_rescue_thread_polls_tokio_futures_too() {
         ..Default::default()
     });
     let coro = coro(&app);
-    if coro.stats().workers.background == 0 {
-        // The worker may not have started yet: let it take one task first.
-        bevy_coro::runtime::block_on(coro.spawn::<Worker>(async {})).unwrap();
-    }
-    if coro.stats().workers.background == 0 {
-        println!("skipped: the OS refused SCHED_IDLE here (seccomp?)");
+    if !background_worker_ready(&coro) {
         return;
     }
     // Every core busy at normal priority: the background worker starves, and

@@ -54,11 +54,10 @@ fn background_workers_run_at_idle_priority_and_the_rest_does_not() {
         return;
     }
     let runtime = background_runtime(2);
-    let on_worker = block_on(runtime.spawn::<Worker>(async { this_thread_policy() })).unwrap();
-    if runtime.stats().workers.background == 0 {
-        println!("skipped: the OS refused SCHED_IDLE here (seccomp?)");
+    if !common::background_worker_ready(&runtime) {
         return;
     }
+    let on_worker = block_on(runtime.spawn::<Worker>(async { this_thread_policy() })).unwrap();
     assert_eq!(on_worker, Some(SCHED_IDLE));
     // The other worker lowers itself as it starts.
     common::wait_until("both workers at background priority", || {
@@ -85,10 +84,7 @@ fn starved_background_workers_are_rescued_and_every_task_runs_once() {
         return;
     }
     let runtime = background_runtime(1);
-    // Warm the worker up: it has applied its priority once it ran a task.
-    block_on(runtime.spawn::<Worker>(async {})).unwrap();
-    if runtime.stats().workers.background == 0 {
-        println!("skipped: the OS refused SCHED_IDLE here (seccomp?)");
+    if !common::background_worker_ready(&runtime) {
         return;
     }
     let _watchdog = common::Watchdog::start("the starved pool", Duration::from_secs(60));

@@ -276,11 +276,7 @@ impl Workers {
                             core_affinity::set_for_current(core);
                         }
                         shared.workers.set_priority(index);
-                        let mut run = || shared.workers.run(&shared, index);
-                        match wrapper {
-                            Some(wrapper) => (wrapper.0)(&mut run),
-                            None => run(),
-                        }
+                        run_wrapped(wrapper, || shared.workers.run(&shared, index));
                     })
             })
             .collect::<io::Result<Vec<_>>>()?;
@@ -289,14 +285,8 @@ impl Workers {
             threads.push(
                 thread::Builder::new()
                     .name("bevy_coro rescue".into())
-                    .spawn(move || {
-                        // It polls worker tasks: the same context as a worker.
-                        let mut run = || rescue::run(&shared);
-                        match wrapper {
-                            Some(wrapper) => (wrapper.0)(&mut run),
-                            None => run(),
-                        }
-                    })?,
+                    // It polls worker tasks: the same context as a worker.
+                    .spawn(move || run_wrapped(wrapper, || rescue::run(&shared)))?,
             );
         }
         Ok(threads)
@@ -346,5 +336,13 @@ impl Workers {
             drain_queue(&local.queue, &mut dispose);
             drain_queue(&local.pinned, &mut dispose);
         }
+    }
+}
+
+/// Runs a scheduler thread's loop inside the configured wrapper, if any.
+fn run_wrapped(wrapper: Option<WorkerWrapper>, mut run: impl FnMut()) {
+    match wrapper {
+        Some(wrapper) => (wrapper.0)(&mut run),
+        None => run(),
     }
 }

@@ -242,3 +242,15 @@ pub fn busy(time: Duration) {
         std::hint::spin_loop();
     }
 }
+
+/// Lets one of `handle`'s workers run a task (a worker lowers its priority as
+/// it starts) and says whether it runs at background priority; when not, it
+/// prints why the calling test is skipped.
+pub fn background_worker_ready(handle: &bevy_coro::runtime::Handle) -> bool {
+    bevy_coro::runtime::block_on(handle.spawn::<Worker>(async {})).unwrap();
+    let ready = handle.stats().workers.background > 0;
+    if !ready {
+        println!("skipped: the OS refused SCHED_IDLE here (seccomp?)");
+    }
+    ready
+}
