@@ -61,7 +61,7 @@ pub(crate) fn run(shared: &Shared) {
         if workers.is_stopping() {
             return;
         }
-        if !workers.work_for_anyone() {
+        if !workers.work_waiting(None) {
             (streak, last) = (0, None);
             sleep = (sleep * 2).min(IDLE_CHECK);
             continue;
@@ -126,13 +126,6 @@ impl Workers {
             .iter()
             .filter_map(|local| priority::cpu_time(local.schedstat.get()?))
             .collect()
-    }
-
-    /// Whether a task any worker (or the rescue thread) may take waits.
-    pub(crate) fn work_for_anyone(&self) -> bool {
-        !self.high.is_empty()
-            || !self.injector.is_empty()
-            || self.locals.iter().any(|local| !local.queue.is_empty())
     }
 
     /// Runs queued worker tasks on the calling (rescue) thread until none is

@@ -64,16 +64,17 @@ impl Workers {
         None
     }
 
-    /// Whether a task this worker could take waits in a shared queue or
-    /// another worker's.
-    pub(super) fn work_waiting(&self, index: usize) -> bool {
+    /// Whether a task waits in a shared queue or a worker's queue (but
+    /// worker `except`'s): work another worker, or the rescue thread, could
+    /// take. Pinned queues are left out: only their own worker takes from them.
+    pub(super) fn work_waiting(&self, except: Option<usize>) -> bool {
         !self.injector.is_empty()
             || !self.high.is_empty()
             || self
                 .locals
                 .iter()
                 .enumerate()
-                .any(|(i, local)| i != index && !local.queue.is_empty())
+                .any(|(i, local)| Some(i) != except && !local.queue.is_empty())
     }
 }
 

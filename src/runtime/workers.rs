@@ -303,7 +303,7 @@ impl Workers {
         let counters = &self.locals[index].counters;
         while let Some(runnable) = self.parking.next(
             || self.find(index),
-            || self.work_waiting(index),
+            || self.work_waiting(Some(index)),
             || counters.parks.add(1),
         ) {
             counters.polls.add(1);
