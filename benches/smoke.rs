@@ -1,5 +1,5 @@
-//! A smoke benchmark so the layout is there; the comparisons with tokio,
-//! async-executor and bevy_tasks come with the benchmark issue.
+//! A smoke benchmark: one spawn and one pump, the floor the other groups
+//! (scheduling, timers, memory, scaling, profile) compare with the peers.
 
 use std::hint::black_box;
 use std::sync::Arc;

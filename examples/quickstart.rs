@@ -1,6 +1,6 @@
-//! The DESIGN.md snippet, runnable: a main-thread task reads the World, finds a
+//! The README quickstart, runnable: a main-thread task reads the World, finds a
 //! path on a worker, and writes the result back, in one task; an interval
-//! ticks every 100 ms until its token is dropped; the app stops after 30 frames.
+//! ticks every 100 ms until its timer handle is dropped; the app stops after 30 frames.
 //!
 //! `cargo run --example quickstart`
 
@@ -18,9 +18,9 @@ struct Map {
 #[derive(Component, Debug)]
 struct Route(Vec<u32>);
 
-/// Keeps the interval alive: dropping the token (or this resource) stops it.
+/// Keeps the interval alive: dropping the handle (or this resource) stops it.
 #[derive(Resource)]
-struct Heartbeat(CancelToken);
+struct Heartbeat(TimerHandle);
 
 /// Stand-in for real pathfinding: heavy enough to want a worker.
 fn astar(map: &Map) -> Vec<u32> {
@@ -49,11 +49,11 @@ fn start(mut commands: Commands, coro: Res<Coro>) {
     })
     .detach();
 
-    // Every 100 ms, never two runs at once; dropping the token stops it.
-    let token = coro.interval(Duration::from_millis(100), || async {
+    // Every 100 ms, never two runs at once; dropping the handle stops it.
+    let timer = coro.interval(Duration::from_millis(100), || async {
         println!("heartbeat");
     });
-    commands.insert_resource(Heartbeat(token));
+    commands.insert_resource(Heartbeat(timer));
 }
 
 fn report(

@@ -1,19 +1,20 @@
 //! Loom models of bevy_coro's concurrency protocols, next to the code they
 //! check: each modelled file of `src/runtime/` holds its models in a
 //! `#[cfg(all(test, loom))]` module, and this crate compiles those files as
-//! they are, with loom's atomics in place of std's (the `sync` module below
-//! stands for `src/runtime/sync.rs`) and loom-aware builds of
-//! concurrent-queue and event-listener.
+//! they are, with loom's atomics in place of std's (the `runtime` module
+//! below gives them what they name as `crate::runtime::..`: `sync` stands
+//! for `src/runtime/sync.rs`) and loom-aware builds of concurrent-queue and
+//! event-listener.
 //!
 //! ```sh
 //! cd loom && RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release
 //! ```
 //!
 //! What is modelled:
-//! - `park`: a push while a worker goes to sleep is never missed; a stop
+//! - `workers/park`: a push while a worker goes to sleep is never missed; a stop
 //!   reaches a worker going to sleep; with two workers and one notification
 //!   per task, every task is taken (the "pass the word on" rule).
-//! - `cancel_slot`: a cancel racing a task's first park always reaches the
+//! - `task/cancel_handshake`: a cancel racing a task's first park always reaches the
 //!   task (it is woken, or polls itself again); a second cancel wakes no one.
 //! - `graveyard`: a spawn, or a foreign wake, racing shutdown drops its task
 //!   exactly once and leaves nothing behind, also when a dropped task wakes
@@ -23,19 +24,28 @@
 #![cfg(loom)]
 #![allow(dead_code)]
 
-/// Loom's atomics under the names `src/runtime/sync.rs` gives std's.
-mod sync {
-    pub(crate) use loom::sync::atomic::{AtomicBool, Ordering, fence};
+/// What the modelled files name as `crate::runtime::..`.
+mod runtime {
+    /// Loom's atomics under the names `src/runtime/sync.rs` gives std's.
+    pub(crate) mod sync {
+        pub(crate) use loom::sync::atomic::{AtomicBool, Ordering, fence};
 
-    /// No spinning before parking under loom (see `src/runtime/sync.rs`).
-    pub(crate) const SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::ZERO;
+        /// No spinning before parking under loom (see `src/runtime/sync.rs`).
+        pub(crate) const SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::ZERO;
+    }
+
+    #[cfg(test)]
+    pub(crate) use crate::queue;
 }
 
-#[path = "../src/runtime/park.rs"]
+#[path = "../src/runtime/queue.rs"]
+mod queue;
+
+#[path = "../src/runtime/workers/park.rs"]
 mod park;
 
-#[path = "../src/runtime/cancel_slot.rs"]
-mod cancel_slot;
+#[path = "../src/runtime/task/cancel_handshake.rs"]
+mod cancel_handshake;
 
 #[path = "../src/runtime/graveyard.rs"]
 mod graveyard;

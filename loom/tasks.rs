@@ -1,7 +1,7 @@
 //! Models of a task's life: async-task's own state machine (run with loom's
 //! atomics, see `portable-atomic-shim/`), scheduled the way bevy_coro does it
 //! (a queue per affinity, workers parked with the real `park.rs`, cancels
-//! through the real `cancel_slot.rs`). What stands in for the rest of the
+//! through the real `cancel_handshake.rs`). What stands in for the rest of the
 //! runtime is small and named below: a waker slot for a timer or a channel,
 //! an affinity byte for the header's.
 
@@ -15,8 +15,9 @@ use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering}
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
-use crate::cancel_slot;
-use crate::park::{Parking, try_pop};
+use crate::cancel_handshake;
+use crate::park::Parking;
+use crate::queue::try_pop;
 
 /// The slot of a task that has not parked yet.
 const NO_SLOT: u32 = u32::MAX;
@@ -179,7 +180,7 @@ fn a_wake_racing_a_running_poll_is_never_lost() {
 /// (3) A cancel racing a hop and the task's completion. The task hops from
 /// side 0 to side 1 (sets its affinity and wakes itself in one poll), then
 /// waits for a signal; another thread cancels it through the real
-/// `cancel_slot` handshake and wakes it through the slot it registered at its
+/// `cancel_handshake` and wakes it through the slot it registered at its
 /// first park, as `Header::cancel` does. Whatever the order: the task ends
 /// (completed or cancelled, never stuck), its second poll is on side 1, and
 /// its future is dropped exactly once.
@@ -242,7 +243,7 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
                         if poll.is_pending() && registry.lock().unwrap().is_none() {
                             *registry.lock().unwrap() = Some(cx.waker().clone());
                             let store_slot = || cancel.1.store(0, Ordering::SeqCst);
-                            if cancel_slot::register(&cancel.0, store_slot) {
+                            if cancel_handshake::register(&cancel.0, store_slot) {
                                 cx.waker().wake_by_ref();
                             }
                         }
@@ -254,7 +255,7 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
             // This thread cancels (as `Header::cancel`: flag, then the slot's
             // waker), racing the hop and the poll that would complete.
             signal.fire();
-            if cancel_slot::cancel(&cancel.0) && cancel.1.load(Ordering::SeqCst) != NO_SLOT {
+            if cancel_handshake::cancel(&cancel.0) && cancel.1.load(Ordering::SeqCst) != NO_SLOT {
                 let waker = registry.lock().unwrap().clone();
                 waker.expect("registered before the slot").wake();
             }

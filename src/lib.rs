@@ -42,7 +42,7 @@
 //!   and sleep on an `event-listener` when idle: an idle pool uses no CPU.
 //! - Timers live on one hierarchical timing wheel: [`sleep`], [`timeout`],
 //!   `coro.delayed(..)`, `coro.interval(..)` (on the grid `start + k·period`,
-//!   never two runs at once), each stopped by its [`CancelToken`]. They follow
+//!   never two runs at once), each stopped by its [`TimerHandle`]. They follow
 //!   real time, or the game's `Time<Virtual>` with [`CoroClock::Virtual`].
 //! - A panicking task ends with [`TaskError::Panicked`]; nothing else stops.
 //!   Dropping a [`Task`] cancels it; [`Task::detach`] lets it run on.
@@ -53,41 +53,33 @@
 //! hand.
 
 #![warn(missing_docs)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 
-mod entity;
-mod plugin;
+mod bevy;
 pub mod runtime;
 #[cfg(feature = "tokio")]
 mod tokio;
-mod world;
 
-/// The main-thread affinity: `coro.spawn::<Main>(..)`, `.on::<Main>()`.
-///
-/// This is Bevy's own `Main` schedule label, reused as the affinity marker: a
-/// game glob-imports both `bevy::prelude::*` and `bevy_coro::prelude::*`, and
-/// two different items named `Main` would make every use ambiguous. Code that
-/// drives the [`runtime`] without Bevy uses [`runtime::Main`], which means the
-/// same.
-pub use bevy_app::Main;
-pub use entity::{CoroCommandsExt, CoroTaskBuilder, EntityTasks};
-pub use plugin::{Coro, CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroStats, CoroSystems};
+pub use bevy::commands::CoroCommandsExt;
+pub use bevy::coro::{Coro, CoroStats};
+pub use bevy::entity::EntityTasks;
+pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
+pub use bevy::world::{WithWorld, with_world};
 pub use runtime::{
-    AbortHandle, Affinity, CancelToken, CoroFutureExt, Elapsed, MissedTick, NextFrame, On,
-    Priority, SpawnOn, Task, TaskError, TaskGroup, Worker, WorkerPriority, YieldNow, next_frame,
-    sleep, sleep_until, timeout, yield_now,
+    Affinity, CancelHandle, CoroFutureExt, Elapsed, Main, MissedTick, NextFrame, On, Priority,
+    SpawnOn, Task, TaskBuilder, TaskError, TaskGroup, TimerHandle, Worker, WorkerPriority,
+    YieldNow, next_frame, sleep, sleep_until, timeout, yield_now,
 };
-pub use world::{WithWorld, with_world};
 
 #[cfg(feature = "tokio")]
 pub use crate::tokio::CoroTokio;
 
-/// Everything a game needs: `use bevy_coro::prelude::*;`.
+/// What a game uses: `use bevy_coro::prelude::*;`. Configuration and report
+/// types ([`CoroMode`], [`CoroClock`], [`CoroStats`], [`WorkerPriority`],
+/// [`MissedTick`], ...) are at the crate root.
 pub mod prelude {
     pub use crate::{
-        Affinity, CancelToken, Coro, CoroClock, CoroCommandsExt, CoroFutureExt, CoroMode,
-        CoroPlugin, CoroStats, CoroSystems, Elapsed, EntityTasks, Main, MissedTick, Priority,
-        SpawnOn, Task, TaskError, TaskGroup, Worker, WorkerPriority, next_frame, sleep,
-        sleep_until, timeout, with_world, yield_now,
+        Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, Main, Priority, SpawnOn,
+        Task, TaskError, TaskGroup, TimerHandle, Worker, next_frame, sleep, timeout, with_world,
+        yield_now,
     };
 }

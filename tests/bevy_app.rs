@@ -6,6 +6,8 @@ mod common;
 use std::time::Duration;
 
 use bevy_coro::prelude::*;
+
+use bevy_coro::CoroClock;
 use bevy_internal::prelude::*;
 use bevy_internal::time::TimeUpdateStrategy;
 

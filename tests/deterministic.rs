@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bevy_app::App;
 use bevy_coro::prelude::*;
 use bevy_coro::runtime::{Handle, Mode, Runtime, RuntimeConfig, block_on};
+use bevy_coro::{CoroMode, CoroStats};
 use common::*;
 
 fn deterministic(seed: u64) -> Runtime {

@@ -21,6 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bevy_app::App;
+use bevy_coro::CoroStats;
 use bevy_coro::prelude::*;
 use bevy_coro::runtime::Runtime;
 use bevy_ecs::prelude::*;

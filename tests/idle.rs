@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use bevy_app::App;
+use bevy_coro::WorkerPriority;
 use bevy_coro::prelude::*;
 
 /// CPU time (user + system) this process used so far, from /proc.

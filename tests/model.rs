@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy_coro::prelude::*;
+
 use bevy_coro::runtime::{Clock, ManualClock, Mode, Runtime, RuntimeConfig};
+use bevy_coro::sleep_until;
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -116,7 +118,7 @@ impl TaskModel {
 
 /// What the test knows of one delayed or interval task.
 struct TimerModel {
-    token: CancelToken,
+    token: TimerHandle,
     cancelled: bool,
     /// The clock (ms) when it was cancelled.
     cancelled_at: Option<u64>,

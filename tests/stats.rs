@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bevy_app::App;
 use bevy_coro::prelude::*;
+use bevy_coro::{CoroClock, CoroStats};
 use bevy_time::{TimePlugin, TimeUpdateStrategy};
 use common::*;
 

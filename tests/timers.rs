@@ -1,4 +1,4 @@
-//! Timers on a manual clock: delayed, interval, sleep, timeout, CancelToken.
+//! Timers on a manual clock: delayed, interval, sleep, timeout, TimerHandle.
 
 mod common;
 
@@ -10,7 +10,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bevy_coro::prelude::*;
+
 use bevy_coro::runtime::{ManualClock, Runtime, RuntimeConfig, Sleep};
+use bevy_coro::{Elapsed, MissedTick, sleep_until};
 use common::*;
 
 const P: Duration = Duration::from_millis(100);

@@ -5,6 +5,7 @@ mod common;
 
 use bevy_app::App;
 use bevy_coro::CoroTokio;
+use bevy_coro::WorkerPriority;
 use bevy_coro::prelude::*;
 use bevy_ecs::prelude::*;
 use common::*;

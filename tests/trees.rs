@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bevy_coro::prelude::*;
+
+use bevy_coro::EntityTasks;
 use bevy_coro::runtime::Handle;
 use bevy_ecs::prelude::*;
 use common::*;
@@ -244,7 +246,7 @@ fn spawn_task_without_the_plugin_says_to_add_it() {
 }
 
 #[test]
-fn an_abort_handle_taken_while_the_task_is_parked_cancels_it() {
+fn an_cancel_handle_taken_while_the_task_is_parked_cancels_it() {
     let mut app = app(2);
     let coro = coro(&app);
     let counter = DropCounter::default();
@@ -252,9 +254,9 @@ fn an_abort_handle_taken_while_the_task_is_parked_cancels_it() {
     wait_until("parked", || {
         coro.stats().worker_queue == 0 && coro.stats().workers.polls >= 1
     });
-    let abort = task.abort_handle().expect("task still held");
+    let abort = task.cancel_handle().expect("task still held");
     task.detach();
-    abort.abort();
-    assert!(abort.is_aborted());
+    abort.cancel();
+    assert!(abort.is_cancelled());
     update_until(&mut app, "aborted task dropped", |_| counter.count() == 1);
 }

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy_coro::prelude::*;
+
+use bevy_coro::WorkerPriority;
 use bevy_coro::runtime::{Runtime, RuntimeConfig, block_on};
 
 /// One test at a time: the starvation test spins a thread on every core,

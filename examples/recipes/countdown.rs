@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use bevy_app::{AppExit, ScheduleRunnerPlugin, prelude::*};
+use bevy_coro::CoroClock;
 use bevy_coro::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_time::TimePlugin;
@@ -13,9 +14,9 @@ use bevy_time::TimePlugin;
 #[derive(Resource)]
 struct Countdown(u32);
 
-/// Holds the interval: dropping the token (or this resource) stops it.
+/// Holds the interval: dropping the handle (or this resource) stops it.
 #[derive(Resource)]
-struct Ticking(CancelToken);
+struct Ticking(TimerHandle);
 
 fn build(app: &mut App) {
     app.add_plugins(TimePlugin)
@@ -29,7 +30,7 @@ fn build(app: &mut App) {
 }
 
 fn start(mut commands: Commands, coro: Res<Coro>) {
-    let token = coro
+    let timer = coro
         .every(Duration::from_secs(1))
         .first_after_period()
         .run(|| async {
@@ -40,12 +41,12 @@ fn start(mut commands: Commands, coro: Res<Coro>) {
             })
             .await;
         });
-    commands.insert_resource(Ticking(token));
+    commands.insert_resource(Ticking(timer));
 }
 
 fn stop_at_zero(mut commands: Commands, countdown: Res<Countdown>, ticking: Option<Res<Ticking>>) {
     if let Some(ticking) = ticking.filter(|_| countdown.0 == 0) {
-        commands.remove_resource::<Ticking>(); // drops the token: the interval ends
+        commands.remove_resource::<Ticking>(); // drops the handle: the interval ends
         println!("liftoff after {} ticks", ticking.0.runs_started());
     }
 }

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use bevy_app::prelude::*;
+use bevy_coro::CoroClock;
 use bevy_coro::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_time::TimePlugin;

@@ -4,6 +4,7 @@
 //! Compare with `baseline.rs`.
 
 use bevy_app::prelude::*;
+use bevy_coro::CoroStats;
 use bevy_coro::prelude::*;
 use bevy_ecs::prelude::*;
 

@@ -35,6 +35,8 @@ use std::time::Duration;
 
 use bevy_coro::prelude::*;
 
+use bevy_coro::{CoroMode, WorkerPriority};
+
 use map::Grid;
 use report::Summary;
 

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use bevy_app::App;
-use bevy_coro::prelude::*;
+use bevy_coro::{CoroMode, CoroStats};
 use bevy_ecs::prelude::*;
 
 use crate::game::{Agent, Path, Swarm};

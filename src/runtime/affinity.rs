@@ -12,8 +12,8 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::context::{self, with_current_task};
-use super::header::{Header, MAIN, WORKER};
+use crate::runtime::task::context::{self, with_current_task};
+use crate::runtime::task::header::Side;
 
 pub(crate) mod sealed {
     /// Only this crate names affinities.
@@ -23,7 +23,7 @@ pub(crate) mod sealed {
 /// Where a task runs: [`Main`] or [`Worker`]. Sealed: these two are all there is.
 pub trait Affinity: sealed::Sealed + Send + Sync + 'static {
     #[doc(hidden)]
-    const CODE: u8;
+    const SIDE: Side;
     /// The affinity's name, for messages.
     const NAME: &'static str;
 }
@@ -31,8 +31,12 @@ pub trait Affinity: sealed::Sealed + Send + Sync + 'static {
 /// The main thread: tasks run inside the pump (once per frame, in
 /// [`CoroSystems::Pump`](crate::CoroSystems::Pump)) and can reach the `World`
 /// directly with [`with_world`](crate::with_world).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Main;
+///
+/// It is Bevy's own `Main` schedule label, reused as the affinity marker
+/// (the core uses nothing else of Bevy): a game glob-imports both
+/// `bevy::prelude::*` and `bevy_coro::prelude::*`, and two different items
+/// named `Main` would make every use ambiguous.
+pub use bevy_app::Main;
 
 /// The worker threads: for heavy work that must not stall the frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -42,12 +46,12 @@ impl sealed::Sealed for Main {}
 impl sealed::Sealed for Worker {}
 
 impl Affinity for Main {
-    const CODE: u8 = MAIN;
+    const SIDE: Side = Side::Main;
     const NAME: &'static str = "Main";
 }
 
 impl Affinity for Worker {
-    const CODE: u8 = WORKER;
+    const SIDE: Side = Side::Worker;
     const NAME: &'static str = "Worker";
 }
 
@@ -97,7 +101,7 @@ enum State {
     /// Polling the future with affinity `A`; `back` is the affinity to return
     /// to afterwards, if the task had another.
     Running {
-        back: Option<u8>,
+        back: Option<Side>,
     },
     /// The future finished and the task is hopping back; `output` holds the result.
     Returning,
@@ -116,11 +120,6 @@ pub struct On<F: Future, A> {
     _affinity: PhantomData<fn() -> A>,
 }
 
-/// A task's identity, for the checks above.
-fn identity(task: &Header) -> u64 {
-    task.id()
-}
-
 impl<F: Future, A: Affinity> Future for On<F, A> {
     type Output = F::Output;
 
@@ -134,10 +133,10 @@ impl<F: Future, A: Affinity> Future for On<F, A> {
                 State::Start => {
                     let (hop, back) = with_current_task(|task| {
                         let task = task.unwrap_or_else(|| outside_task(A::NAME));
-                        this.task = identity(task);
+                        this.task = task.id();
                         let had = task.affinity();
                         assert!(
-                            !(task.is_local() && A::CODE == WORKER),
+                            !(task.is_local() && A::SIDE == Side::Worker),
                             "bevy_coro: a `spawn_local` task cannot hop with \
                              `.on::<Worker>()`: its future is !Send and lives on the \
                              main thread; spawn the work with `spawn::<Worker>` and await it"
@@ -145,12 +144,12 @@ impl<F: Future, A: Affinity> Future for On<F, A> {
                         // Where this poll runs, which is where the header says
                         // except within the poll in which a hop was dropped.
                         let here = context::side(&task.shared).unwrap_or(had);
-                        task.set_affinity(A::CODE);
+                        task.set_affinity(A::SIDE);
                         #[cfg(feature = "trace")]
-                        if here != A::CODE {
+                        if here != A::SIDE {
                             tracing::trace!(target: "bevy_coro", task = %task.name(), to = A::NAME, "task hops");
                         }
-                        (here != A::CODE, (had != A::CODE).then_some(had))
+                        (here != A::SIDE, (had != A::SIDE).then_some(had))
                     });
                     this.state = State::Running { back };
                     if hop {
@@ -161,7 +160,8 @@ impl<F: Future, A: Affinity> Future for On<F, A> {
                     }
                 }
                 State::Running { back } => {
-                    let same_task = with_current_task(|task| task.map(identity) == Some(this.task));
+                    let same_task =
+                        with_current_task(|task| task.map(|task| task.id()) == Some(this.task));
                     assert!(
                         same_task,
                         "bevy_coro: an `.on::<{}>()` future was awaited by another task than \
@@ -205,7 +205,7 @@ impl<F: Future, A> Drop for On<F, A> {
         // other way (with its whole task), there is nothing to restore.
         if let State::Running { back: Some(back) } = self.state {
             with_current_task(|task| {
-                if let Some(task) = task.filter(|task| identity(task) == self.task) {
+                if let Some(task) = task.filter(|task| task.id() == self.task) {
                     task.set_affinity(back);
                 }
             });

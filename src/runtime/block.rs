@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
-use super::context;
+use crate::runtime::task::context;
 
 /// Wakes a thread parked in `block_on`.
 struct Unpark(Thread);

@@ -1,26 +1,13 @@
-//! [`TaskBuilder`]: spawning with options (name, priority, core mask), and
-//! [`Priority`].
+//! [`TaskBuilder`]: spawning with options (name, priority, core mask, and in
+//! a Bevy app the entity the task is tied to).
 
 use std::future::Future;
 use std::panic::Location;
 
-use super::affinity::Affinity;
-use super::handle::{Handle, SpawnOn, Spec, spawn_local, spawn_send};
-use super::header::{HIGH, NORMAL};
-use super::task::Task;
-
-/// How urgent a task is. Every queue (the main thread's and the workers')
-/// takes `High` tasks first, kept through hops; but after 8 `High` tasks in a
-/// row a waiting `Normal` task goes next, so `Normal` work is slowed by a
-/// flood of `High` work, never starved by it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum Priority {
-    /// The default.
-    #[default]
-    Normal,
-    /// Runs before `Normal` tasks: urgent re-plans, input-driven work.
-    High,
-}
+use crate::runtime::affinity::Affinity;
+use crate::runtime::handle::{Handle, SpawnOn};
+use crate::runtime::task::header::{Options, Priority};
+use crate::runtime::task::{Task, spawn_local, spawn_send};
 
 /// Spawns a task with options; made by [`Handle::task`]:
 ///
@@ -38,26 +25,23 @@ pub enum Priority {
 #[derive(Debug, Clone, Copy)]
 pub struct TaskBuilder<'a> {
     handle: &'a Handle,
-    spec: Spec,
+    options: Options,
 }
 
 impl<'a> TaskBuilder<'a> {
     pub(crate) fn new(handle: &'a Handle, name: &'static str) -> Self {
         TaskBuilder {
             handle,
-            spec: Spec {
+            options: Options {
                 name: Some(name),
-                ..Spec::default()
+                ..Options::default()
             },
         }
     }
 
     /// The task's priority; default [`Priority::Normal`].
     pub fn priority(mut self, priority: Priority) -> Self {
-        self.spec.priority = match priority {
-            Priority::Normal => NORMAL,
-            Priority::High => HIGH,
-        };
+        self.options.priority = priority;
         self
     }
 
@@ -89,7 +73,15 @@ impl<'a> TaskBuilder<'a> {
             mask != 0,
             "bevy_coro: no worker is pinned to any of the cores {cores:?}; workers are pinned to {pinned:?}"
         );
-        self.spec.cores = mask;
+        self.options.cores = mask;
+        self
+    }
+
+    /// Ties the task to an owner its driver knows by `key`: the task is
+    /// listed by [`Handle::take_owned`] after its spawn, for the driver to
+    /// cancel when the owner goes. In a Bevy app, `for_entity` does this.
+    pub(crate) fn owned_by(mut self, key: u64) -> Self {
+        self.options.owner = Some(key);
         self
     }
 
@@ -105,7 +97,12 @@ impl<'a> TaskBuilder<'a> {
         F: Future + 'static,
         F::Output: 'static,
     {
-        spawn_local(&self.handle.shared, self.spec, Location::caller(), future)
+        spawn_local(
+            &self.handle.shared,
+            self.options,
+            Location::caller(),
+            future,
+        )
     }
 }
 
@@ -116,6 +113,12 @@ where
 {
     #[track_caller]
     fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output> {
-        spawn_send::<A, F>(&self.handle.shared, self.spec, Location::caller(), future)
+        spawn_send(
+            &self.handle.shared,
+            A::SIDE,
+            self.options,
+            Location::caller(),
+            future,
+        )
     }
 }

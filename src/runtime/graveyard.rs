@@ -21,7 +21,7 @@
 
 use concurrent_queue::ConcurrentQueue;
 
-use super::sync::{AtomicBool, Ordering, fence};
+use crate::runtime::sync::{AtomicBool, Ordering, fence};
 
 /// Refused tasks waiting to be dropped.
 pub(crate) struct Graveyard<T> {

@@ -5,15 +5,15 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
-use std::thread;
 use std::time::Instant;
 
-use super::Shared;
-use super::affinity::Affinity;
-use super::builder::TaskBuilder;
-use super::header::MAIN;
-use super::stats::RuntimeStats;
-use super::task::{self, Options, Task};
+use crate::runtime::Shared;
+use crate::runtime::affinity::Affinity;
+use crate::runtime::builder::TaskBuilder;
+use crate::runtime::diag::stats::RuntimeStats;
+use crate::runtime::task::header::Options;
+use crate::runtime::task::{Task, spawn_local, spawn_send};
+use crate::runtime::tree::CancelHandle;
 
 /// A handle to a [`Runtime`](super::Runtime): `Clone + Send + Sync`, usable from
 /// systems, from inside tasks and from any thread. In a Bevy app it is the
@@ -29,6 +29,12 @@ pub struct Handle {
 /// It is a trait generic over the future (rather than an inherent method
 /// generic over both) so that the call names the affinity alone. The prelude
 /// exports it.
+#[diagnostic::on_unimplemented(
+    message = "`spawn::<A>` needs a `Send + 'static` future (with a `Send + 'static` output); this one is not",
+    label = "this future cannot move between threads, or borrows something",
+    note = "a future holding `Rc`, `RefCell` borrows or other thread-bound data lives on the main thread: spawn it with `spawn_local(fut)`",
+    note = "a future borrowing local data needs `async move` and owned data"
+)]
 pub trait SpawnOn<F: Future> {
     /// Spawns `future` as a new task that starts with affinity `A`
     /// ([`Main`](crate::Main) or [`Worker`](crate::Worker)). It can hop later
@@ -58,75 +64,14 @@ where
 {
     #[track_caller]
     fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output> {
-        spawn_send::<A, F>(&self.shared, Spec::default(), Location::caller(), future)
+        spawn_send(
+            &self.shared,
+            A::SIDE,
+            Options::default(),
+            Location::caller(),
+            future,
+        )
     }
-}
-
-/// How to spawn: what the task builder collected (the defaults for a plain
-/// `spawn`).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Spec {
-    pub(crate) name: Option<&'static str>,
-    pub(crate) priority: u8,
-    /// Checked core mask; 0: any core.
-    pub(crate) cores: u64,
-}
-
-impl Spec {
-    /// The spawn options for this spec. A local task never runs on a worker:
-    /// a core mask means nothing to it.
-    pub(crate) fn options(
-        self,
-        affinity: u8,
-        local: bool,
-        location: &'static Location<'static>,
-    ) -> Options {
-        Options {
-            affinity,
-            local,
-            name: self.name,
-            location,
-            priority: self.priority,
-            cores: if local { 0 } else { self.cores },
-        }
-    }
-}
-
-pub(crate) fn spawn_send<A: Affinity, F>(
-    shared: &Arc<Shared>,
-    spec: Spec,
-    location: &'static Location<'static>,
-    future: F,
-) -> Task<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let options = spec.options(A::CODE, false, location);
-    // SAFETY: the future is `Send`, so it may be polled and dropped anywhere.
-    unsafe { task::spawn(shared, options, future) }
-}
-
-pub(crate) fn spawn_local<F>(
-    shared: &Arc<Shared>,
-    spec: Spec,
-    location: &'static Location<'static>,
-    future: F,
-) -> Task<F::Output>
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    assert!(
-        thread::current().id() == shared.main_thread,
-        "bevy_coro: `spawn_local` must be called on the main thread, \
-         where its !Send future will live; use `spawn::<Main>` from other threads"
-    );
-    let options = spec.options(MAIN, true, location);
-    // SAFETY: we are on the main thread, and `local = true` keeps the task
-    // there: the schedule function routes local tasks to the main queue
-    // whatever their header says, and `.on::<Worker>()` refuses to move them.
-    unsafe { task::spawn(shared, options, future) }
 }
 
 impl Handle {
@@ -149,7 +94,7 @@ impl Handle {
         F: Future + 'static,
         F::Output: 'static,
     {
-        spawn_local(&self.shared, Spec::default(), Location::caller(), future)
+        spawn_local(&self.shared, Options::default(), Location::caller(), future)
     }
 
     /// A builder for a named task, with more options:
@@ -192,6 +137,16 @@ impl Handle {
             ticks_skipped,
             workers: self.shared.workers.stats(),
         }
+    }
+
+    /// The tasks spawned with an owner (see [`TaskBuilder`]) since the last
+    /// call, with their owner's key, for the driver to tie to their owners.
+    /// The plugin's pump ties them to their entities.
+    pub fn take_owned(&self) -> impl Iterator<Item = (u64, CancelHandle)> + '_ {
+        std::iter::from_fn(|| {
+            let (owner, node) = self.shared.owned.pop().ok()?;
+            Some((owner, CancelHandle::new(node, self.shared.clone())))
+        })
     }
 
     /// Number of tasks waiting for the main thread's next pump.

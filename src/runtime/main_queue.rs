@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
-use super::header::HIGH;
-use super::held_wakes;
-use super::park::try_pop;
-use super::sim::Sim;
-use super::task::Header;
-use super::watch::{CoroError, Stall, StuckTask};
-use super::workers::HIGH_BURST;
-use super::{Shared, context, drain_queue, run};
+use crate::runtime::Shared;
+use crate::runtime::diag::deterministic::Deterministic;
+use crate::runtime::diag::wait_graph::{CoroError, Stall, StuckTask};
+use crate::runtime::queue::{HIGH_BURST, drain_queue, try_pop};
+use crate::runtime::schedule::run;
+use crate::runtime::task::context;
+use crate::runtime::task::header::{Header, Priority};
+use crate::runtime::workers::held_wakes;
 
 /// What one pump did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl MainQueue {
     ) -> Option<Runnable<Header>> {
         let queue = if yielded {
             &self.next_frame
-        } else if runnable.metadata().priority() == HIGH {
+        } else if runnable.metadata().priority() == Priority::High {
             &self.high
         } else {
             &self.ready
@@ -118,13 +118,13 @@ impl MainQueue {
     /// Runs main-queue tasks until none is ready or `budget` (counted from
     /// `now`) is spent. At least one task runs per pump when any is ready, so
     /// a budget too small for one task still makes progress. In deterministic
-    /// mode, `sim` picks the next task among the ready main and worker tasks.
+    /// mode, `deterministic` picks the next task among the ready main and worker tasks.
     pub(crate) fn pump(
         &self,
         shared: &Shared,
         now: Instant,
         budget: Option<Duration>,
-        sim: Option<&Sim>,
+        deterministic: Option<&Deterministic>,
     ) -> PumpReport {
         let _pumping = context::enter_pump(shared);
         self.frame.fetch_add(1, Ordering::AcqRel);
@@ -147,17 +147,17 @@ impl MainQueue {
                 report.out_of_budget = !self.ready.is_empty()
                     || !self.high.is_empty()
                     || turn.yielded > 0
-                    || sim.is_some_and(Sim::has_ready);
+                    || deterministic.is_some_and(Deterministic::has_ready);
                 break;
             }
-            let next = match sim {
+            let next = match deterministic {
                 None => self.pop(&mut turn),
-                Some(sim) => sim.pick(|| self.pop(&mut turn)),
+                Some(deterministic) => deterministic.pick(|| self.pop(&mut turn)),
             };
             let Some(runnable) = next else {
                 // The deterministic picker stops at its poll cap with tasks
                 // still ready: that is a full frame, not a stall.
-                report.out_of_budget |= sim.is_some_and(Sim::has_ready);
+                report.out_of_budget |= deterministic.is_some_and(Deterministic::has_ready);
                 break;
             };
             run(runnable);

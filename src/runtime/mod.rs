@@ -28,77 +28,60 @@
 mod affinity;
 mod block;
 mod builder;
-mod cancel;
-mod cancel_slot;
 mod config;
-mod context;
+pub(crate) mod diag;
 mod graveyard;
-mod group;
 mod handle;
-mod header;
-mod held_wakes;
 mod main_queue;
-mod park;
-mod priority;
-mod registry;
-mod rescue;
-mod sim;
-mod stats;
-mod steal;
+mod queue;
+mod schedule;
 mod sync;
-mod task;
+pub(crate) mod task;
 mod timer;
-#[cfg(feature = "trace")]
-mod trace;
 mod tree;
-mod watch;
-mod worker_counters;
 mod workers;
 mod yields;
 
 use std::fmt;
 use std::ops::Deref;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use async_task::{Runnable, ScheduleInfo};
+use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
-pub(crate) use affinity::sealed;
 pub use affinity::{Affinity, CoroFutureExt, Main, On, Worker};
 pub use block::block_on;
-pub use builder::{Priority, TaskBuilder};
-pub use cancel::CancelToken;
+pub use builder::TaskBuilder;
 pub(crate) use config::default_workers;
 pub use config::{Mode, RuntimeConfig, RuntimeError, WorkerWrapper, WrapWorker};
-pub(crate) use context::with_current_task;
-pub use group::TaskGroup;
+pub use diag::stats::RuntimeStats;
+pub use diag::wait_graph::{CoroError, Stall, StuckTask, TaskInfo};
 pub use handle::{Handle, SpawnOn};
-pub(crate) use header::MAIN;
 pub use main_queue::PumpReport;
-pub use priority::WorkerPriority;
-pub use stats::RuntimeStats;
+pub(crate) use task::context::with_current_task;
+pub use task::header::Priority;
 pub use task::{Task, TaskError};
 pub use timer::{
-    After, Clock, Elapsed, Every, ManualClock, MissedTick, Sleep, Timeout, sleep, sleep_until,
-    timeout,
+    After, Clock, Elapsed, Every, ManualClock, MissedTick, Sleep, Timeout, TimerHandle, sleep,
+    sleep_until, timeout,
 };
-pub use tree::AbortHandle;
-pub use watch::{CoroError, Stall, StuckTask, TaskInfo};
+pub use tree::{CancelHandle, TaskGroup};
 pub use workers::WorkerStats;
+pub use workers::os_priority::WorkerPriority;
 pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
+use diag::deterministic::Deterministic;
+use diag::stats::Counters;
+use diag::wait_graph::WaitGraph;
 use graveyard::Graveyard;
 use main_queue::MainQueue;
-use registry::Registry;
-use sim::Sim;
-use stats::Counters;
-use task::Header;
+use task::header::Header;
+use task::parked::{ParkedTasks, ShardedCount};
 use timer::Timers;
-use watch::Watch;
+use tree::Node;
 use workers::Workers;
 
 /// State shared by the runtime, its handles, its workers and its tasks.
@@ -111,20 +94,23 @@ use workers::Workers;
 pub(crate) struct Shared {
     main: MainQueue,
     workers: Workers,
-    registry: Registry,
+    parked: ParkedTasks,
     timers: Timers,
     /// Tasks the closed scheduler refused, dropped later with no lock held.
     graveyard: Graveyard<Runnable<Header>>,
     counters: Counters,
     /// Tasks spawned and not yet dropped.
-    in_flight: registry::ShardedCount,
+    in_flight: ShardedCount,
+    /// Tasks spawned with an owner, for the driver to tie to it (see
+    /// `Handle::take_owned`).
+    owned: ConcurrentQueue<(u64, Arc<Node>)>,
     /// Set at the start of shutdown.
     closed: AtomicBool,
     /// The deterministic scheduler, in deterministic mode.
-    sim: Option<Sim>,
+    deterministic: Option<Deterministic>,
     /// Who is alive and who awaits whom: in deterministic mode, or for
     /// stuck-task reports.
-    watch: Option<Watch>,
+    wait_graph: Option<WaitGraph>,
     report_stuck_after: Option<u64>,
     /// The thread that owns the runtime: the only one that pumps, and the only
     /// one where `spawn_local` futures live.
@@ -132,36 +118,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The schedule function of every task: routes it by the affinity in its
-    /// header. Called by async-task whenever the task is woken.
-    fn schedule(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
-        let header = runnable.metadata();
-        // A local task goes to the main queue whatever its header says: its
-        // future must never be polled anywhere else.
-        let rejected = if header.affinity() == MAIN || header.is_local() {
-            let yielded = info.woken_while_running && context::is_pumping(this);
-            this.main.push(runnable, yielded)
-        } else if let Some(sim) = &this.sim {
-            sim.push(runnable)
-        } else {
-            this.workers.push(this, runnable)
-        };
-        if let Some(runnable) = rejected {
-            // The closed scheduler's path only: a counted reference, for a
-            // burial that may have to outlive this call.
-            let shared = runnable.metadata().shared.to_arc();
-            if !shared.graveyard.keep(runnable) {
-                return;
-            }
-            // A wake after shutdown's last burial (a foreign thread's): bury
-            // on a thread of our own, as this `wake` may hold its caller's
-            // lock, which the task's `Drop` may want.
-            let _ = thread::Builder::new()
-                .name("bevy_coro burial".into())
-                .spawn(move || shared.bury_graveyard());
-        }
-    }
-
     /// Drops a task of the stopped scheduler, which drops its future. A
     /// `spawn_local` task met off the main thread (the runtime was dropped
     /// elsewhere) cannot be dropped there, as its future is `!Send`: it is
@@ -190,8 +146,8 @@ impl Shared {
         );
         #[cfg(feature = "trace")]
         let span = tracing::info_span!(target: "bevy_coro", "pump").entered();
-        if let Some(sim) = &self.sim {
-            sim.step_clock();
+        if let Some(deterministic) = &self.deterministic {
+            deterministic.step_clock();
         }
         let timers_fired = self.timers.fire_due();
         let mut report = {
@@ -200,11 +156,13 @@ impl Shared {
             let _release = ReleaseWakes(self);
             PumpReport {
                 timers_fired,
-                ..self.main.pump(self, now, budget, self.sim.as_ref())
+                ..self
+                    .main
+                    .pump(self, now, budget, self.deterministic.as_ref())
             }
         };
-        if let Some(watch) = &self.watch {
-            if self.sim.is_some()
+        if let Some(watch) = &self.wait_graph {
+            if self.deterministic.is_some()
                 && !report.out_of_budget
                 && self.timers.pending() == 0
                 && !self.main.waits_for_next_frame()
@@ -245,12 +203,13 @@ impl Shared {
         // the queued ones are dropped now.
         self.workers.close(|runnable| self.dispose(runnable));
         self.main.close(|runnable| self.dispose(runnable));
-        if let Some(sim) = &self.sim {
-            sim.close(|runnable| self.dispose(runnable));
+        queue::drain_queue(&self.owned, drop);
+        if let Some(deterministic) = &self.deterministic {
+            deterministic.close(|runnable| self.dispose(runnable));
         }
         // Tasks parked outside any queue still own their futures: waking them
         // hands them to the closed schedule function, hence the graveyard.
-        for waker in self.registry.close() {
+        for waker in self.parked.close() {
             waker.wake();
         }
         // Dropping a task may wake another into the graveyard.
@@ -269,7 +228,7 @@ struct ReleaseWakes<'a>(&'a Shared);
 
 impl Drop for ReleaseWakes<'_> {
     fn drop(&mut self) {
-        self.0.workers.wake(held_wakes::release(self.0));
+        self.0.workers.wake(workers::held_wakes::release(self.0));
     }
 }
 
@@ -278,21 +237,6 @@ impl Drop for ReleaseWakes<'_> {
 struct Threads {
     workers: Vec<JoinHandle<()>>,
     timer: Option<JoinHandle<()>>,
-}
-
-/// Closes `queue` and hands what it holds to `dispose`, one item at a time and
-/// with no lock held, so a `Drop` that wakes another task cannot deadlock.
-fn drain_queue<T>(queue: &ConcurrentQueue<T>, mut dispose: impl FnMut(T)) {
-    queue.close();
-    while let Ok(item) = queue.pop() {
-        dispose(item);
-    }
-}
-
-/// Polls a task once. A panic in the task's poll is caught by the task body; a
-/// panic escaping here (from a future's `Drop`) must not end a worker or the pump.
-fn run(runnable: Runnable<Header>) {
-    let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
 }
 
 /// The scheduler: owns the worker threads, and is pumped once per frame on the
@@ -311,7 +255,7 @@ impl Runtime {
     /// Starts a runtime with `config.workers` worker threads. The calling thread
     /// becomes its main thread.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        let (workers, clock, sim) = match config.mode {
+        let (workers, clock, deterministic) = match config.mode {
             Mode::Threaded if config.workers == 0 => return Err(RuntimeError::NoWorkers),
             Mode::Threaded => (
                 Workers::new(config.workers, config.pin_workers, config.worker_priority),
@@ -329,22 +273,24 @@ impl Runtime {
                 (
                     Workers::new(0, false, WorkerPriority::Normal),
                     Clock::Manual(clock),
-                    Some(Sim::new(seed, step)),
+                    Some(Deterministic::new(seed, step)),
                 )
             }
         };
         let shared = Arc::new(Shared {
             main: MainQueue::new(),
             workers,
-            registry: Registry::new(),
+            parked: ParkedTasks::new(),
             timers: Timers::new(clock),
             graveyard: Graveyard::new(),
             counters: Counters::default(),
-            in_flight: registry::ShardedCount::new(),
+            in_flight: ShardedCount::new(),
+            owned: ConcurrentQueue::unbounded(),
             closed: AtomicBool::new(false),
-            watch: (sim.is_some() || config.report_stuck_after.is_some()).then(Watch::default),
+            wait_graph: (deterministic.is_some() || config.report_stuck_after.is_some())
+                .then(WaitGraph::default),
             report_stuck_after: config.report_stuck_after,
-            sim,
+            deterministic,
             main_thread: thread::current().id(),
         });
         let started = Workers::start(&shared, config.worker_wrapper).and_then(|workers| {

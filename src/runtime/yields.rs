@@ -4,8 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::context::with_current_task;
-use super::header::MAIN;
+use crate::runtime::task::context::with_current_task;
+use crate::runtime::task::header::Side;
 
 /// Gives the thread back once. On a worker the task goes to the back of the
 /// queue; on the main thread it resumes in the **next frame**, like a game
@@ -30,7 +30,7 @@ impl Future for YieldNow {
         match self.frame {
             None => {
                 let frame = with_current_task(|task| {
-                    task.filter(|task| task.affinity() == MAIN)
+                    task.filter(|task| task.affinity() == Side::Main)
                         .map(|task| task.shared.main.frame())
                 });
                 self.frame = Some(frame);
@@ -89,7 +89,7 @@ fn wait_for_frame_after(frame: u64, cx: &mut Context<'_>) -> Poll<()> {
         if main.frame() > frame {
             return Poll::Ready(());
         }
-        if task.affinity() == MAIN {
+        if task.affinity() == Side::Main {
             // Polled in the pump: a self-wake lands in the next frame.
             cx.waker().wake_by_ref();
         } else if !main.wake_next_frame(cx.waker().clone()) || main.frame() > frame {

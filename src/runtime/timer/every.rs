@@ -9,39 +9,11 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::runs::{Grid, delayed, interval};
-use crate::runtime::cancel::{CancelToken, TokenState};
-use crate::runtime::handle::Spec;
-use crate::runtime::header::MAIN;
-use crate::runtime::task;
+use super::handle::{TimerHandle, TimerState};
+use super::runs::{Grid, MissedTick, delayed, interval};
+use crate::runtime::task::header::{Options, Side};
+use crate::runtime::task::spawn_send;
 use crate::runtime::{Affinity, Handle, Shared};
-
-/// What an interval does with the ticks that came while a run was going.
-///
-/// Timelines for a period `P` where the run started at tick 0 takes `2.5 P`
-/// (`#` a run, `|` a tick, `x` a skipped tick):
-///
-/// ```text
-/// ticks:  |0        |1        |2        |3        |4
-/// Skip:   #########################     x ########## (1, 2 skipped; next run on tick 3)
-/// Burst:  #########################=========####    (1 runs at 2.5 P, 2 right after it)
-/// Delay:  #########################     #####        (one run at 2.5 P; the grid moves there)
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum MissedTick {
-    /// The ticks a run covered are skipped and counted in
-    /// [`CancelToken::ticks_skipped`]; the next run is on the next tick of the
-    /// grid `start + k·period`. The default: the grid never drifts, and a slow
-    /// run does not cause a burst of catch-up runs.
-    #[default]
-    Skip,
-    /// Every tick runs: the ones a run covered run back to back, as soon as
-    /// possible, until the interval is back on its grid.
-    Burst,
-    /// One run at once for the ticks a run covered (the rest are counted as
-    /// skipped), and the grid restarts from there: `end + k·period`.
-    Delay,
-}
 
 /// Options for an interval task; made by [`Handle::every`].
 ///
@@ -50,7 +22,7 @@ pub enum MissedTick {
 /// # use bevy_coro::runtime::{Runtime, RuntimeConfig, MissedTick};
 /// # use std::time::Duration;
 /// # let coro = Runtime::new(RuntimeConfig::default()).unwrap();
-/// let token = coro
+/// let timer = coro
 ///     .every(Duration::from_millis(100))
 ///     .on::<Worker>()
 ///     .missed(MissedTick::Burst)
@@ -62,7 +34,7 @@ pub enum MissedTick {
 pub struct Every {
     handle: Handle,
     period: Duration,
-    affinity: u8,
+    side: Side,
     missed: MissedTick,
     first_after_period: bool,
     name: Option<&'static str>,
@@ -71,7 +43,7 @@ pub struct Every {
 impl Every {
     /// Runs on affinity `A` ([`Main`](crate::Main) by default).
     pub fn on<A: Affinity>(mut self) -> Self {
-        self.affinity = A::CODE;
+        self.side = A::SIDE;
         self
     }
 
@@ -95,13 +67,13 @@ impl Every {
 
     /// Starts the interval: `factory()` makes each run's future.
     #[track_caller]
-    pub fn run<F, Fut>(self, factory: F) -> CancelToken
+    pub fn run<F, Fut>(self, factory: F) -> TimerHandle
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let shared = self.handle.shared.clone();
-        let state = Arc::new(TokenState::default());
+        let state = Arc::new(TimerState::default());
         let period = u64::try_from(self.period.as_nanos()).unwrap_or(u64::MAX);
         let grid = Grid {
             origin: shared.timers.now(),
@@ -109,8 +81,8 @@ impl Every {
             next: u64::from(self.first_after_period),
         };
         let body = interval(shared.clone(), state.clone(), grid, self.missed, factory);
-        spawn_timer_task(&shared, self.affinity, self.name, Location::caller(), body);
-        CancelToken::new(state)
+        spawn_timer_task(&shared, self.side, self.name, Location::caller(), body);
+        TimerHandle::new(state)
     }
 }
 
@@ -120,14 +92,14 @@ impl Every {
 pub struct After {
     handle: Handle,
     delay: Duration,
-    affinity: u8,
+    side: Side,
     name: Option<&'static str>,
 }
 
 impl After {
     /// Runs on affinity `A` ([`Main`](crate::Main) by default).
     pub fn on<A: Affinity>(mut self) -> Self {
-        self.affinity = A::CODE;
+        self.side = A::SIDE;
         self
     }
 
@@ -139,19 +111,19 @@ impl After {
 
     /// Schedules the run: `factory()` is called once, when the delay is over.
     #[track_caller]
-    pub fn run<F, Fut>(self, factory: F) -> CancelToken
+    pub fn run<F, Fut>(self, factory: F) -> TimerHandle
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let shared = self.handle.shared.clone();
-        let state = Arc::new(TokenState::default());
+        let state = Arc::new(TimerState::default());
         let due = u64::try_from(self.delay.as_nanos())
             .ok()
             .and_then(|delay| shared.timers.now().checked_add(delay));
         let body = delayed(shared.clone(), state.clone(), due, factory);
-        spawn_timer_task(&shared, self.affinity, self.name, Location::caller(), body);
-        CancelToken::new(state)
+        spawn_timer_task(&shared, self.side, self.name, Location::caller(), body);
+        TimerHandle::new(state)
     }
 }
 
@@ -170,7 +142,7 @@ impl Handle {
         Every {
             handle: self.clone(),
             period,
-            affinity: MAIN,
+            side: Side::Main,
             missed: MissedTick::Skip,
             first_after_period: false,
             name: None,
@@ -182,32 +154,32 @@ impl Handle {
         After {
             handle: self.clone(),
             delay,
-            affinity: MAIN,
+            side: Side::Main,
             name: None,
         }
     }
 
     /// Runs `factory()` now and then every `period` on the main thread, on the
     /// grid `start + k·period`, never two runs at once (a tick that comes
-    /// during a run is skipped and counted). Dropping the token stops it.
+    /// during a run is skipped and counted). Dropping the [`TimerHandle`] stops it.
     ///
     /// ```
     /// # use bevy_coro::prelude::*;
     /// # use bevy_coro::runtime::{Runtime, RuntimeConfig};
     /// # use std::time::Duration;
     /// # let coro = Runtime::new(RuntimeConfig::default()).unwrap();
-    /// let token = coro.interval(Duration::from_millis(100), || async {
+    /// let timer = coro.interval(Duration::from_millis(100), || async {
     ///     // every 100 ms, on the main thread
     /// });
     /// // ... later: stop it
-    /// token.cancel();
+    /// timer.cancel();
     /// ```
     ///
     /// # Panics
     ///
     /// When `period` is zero.
     #[track_caller]
-    pub fn interval<F, Fut>(&self, period: Duration, factory: F) -> CancelToken
+    pub fn interval<F, Fut>(&self, period: Duration, factory: F) -> TimerHandle
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -216,10 +188,10 @@ impl Handle {
     }
 
     /// Runs `factory()` once after `delay`, on the main thread. Dropping the
-    /// token before then cancels it (the factory is never called). A delay of
+    /// handle before then cancels it (the factory is never called). A delay of
     /// `Duration::MAX` never fires.
     #[track_caller]
-    pub fn delayed<F, Fut>(&self, delay: Duration, factory: F) -> CancelToken
+    pub fn delayed<F, Fut>(&self, delay: Duration, factory: F) -> TimerHandle
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -230,18 +202,16 @@ impl Handle {
 
 fn spawn_timer_task<F>(
     shared: &Arc<Shared>,
-    affinity: u8,
+    side: Side,
     name: Option<&'static str>,
     location: &'static Location<'static>,
     body: F,
 ) where
     F: Future<Output = ()> + Send + 'static,
 {
-    let options = Spec {
+    let options = Options {
         name,
-        ..Spec::default()
-    }
-    .options(affinity, false, location);
-    // SAFETY: the body is `Send`.
-    unsafe { task::spawn(shared, options, body) }.detach();
+        ..Options::default()
+    };
+    spawn_send(shared, side, options, location, body).detach();
 }

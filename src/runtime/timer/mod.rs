@@ -13,6 +13,7 @@
 
 mod clock;
 mod every;
+mod handle;
 mod runs;
 mod sleep;
 mod wheel;
@@ -26,7 +27,9 @@ use std::time::{Duration, Instant};
 use event_listener::{Event, Listener, listener};
 
 pub use clock::{Clock, ManualClock};
-pub use every::{After, Every, MissedTick};
+pub use every::{After, Every};
+pub use handle::TimerHandle;
+pub use runs::MissedTick;
 pub use sleep::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout};
 pub(crate) use wheel::TimerKey;
 use wheel::Wheel;

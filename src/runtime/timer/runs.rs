@@ -10,10 +10,36 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::Sleep;
-use super::every::MissedTick;
+use super::handle::TimerState;
 use crate::runtime::Shared;
-use crate::runtime::cancel::TokenState;
 use crate::runtime::task::{catch_poll, panic_message};
+
+/// What an interval does with the ticks that came while a run was going.
+///
+/// Timelines for a period `P` where the run started at tick 0 takes `2.5 P`
+/// (`#` a run, `|` a tick, `x` a skipped tick):
+///
+/// ```text
+/// ticks:  |0        |1        |2        |3        |4
+/// Skip:   #########################     x ########## (1, 2 skipped; next run on tick 3)
+/// Burst:  #########################=========####    (1 runs at 2.5 P, 2 right after it)
+/// Delay:  #########################     #####        (one run at 2.5 P; the grid moves there)
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum MissedTick {
+    /// The ticks a run covered are skipped and counted in
+    /// [`TimerHandle::ticks_skipped`](super::TimerHandle::ticks_skipped); the next run is on the next tick of the
+    /// grid `start + k·period`. The default: the grid never drifts, and a slow
+    /// run does not cause a burst of catch-up runs.
+    #[default]
+    Skip,
+    /// Every tick runs: the ones a run covered run back to back, as soon as
+    /// possible, until the interval is back on its grid.
+    Burst,
+    /// One run at once for the ticks a run covered (the rest are counted as
+    /// skipped), and the grid restarts from there: `end + k·period`.
+    Delay,
+}
 
 /// An interval's schedule: tick `k` is due at `origin + k·period`.
 pub(super) struct Grid {
@@ -56,7 +82,7 @@ impl Grid {
 
 pub(super) async fn interval<F, Fut>(
     shared: Arc<Shared>,
-    state: Arc<TokenState>,
+    state: Arc<TimerState>,
     mut grid: Grid,
     policy: MissedTick,
     mut factory: F,
@@ -89,7 +115,7 @@ pub(super) async fn interval<F, Fut>(
 
 pub(super) async fn delayed<F, Fut>(
     shared: Arc<Shared>,
-    state: Arc<TokenState>,
+    state: Arc<TimerState>,
     due: Option<u64>,
     factory: F,
 ) where
@@ -112,8 +138,8 @@ pub(super) async fn delayed<F, Fut>(
 }
 
 /// One run: counts it, and contains a panic in the factory or the run to it
-/// (counted on the token and in the scheduler's totals).
-async fn run_once<F, Fut>(shared: &Shared, state: &TokenState, factory: &mut F)
+/// (counted on the timer handle and in the scheduler's totals).
+async fn run_once<F, Fut>(shared: &Shared, state: &TimerState, factory: &mut F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::TimerKey;
 use crate::runtime::Shared;
-use crate::runtime::context::with_current_task;
+use crate::runtime::task::context::with_current_task;
 
 /// Waits for `duration` on the runtime's clock (real time, or the game's
 /// virtual time under `CoroClock::Virtual`). The time counts from the call

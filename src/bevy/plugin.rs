@@ -1,8 +1,6 @@
-//! [`CoroPlugin`], the [`Coro`] resource, the [`CoroSystems`] set and the pump
-//! system: the thin Bevy layer over [`Runtime`].
+//! [`CoroPlugin`], the [`CoroSystems`] set and the pump system: the thin
+//! Bevy layer over [`Runtime`].
 
-use std::ops::Deref;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bevy_app::{App, Plugin, PreUpdate};
@@ -11,11 +9,11 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
 use bevy_time::{Time, Virtual};
 
-use crate::entity::{Bindings, CoroTaskBuilder, attach_bindings};
-
+use crate::bevy::coro::{Coro, CoroStats};
+use crate::bevy::entity::attach_owned;
+use crate::bevy::world;
 use crate::runtime::{
-    Affinity, Clock, Handle, ManualClock, Mode, Runtime, RuntimeConfig, Stall, StuckTask,
-    WorkerPriority, default_workers,
+    Clock, ManualClock, Mode, Runtime, RuntimeConfig, WorkerPriority, default_workers,
 };
 
 /// Adds the coroutine scheduler to an App: worker threads, the [`Coro`]
@@ -153,16 +151,13 @@ impl Plugin for CoroPlugin {
             worker_wrapper,
         })
         .unwrap_or_else(|error| panic!("CoroPlugin: {error}"));
-        let bindings: Bindings = Arc::new(concurrent_queue::ConcurrentQueue::unbounded());
         app.insert_resource(Coro {
             handle: runtime.handle().clone(),
-            bindings: bindings.clone(),
         })
         .insert_resource(CoroScheduler {
             runtime,
             main_budget: self.main_budget,
             virtual_clock,
-            bindings,
             panic_on_deadlock: matches!(
                 self.mode,
                 CoroMode::Deterministic {
@@ -186,44 +181,6 @@ pub enum CoroSystems {
     Pump,
 }
 
-/// The scheduler handle: spawn tasks with it from systems, from inside tasks
-/// and from any thread. Cheap to clone.
-///
-/// ```
-/// # use bevy_ecs::prelude::*;
-/// # use bevy_coro::prelude::*;
-/// fn start(coro: Res<Coro>) {
-///     coro.spawn::<Worker>(async { /* heavy work */ }).detach();
-/// }
-/// ```
-///
-/// Its methods are those of the core [`Handle`] it derefs to, and
-/// [`SpawnOn::spawn`](crate::SpawnOn::spawn).
-#[derive(Resource, Clone, Debug)]
-pub struct Coro {
-    handle: Handle,
-    /// Tasks spawned for entities, for the pump to attach.
-    bindings: Bindings,
-}
-
-impl Coro {
-    /// A builder for a named task with options, which can also tie the task
-    /// to an entity:
-    /// `coro.task("ai").for_entity(entity).spawn::<Main>(fut)`.
-    /// (It shadows [`Handle::task`], adding [`CoroTaskBuilder::for_entity`].)
-    pub fn task(&self, name: &'static str) -> CoroTaskBuilder<'_> {
-        CoroTaskBuilder::new(self.handle.task(name), &self.bindings)
-    }
-}
-
-impl Deref for Coro {
-    type Target = Handle;
-
-    fn deref(&self) -> &Handle {
-        &self.handle
-    }
-}
-
 /// The scheduler the plugin owns. It lives in the World, so dropping the App
 /// shuts it down: workers joined, every pending future dropped once.
 #[derive(Resource, Debug)]
@@ -235,8 +192,6 @@ pub struct CoroScheduler {
     /// Under [`CoroClock::Virtual`]: the runtime's clock, set from
     /// `Time<Virtual>` before each pump.
     virtual_clock: Option<ManualClock>,
-    /// The `Coro` resource's queue of entity bindings.
-    bindings: Bindings,
     panic_on_deadlock: bool,
     /// Declared after `runtime`, so dropped after it: tasks holding tokio
     /// resources are dropped while tokio still runs.
@@ -251,48 +206,6 @@ impl CoroScheduler {
     }
 }
 
-// Bevy's `Main` schedule label doubles as the main-thread affinity, so a game
-// that glob-imports both `bevy::prelude::*` and `bevy_coro::prelude::*` names
-// one and the same `Main` (two different items would make every use ambiguous).
-impl crate::runtime::sealed::Sealed for bevy_app::Main {}
-
-impl Affinity for bevy_app::Main {
-    const CODE: u8 = <crate::runtime::Main as Affinity>::CODE;
-    const NAME: &'static str = <crate::runtime::Main as Affinity>::NAME;
-}
-
-/// What the scheduler did this frame, and where it stands: updated by the pump
-/// every frame, for reports, overlays and tests. Reading it costs nothing;
-/// filling it costs a few relaxed loads per frame.
-#[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
-pub struct CoroStats {
-    /// Pumps run so far (frames, with the pump in every frame).
-    pub frames: u64,
-    /// Task polls on the main thread in this frame's pump.
-    pub main_polled: usize,
-    /// Time this frame's pump took (timers, main tasks and `with_world` closures).
-    pub pump_time: Duration,
-    /// Whether this frame's pump stopped at its budget.
-    pub out_of_budget: bool,
-    /// Timers that came due in this frame's pump.
-    pub timers_fired: usize,
-    /// Tasks waiting for the main thread after the pump.
-    pub main_queue: usize,
-    /// Tasks waiting for a worker (injector and local queues) after the pump.
-    pub worker_queue: usize,
-    /// Tasks spawned and not yet finished.
-    pub in_flight: usize,
-    /// Interval ticks skipped because a run was still going, since the start.
-    pub ticks_skipped: u64,
-    /// Panics in task polls and timer runs, since the start.
-    pub panics: u64,
-    /// In deterministic mode: why tasks are stuck, when nothing can run.
-    pub stall: Option<Stall>,
-    /// With [`CoroPlugin::report_stuck_after`]: tasks that have not run for
-    /// that many frames.
-    pub stuck: Vec<StuckTask>,
-}
-
 /// The pump system: lends the World to the scheduler's main-thread tasks and
 /// runs them.
 fn pump(world: &mut World) {
@@ -300,7 +213,6 @@ fn pump(world: &mut World) {
         return;
     };
     let (handle, budget) = (scheduler.runtime.handle().clone(), scheduler.main_budget);
-    let bindings = scheduler.bindings.clone();
     let panic_on_deadlock = scheduler.panic_on_deadlock;
     // Main-thread tasks (and, in deterministic mode, worker tasks) run here.
     #[cfg(feature = "tokio")]
@@ -315,9 +227,9 @@ fn pump(world: &mut World) {
         clock.set(time.elapsed());
     }
     // Entity bindings first: a task whose entity is gone must not run again.
-    attach_bindings(world, &bindings);
+    attach_owned(world, &handle);
     let start = Instant::now();
-    let report = crate::world::lend(world, || handle.shared.pump(start, budget));
+    let report = world::lend(world, || handle.shared.pump(start, budget));
     let pump_time = start.elapsed();
     let runtime = handle.stats();
     if let Some(mut stats) = world.get_resource_mut::<CoroStats>() {

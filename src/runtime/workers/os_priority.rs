@@ -14,14 +14,14 @@
 use std::time::Duration;
 
 /// How the operating system weighs worker threads against the game's other
-/// threads; see [`RuntimeConfig::worker_priority`](super::RuntimeConfig::worker_priority).
+/// threads; see [`RuntimeConfig::worker_priority`](crate::runtime::RuntimeConfig::worker_priority).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WorkerPriority {
     /// The operating system's default: workers and the frame's threads share
     /// the CPU as equals. A frame thread that wakes on a core a worker is busy
     /// on may wait for the rest of the worker's time slice. The default of
-    /// [`RuntimeConfig`](super::RuntimeConfig), which knows nothing of frames.
+    /// [`RuntimeConfig`](crate::runtime::RuntimeConfig), which knows nothing of frames.
     #[default]
     Normal,
     /// Workers run on the CPU time the game's other threads leave: a frame
@@ -35,8 +35,8 @@ pub enum WorkerPriority {
     /// row (20 to 30 ms; after an idle spell the first look may come up to
     /// 100 ms late), work waited and the workers together ran less than half
     /// the time: kept off the CPU, or blocked in a system call (counted in
-    /// [`WorkerStats::rescued`](super::WorkerStats::rescued)). It runs
-    /// inside the same [`worker_wrapper`](super::RuntimeConfig::worker_wrapper)
+    /// [`WorkerStats::rescued`](crate::runtime::WorkerStats::rescued)). It runs
+    /// inside the same [`worker_wrapper`](crate::runtime::RuntimeConfig::worker_wrapper)
     /// as the workers. Tasks given cores (`.cores(..)`) are not rescued: only
     /// the worker pinned there may run them.
     ///
@@ -45,7 +45,7 @@ pub enum WorkerPriority {
     /// not help them: start long-lived threads elsewhere, or lower nothing.
     ///
     /// Elsewhere it has no effect yet: the workers stay at normal priority,
-    /// and [`WorkerStats::background`](super::WorkerStats::background) says 0.
+    /// and [`WorkerStats::background`](crate::runtime::WorkerStats::background) says 0.
     Background,
 }
 

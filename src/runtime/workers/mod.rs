@@ -8,13 +8,13 @@
 //! - otherwise, on a worker: that worker's local queue (hot in its cache, no
 //!   contention); elsewhere, or when the local queue is full: the injector.
 //!
-//! A worker runs at most [`HIGH_BURST`] `High` tasks in a row before it takes
+//! A worker runs at most `HIGH_BURST` `High` tasks in a row before it takes
 //! a `Normal` one if any waits, so `Normal` work is never starved for good.
-//! How a worker finds its next task is in [`steal`](super::steal).
+//! How a worker finds its next task is in [`find`].
 //!
 //! # Parking
 //!
-//! An idle worker parks (see [`park`](super::park)): it blocks in the kernel
+//! An idle worker parks (see [`park`]): it blocks in the kernel
 //! and burns no CPU, and a task pushed while it goes to sleep is never missed.
 //! A task for one given worker (a core mask) wakes every sleeper, since only
 //! that one can take it.
@@ -28,25 +28,26 @@ use async_task::Runnable;
 use concurrent_queue::{ConcurrentQueue, PushError};
 use core_affinity::CoreId;
 
-use super::WorkerWrapper;
-use super::context;
-use super::header::HIGH;
-use super::held_wakes;
-use super::park::Parking;
-use super::priority::WorkerPriority;
-use super::rescue;
-use super::steal::move_some;
-use super::task::Header;
-use super::worker_counters::{OwnCounter, SharedCounter, WorkerCounters};
-use super::{Shared, drain_queue, run};
+mod counters;
+mod find;
+pub(crate) mod held_wakes;
+pub(crate) mod os_priority;
+mod park;
+mod rescue;
 
-pub use super::worker_counters::WorkerStats;
+use crate::runtime::queue::{drain_queue, move_some};
+use crate::runtime::schedule::run;
+use crate::runtime::task::context;
+use crate::runtime::task::header::{Header, Priority};
+use crate::runtime::{Shared, WorkerWrapper};
+use counters::{OwnCounter, SharedCounter, WorkerCounters};
+use os_priority::WorkerPriority;
+use park::Parking;
+
+pub use counters::WorkerStats;
 
 /// Capacity of each worker's local queue; overflow goes to the injector.
 pub(super) const LOCAL_CAPACITY: usize = 256;
-
-/// `High` tasks a worker (or the pump) runs in a row before a waiting `Normal` one.
-pub(crate) const HIGH_BURST: u32 = 8;
 
 /// One worker's queues, on their own cache lines (their heads are written by
 /// different threads).
@@ -149,7 +150,7 @@ impl Workers {
             // Only one worker can take it: wake them all so it is among them.
             return self.pushed(shared, pushed, usize::MAX, hold);
         }
-        if header.priority() == HIGH {
+        if header.priority() == Priority::High {
             let pushed = self.high.push(runnable);
             return self.pushed(shared, pushed, 1, hold);
         }

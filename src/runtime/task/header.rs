@@ -8,8 +8,8 @@
 //!   ends. async-task's state transitions order the two, so the schedule function
 //!   always sees the affinity the task asked for.
 //! - `cancelled` is written by anyone holding the task's handle and read by the
-//!   task body at the start of each poll; its handshake with `slot` is in
-//!   [`cancel_slot`](super::cancel_slot).
+//!   task body at the start of each poll; its handshake with `slot` and
+//!   `node` is in [`cancel_handshake`](super::cancel_handshake).
 //! - `node` goes once from the spawn location to the task's tree node, and
 //!   `slot` is set once, when the task first parks (see `register` and `node`).
 //! - everything else is written once, at spawn.
@@ -21,15 +21,45 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use std::task::Waker;
 
-use super::Shared;
-use super::cancel_slot;
-use super::registry::{Slot, SlotCell};
-use super::tree::Node;
+use crate::runtime::Shared;
+use crate::runtime::task::cancel_handshake;
+use crate::runtime::task::parked::{Slot, SlotCell};
+use crate::runtime::tree::{Node, Site};
 
-/// Affinity code of [`Main`](crate::Main).
-pub(crate) const MAIN: u8 = 0;
-/// Affinity code of [`Worker`](crate::Worker).
-pub(crate) const WORKER: u8 = 1;
+/// The side of the scheduler a task runs on now: the main thread's pump or
+/// the workers. Stored in the header as one atomic byte.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Side {
+    /// In the pump, on the main thread: [`Main`](crate::Main).
+    Main = 0,
+    /// On a worker thread: [`Worker`](crate::Worker).
+    Worker = 1,
+}
+
+impl Side {
+    fn from_u8(code: u8) -> Side {
+        if code == Side::Main as u8 {
+            Side::Main
+        } else {
+            Side::Worker
+        }
+    }
+}
+
+/// How urgent a task is. Every queue (the main thread's and the workers')
+/// takes `High` tasks first, kept through hops; but after 8 `High` tasks in a
+/// row a waiting `Normal` task goes next, so `Normal` work is slowed by a
+/// flood of `High` work, never starved by it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Priority {
+    /// The default.
+    #[default]
+    Normal,
+    /// Runs before `Normal` tasks: urgent re-plans, input-driven work.
+    High,
+}
 
 /// Per-task scheduler data, stored in the task allocation.
 ///
@@ -51,7 +81,7 @@ pub(crate) struct Header {
     node: NodeCell,
     /// The task's entry in the parked-task registry, once it parked.
     slot: SlotCell,
-    /// Where the task runs now: [`MAIN`] or [`WORKER`].
+    /// Where the task runs now: a [`Side`] as its byte.
     affinity: AtomicU8,
     /// Set by `Task::cancel`; the task ends at its next poll.
     cancelled: AtomicBool,
@@ -59,7 +89,7 @@ pub(crate) struct Header {
     flags: u8,
     /// The tracing callsite named after the task, made at its first traced poll.
     #[cfg(feature = "trace")]
-    pub(crate) callsite: super::trace::CallsiteCell,
+    pub(crate) callsite: crate::runtime::diag::trace::CallsiteCell,
 }
 
 /// Flag: a `spawn_local` task: its future is `!Send` and must stay on the
@@ -162,16 +192,6 @@ impl Drop for NodeCell {
     }
 }
 
-/// What a task was spawned with, kept in its [`Node`]: only named or pinned
-/// tasks, and tasks in a tree, have one.
-#[derive(Clone, Copy)]
-pub(crate) struct Site {
-    pub(crate) location: &'static Location<'static>,
-    pub(crate) name: Option<&'static str>,
-    /// Cores the task may run on (bit `c` for core id `c`); 0: any.
-    pub(crate) cores: u64,
-}
-
 /// A process-unique task id without a contended counter: each thread takes a
 /// block of 2^32 ids from a global counter once, then counts locally.
 fn next_id() -> u64 {
@@ -189,11 +209,6 @@ fn next_id() -> u64 {
         id
     })
 }
-
-/// Priority code of `Priority::Normal`.
-pub(crate) const NORMAL: u8 = 0;
-/// Priority code of `Priority::High`.
-pub(crate) const HIGH: u8 = 1;
 
 /// The runtime of a task: the one `Arc<Shared>` count a task holds. It sits
 /// in the header, so the schedule function captures nothing: async-task then
@@ -218,51 +233,62 @@ impl SharedRef {
     }
 }
 
-/// What a spawn asks for.
-#[derive(Clone, Copy)]
+/// What a spawn asks for: what a task builder collects (the defaults for a
+/// plain `spawn`).
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Options {
-    pub(crate) affinity: u8,
-    /// A `spawn_local` task.
-    pub(crate) local: bool,
     pub(crate) name: Option<&'static str>,
-    pub(crate) location: &'static Location<'static>,
-    pub(crate) priority: u8,
+    pub(crate) priority: Priority,
     /// Core mask, already checked against the pinned workers; 0: any.
     pub(crate) cores: u64,
+    /// The owner the task is tied to, by the driver's key (an entity's
+    /// bits, in a Bevy app); see `Handle::take_owned`.
+    pub(crate) owner: Option<u64>,
+}
+
+/// Where a task starts and where it was spawned.
+#[derive(Clone, Copy)]
+pub(crate) struct Start {
+    pub(crate) side: Side,
+    /// A `spawn_local` task: its future is `!Send` and must stay on the
+    /// main thread (a core mask means nothing to it).
+    pub(crate) local: bool,
+    pub(crate) location: &'static Location<'static>,
 }
 
 impl Header {
-    pub(crate) fn new(shared: &Arc<Shared>, options: Options) -> Self {
+    pub(crate) fn new(shared: &Arc<Shared>, start: Start, options: Options) -> Self {
+        let cores = if start.local { 0 } else { options.cores };
         let mut flags = 0;
-        if options.local {
+        if start.local {
             flags |= LOCAL;
         }
-        if options.priority == HIGH {
+        if options.priority == Priority::High {
             flags |= HIGH_FLAG;
         }
-        if options.cores != 0 {
+        if cores != 0 {
             flags |= PINNED;
         }
         let header = Header {
             shared: SharedRef(shared.clone()),
             id: AtomicU64::new(0),
-            node: NodeCell::new(options.location),
+            node: NodeCell::new(start.location),
             slot: SlotCell::default(),
-            affinity: AtomicU8::new(options.affinity),
+            affinity: AtomicU8::new(start.side as u8),
             cancelled: AtomicBool::new(false),
             flags,
             #[cfg(feature = "trace")]
             callsite: Default::default(),
         };
-        if options.name.is_some() || options.cores != 0 {
+        if options.name.is_some() || cores != 0 {
             // Not yet shared with anyone: no cancel or registration to order with.
             header.node.set(Node::new(
                 Slot::NONE,
                 false,
                 Site {
-                    location: options.location,
+                    location: start.location,
                     name: options.name,
-                    cores: options.cores,
+                    cores,
                 },
             ));
         }
@@ -297,16 +323,16 @@ impl Header {
         self.node.get().map_or(0, |node| node.site.cores)
     }
 
-    /// The affinity the task runs with now.
+    /// The side the task runs on now.
     #[inline]
-    pub(crate) fn affinity(&self) -> u8 {
-        self.affinity.load(Ordering::Acquire)
+    pub(crate) fn affinity(&self) -> Side {
+        Side::from_u8(self.affinity.load(Ordering::Acquire))
     }
 
-    /// Moves the task: its next schedule goes to `affinity`'s queue.
+    /// Moves the task: its next schedule goes to `side`'s queue.
     #[inline]
-    pub(crate) fn set_affinity(&self, affinity: u8) {
-        self.affinity.store(affinity, Ordering::Release);
+    pub(crate) fn set_affinity(&self, side: Side) {
+        self.affinity.store(side as u8, Ordering::Release);
     }
 
     /// Whether the task was spawned with `spawn_local`.
@@ -327,13 +353,13 @@ impl Header {
     pub(crate) fn cancel(&self) {
         // Its fence pairs with the one in `node` (a node made concurrently
         // either is seen here, or sees the flag) and the one in `register`.
-        if !cancel_slot::cancel(&self.cancelled) {
+        if !cancel_handshake::cancel(&self.cancelled) {
             return;
         }
         if let Some(node) = self.node.get() {
-            node.cancel_tree(&self.shared.registry);
+            node.cancel_tree(&self.shared.parked);
         }
-        self.shared.registry.wake(self.slot.get());
+        self.shared.parked.wake(self.slot.get());
     }
 
     /// The task's registry slot ([`Slot::NONE`] until it parks).
@@ -348,12 +374,12 @@ impl Header {
         if self.slot.get() != Slot::NONE {
             return false;
         }
-        let Some(slot) = self.shared.registry.register(waker.clone()) else {
+        let Some(slot) = self.shared.parked.register(waker.clone()) else {
             return false; // shutting down: the task is about to be dropped
         };
         // Pairs with the fence in `cancel` (and the SeqCst flags of the tree):
         // a cancel either sees the slot, or its flag is seen here.
-        let cancelled = cancel_slot::register(&self.cancelled, || {
+        let cancelled = cancel_handshake::register(&self.cancelled, || {
             self.slot.set(slot);
             if let Some(node) = self.node.get() {
                 node.slot.set(slot);
@@ -377,7 +403,7 @@ impl Header {
             node.slot.set(slot);
         }
         if self.cancelled.load(Ordering::SeqCst) && !node.is_cancelled() {
-            node.cancel_tree(&self.shared.registry);
+            node.cancel_tree(&self.shared.parked);
         }
         node
     }
@@ -407,13 +433,13 @@ impl Header {
         }
     }
 
-    /// The task's priority code.
+    /// The task's priority.
     #[inline]
-    pub(crate) fn priority(&self) -> u8 {
+    pub(crate) fn priority(&self) -> Priority {
         if self.flags & HIGH_FLAG != 0 {
-            HIGH
+            Priority::High
         } else {
-            NORMAL
+            Priority::Normal
         }
     }
 
@@ -451,14 +477,7 @@ impl std::fmt::Display for TaskName<'_> {
 impl std::fmt::Debug for Header {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Header")
-            .field(
-                "affinity",
-                &if self.affinity() == MAIN {
-                    "Main"
-                } else {
-                    "Worker"
-                },
-            )
+            .field("affinity", &self.affinity())
             .field("cancelled", &self.is_cancelled())
             .field("local", &self.is_local())
             .field("name", &format_args!("{}", self.name()))
@@ -479,7 +498,7 @@ mod tests {
     /// async-task's output slot (`Result<T, Box<dyn Any>>`) is 16 bytes.
     #[test]
     fn failure_is_one_pointer() {
-        use super::super::task::Failed;
+        use crate::runtime::task::Failed;
         assert_eq!(std::mem::size_of::<Result<(), Failed>>(), 8);
         assert_eq!(
             std::mem::size_of::<Result<Result<(), Failed>, Box<dyn std::any::Any + Send>>>(),

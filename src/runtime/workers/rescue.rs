@@ -20,10 +20,11 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::Shared;
-use super::park::try_pop;
-use super::priority::{self, WorkerPriority};
-use super::workers::Workers;
+use super::Workers;
+use super::os_priority::{self, WorkerPriority};
+use crate::runtime::Shared;
+use crate::runtime::queue::try_pop;
+use crate::runtime::schedule;
 
 /// How often the rescue thread looks while work waits, and how long it
 /// runs tasks before it looks again. The kernel moves a running thread's CPU
@@ -108,12 +109,12 @@ impl Workers {
         if self.priority != WorkerPriority::Background {
             return;
         }
-        let Some(path) =
-            priority::this_thread_schedstat().filter(|path| priority::cpu_time(path).is_some())
+        let Some(path) = os_priority::this_thread_schedstat()
+            .filter(|path| os_priority::cpu_time(path).is_some())
         else {
             return;
         };
-        if priority::lower_this_thread() {
+        if os_priority::lower_this_thread() {
             self.background.fetch_add(1, Ordering::Relaxed);
             let _ = self.locals[index].schedstat.set(path);
         }
@@ -124,7 +125,7 @@ impl Workers {
     pub(crate) fn cpu_times(&self) -> Vec<Duration> {
         self.locals
             .iter()
-            .filter_map(|local| priority::cpu_time(local.schedstat.get()?))
+            .filter_map(|local| os_priority::cpu_time(local.schedstat.get()?))
             .collect()
     }
 
@@ -141,7 +142,7 @@ impl Workers {
                 return;
             };
             self.rescued.add(1);
-            super::run(runnable);
+            schedule::run(runnable);
         }
     }
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::task::Header;
+use crate::runtime::task::header::Header;
 
 /// A task, as a report names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -133,7 +133,7 @@ struct State {
 
 /// The watch over a runtime's tasks.
 #[derive(Default)]
-pub(crate) struct Watch {
+pub(crate) struct WaitGraph {
     state: Mutex<State>,
 }
 
@@ -141,7 +141,7 @@ fn address(header: &Header) -> usize {
     header as *const Header as usize
 }
 
-impl Watch {
+impl WaitGraph {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

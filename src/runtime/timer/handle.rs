@@ -1,4 +1,4 @@
-//! [`CancelToken`]: the handle of a delayed or interval task.
+//! [`TimerHandle`]: the handle that owns a delayed or interval task.
 
 use std::fmt;
 use std::future::Future;
@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-/// State shared by a token and the task it controls.
+/// State shared by a timer handle and the task it controls.
 #[derive(Default)]
-pub(crate) struct TokenState {
+pub(crate) struct TimerState {
     cancelled: AtomicBool,
     /// The task waiting for its next run, woken by `cancel`.
     waiter: Mutex<Option<Waker>>,
@@ -20,7 +20,7 @@ pub(crate) struct TokenState {
     finished: AtomicBool,
 }
 
-impl TokenState {
+impl TimerState {
     pub(crate) fn cancel(&self) {
         if !self.cancelled.swap(true, Ordering::AcqRel) {
             let waiter = self
@@ -58,7 +58,7 @@ impl TokenState {
         self.finished.store(true, Ordering::Release);
     }
 
-    /// Runs `future` unless the token is cancelled first: `None` then, and the
+    /// Runs `future` unless the timer is cancelled first: `None` then, and the
     /// future is dropped.
     pub(crate) fn until_cancelled<F: Future + Unpin>(&self, future: F) -> UntilCancelled<'_, F> {
         UntilCancelled {
@@ -68,9 +68,9 @@ impl TokenState {
     }
 }
 
-/// The future returned by [`TokenState::until_cancelled`].
+/// The future returned by [`TimerState::until_cancelled`].
 pub(crate) struct UntilCancelled<'a, F> {
-    state: &'a TokenState,
+    state: &'a TimerState,
     future: F,
 }
 
@@ -96,20 +96,20 @@ impl<F: Future + Unpin> Future for UntilCancelled<'_, F> {
 
 /// The handle of a [`delayed`](crate::runtime::Handle::delayed) or
 /// [`interval`](crate::runtime::Handle::interval) task. **Dropping it cancels
-/// the task**; [`detach`](CancelToken::detach) lets it run for good.
+/// the task**; [`detach`](TimerHandle::detach) lets it run for good.
 ///
 /// Cancelling never cuts a run short: a run in progress finishes, and no
 /// further run starts. A delayed task cancelled before it is due never calls
 /// its factory.
-#[must_use = "dropping a CancelToken cancels its timer; call `.detach()` to keep it running"]
-pub struct CancelToken {
-    state: Arc<TokenState>,
+#[must_use = "dropping a TimerHandle cancels its timer; call `.detach()` to keep it running"]
+pub struct TimerHandle {
+    state: Arc<TimerState>,
     armed: bool,
 }
 
-impl CancelToken {
-    pub(crate) fn new(state: Arc<TokenState>) -> Self {
-        CancelToken { state, armed: true }
+impl TimerHandle {
+    pub(crate) fn new(state: Arc<TimerState>) -> Self {
+        TimerHandle { state, armed: true }
     }
 
     /// Stops the task: no run starts after this call.
@@ -117,12 +117,12 @@ impl CancelToken {
         self.state.cancel();
     }
 
-    /// Whether [`cancel`](CancelToken::cancel) was called (or the token dropped).
+    /// Whether [`cancel`](TimerHandle::cancel) was called (or the handle dropped).
     pub fn is_cancelled(&self) -> bool {
         self.state.is_cancelled()
     }
 
-    /// Lets the task run without a token (until the App is dropped).
+    /// Lets the task run without a handle (until the App is dropped).
     pub fn detach(mut self) {
         self.armed = false;
     }
@@ -159,7 +159,7 @@ impl CancelToken {
     }
 }
 
-impl Drop for CancelToken {
+impl Drop for TimerHandle {
     fn drop(&mut self) {
         if self.armed {
             self.state.cancel();
@@ -167,9 +167,9 @@ impl Drop for CancelToken {
     }
 }
 
-impl fmt::Debug for CancelToken {
+impl fmt::Debug for TimerHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CancelToken")
+        f.debug_struct("TimerHandle")
             .field("cancelled", &self.is_cancelled())
             .field("runs_started", &self.runs_started())
             .field("ticks_skipped", &self.ticks_skipped())

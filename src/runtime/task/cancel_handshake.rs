@@ -12,7 +12,7 @@
 //! would cost the 32-byte header its padding). The loom models in `loom/`
 //! run this file as it is.
 
-use super::sync::{AtomicBool, Ordering, fence};
+use crate::runtime::sync::{AtomicBool, Ordering, fence};
 
 /// Raises a task's cancel flag. `true` for the first cancel only: its caller
 /// must then wake the task through its slot, read after this returns (the

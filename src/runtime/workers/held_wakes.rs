@@ -28,7 +28,7 @@ use std::cell::Cell;
 use std::ptr;
 use std::time::{Duration, Instant};
 
-use super::Shared;
+use crate::runtime::Shared;
 
 /// The longest a wake is held.
 pub(crate) const HOLD_AT_MOST: Duration = Duration::from_millis(1);

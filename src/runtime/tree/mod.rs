@@ -9,11 +9,26 @@
 //! holds a node's lock only to take its child list, and only wakes the tasks:
 //! their futures are dropped by whoever polls them next, under no lock of ours.
 
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use super::header::Site;
-use super::registry::{Registry, Slot, SlotCell};
+use crate::runtime::Shared;
+use crate::runtime::task::parked::{ParkedTasks, Slot, SlotCell};
+
+mod group;
+
+pub use group::TaskGroup;
+
+/// What a task was spawned with, kept in its [`Node`]: only named or pinned
+/// tasks, and tasks in a tree, have one.
+#[derive(Clone, Copy)]
+pub(crate) struct Site {
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) name: Option<&'static str>,
+    /// Cores the task may run on (bit `c` for core id `c`); 0: any.
+    pub(crate) cores: u64,
+}
 
 /// A task's place in its tree.
 pub(crate) struct Node {
@@ -64,7 +79,7 @@ impl Node {
 
     /// Cancels this node and every descendant, waking each task so its next
     /// poll ends it. The task owning `self` is woken by the caller.
-    pub(crate) fn cancel_tree(self: &Arc<Self>, registry: &Registry) {
+    pub(crate) fn cancel_tree(self: &Arc<Self>, parked: &ParkedTasks) {
         let mut stack = vec![self.clone()];
         while let Some(node) = stack.pop() {
             node.cancelled.store(true, Ordering::SeqCst);
@@ -72,7 +87,7 @@ impl Node {
                 std::mem::take(&mut *node.children.lock().unwrap_or_else(PoisonError::into_inner));
             for child in children.iter().filter_map(Weak::upgrade) {
                 if !child.cancelled.swap(true, Ordering::SeqCst) {
-                    registry.wake(child.slot.get());
+                    parked.wake(child.slot.get());
                 }
                 stack.push(child);
             }
@@ -81,44 +96,45 @@ impl Node {
 }
 
 /// Cancels a task (and its descendants) without owning its result: what an
-/// entity keeps of the tasks tied to it. Made by [`Task::abort_handle`](super::Task::abort_handle).
+/// entity keeps of the tasks tied to it. Made by
+/// [`Task::cancel_handle`](crate::runtime::Task::cancel_handle).
 #[derive(Clone)]
-pub struct AbortHandle {
+pub struct CancelHandle {
     node: Arc<Node>,
-    shared: Arc<super::Shared>,
+    shared: Arc<Shared>,
 }
 
-impl AbortHandle {
-    pub(crate) fn new(node: Arc<Node>, shared: Arc<super::Shared>) -> Self {
-        AbortHandle { node, shared }
+impl CancelHandle {
+    pub(crate) fn new(node: Arc<Node>, shared: Arc<Shared>) -> Self {
+        CancelHandle { node, shared }
     }
 
-    /// Cancels the task and its descendants, as [`Task::cancel`](super::Task::cancel)
+    /// Cancels the task and its descendants, as [`Task::cancel`](crate::runtime::Task::cancel)
     /// does. Nothing happens if the task has finished.
-    pub fn abort(&self) {
+    pub fn cancel(&self) {
         if !self.node.cancelled.load(Ordering::SeqCst) {
-            self.node.cancel_tree(&self.shared.registry);
-            self.shared.registry.wake(self.node.slot.get());
+            self.node.cancel_tree(&self.shared.parked);
+            self.shared.parked.wake(self.node.slot.get());
         }
     }
 
-    /// Whether `abort` (or a cancel of the task or an ancestor) was called.
-    pub fn is_aborted(&self) -> bool {
+    /// Whether `cancel` was called, here or on the task or an ancestor.
+    pub fn is_cancelled(&self) -> bool {
         self.node.is_cancelled()
     }
 
-    /// Whether the task may still run: not aborted, and not ended and freed
+    /// Whether the task may still run: not cancelled, and not ended and freed
     /// (the task's memory holds the other count of its node; a clone of
     /// this handle keeps an ended task counted as live, which is safe).
     pub(crate) fn is_live(&self) -> bool {
-        !self.is_aborted() && Arc::strong_count(&self.node) > 1
+        !self.is_cancelled() && Arc::strong_count(&self.node) > 1
     }
 }
 
-impl std::fmt::Debug for AbortHandle {
+impl std::fmt::Debug for CancelHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AbortHandle")
-            .field("aborted", &self.is_aborted())
+        f.debug_struct("CancelHandle")
+            .field("cancelled", &self.is_cancelled())
             .finish()
     }
 }

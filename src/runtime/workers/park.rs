@@ -13,7 +13,7 @@
 //! a `SeqCst` fence before that check and one after a worker registers its
 //! listener keep the guarantee (either the worker's second look sees the
 //! push, or the pusher sees the worker's listener, un-notified). And queues
-//! are looked at before popping ([`try_pop`]), which can miss a push in
+//! are looked at before popping (`queue::try_pop`), which can miss a push in
 //! flight; the second look after the fence cannot.
 //!
 //! [`Parking::stop`] sets its flag before notifying everyone, and workers
@@ -26,10 +26,9 @@
 //! loom models in `loom/` run this very code against loom's atomics and
 //! loom-aware builds of event-listener and concurrent-queue.
 
-use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, Listener, listener};
 
-use super::sync::{AtomicBool, Ordering, SPIN_BEFORE_PARK, fence};
+use crate::runtime::sync::{AtomicBool, Ordering, SPIN_BEFORE_PARK, fence};
 
 /// Where idle workers sleep.
 pub(crate) struct Parking {
@@ -137,20 +136,6 @@ fn spin<T>(find: &mut impl FnMut() -> Option<T>) -> Option<T> {
     }
 }
 
-/// Pops from `queue` unless it looks empty: concurrent-queue's `pop` makes a
-/// `SeqCst` fence before it reports a queue empty, `is_empty` is two plain
-/// loads, and a worker looks at several queues, most of them empty, for every
-/// task it runs. A push this misses is seen by the look after the fence in
-/// [`Parking::next`], or wakes the worker.
-#[inline]
-pub(crate) fn try_pop<T>(queue: &ConcurrentQueue<T>) -> Option<T> {
-    if queue.is_empty() {
-        None
-    } else {
-        queue.pop().ok()
-    }
-}
-
 /// Loom models of the parking protocol (run from `loom/`, see its `lib.rs`).
 #[cfg(all(test, loom))]
 mod loom_models {
@@ -159,7 +144,8 @@ mod loom_models {
     use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::thread;
 
-    use super::{Parking, try_pop};
+    use super::Parking;
+    use crate::runtime::queue::try_pop;
 
     /// A worker's loop: takes tasks until it has `want` of them or is stopped.
     fn worker(parking: &Parking, queue: &ConcurrentQueue<u32>, want: usize) -> usize {

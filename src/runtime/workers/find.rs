@@ -5,11 +5,10 @@
 use std::cell::Cell;
 
 use async_task::Runnable;
-use concurrent_queue::ConcurrentQueue;
 
-use super::park::try_pop;
-use super::task::Header;
-use super::workers::{HIGH_BURST, LOCAL_CAPACITY, Workers};
+use super::{LOCAL_CAPACITY, Workers};
+use crate::runtime::queue::{HIGH_BURST, move_some, try_pop};
+use crate::runtime::task::header::Header;
 
 thread_local! {
     /// `High` tasks this worker ran in a row.
@@ -76,25 +75,4 @@ impl Workers {
                 .enumerate()
                 .any(|(i, local)| Some(i) != except && !local.queue.is_empty())
     }
-}
-
-/// Moves up to `n` tasks from `from` to `to`, stopping when either runs out.
-/// Returns how many moved.
-pub(super) fn move_some(
-    from: &ConcurrentQueue<Runnable<Header>>,
-    to: &ConcurrentQueue<Runnable<Header>>,
-    n: usize,
-) -> usize {
-    for moved in 0..n {
-        let Ok(runnable) = from.pop() else {
-            return moved;
-        };
-        if let Err(error) = to.push(runnable) {
-            // `to` is full or closed: put the task back where it came from; if
-            // that is closed too, the scheduler is shutting down and drops it.
-            let _ = from.push(error.into_inner());
-            return moved;
-        }
-    }
-    n
 }

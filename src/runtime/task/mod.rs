@@ -11,11 +11,17 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use async_task::{Builder, FallibleTask, Runnable, ScheduleInfo, WithInfo};
+use async_task::{Builder, FallibleTask, WithInfo};
 
-use super::Shared;
-use super::context;
-pub(crate) use super::header::{Header, Options};
+pub(crate) mod cancel_handshake;
+pub(crate) mod context;
+pub(crate) mod header;
+pub(crate) mod parked;
+
+use crate::runtime::Shared;
+use crate::runtime::schedule::schedule;
+use crate::runtime::tree::CancelHandle;
+use header::{Header, Options, Side, Start};
 
 /// Why a task did not produce its output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,11 +96,11 @@ impl<F: Future> Future for TaskBody<F> {
             return Poll::Ready(Output::new(Err(Failed(Box::new(TaskError::Cancelled)))));
         }
         let _task = context::enter_task(header);
-        if let Some(watch) = &header.shared.watch {
+        if let Some(watch) = &header.shared.wait_graph {
             watch.polled(header, header.shared.main.frame());
         }
         #[cfg(feature = "trace")]
-        let _span = super::trace::enter_poll(header);
+        let _span = crate::runtime::diag::trace::enter_poll(header);
         // SAFETY: `future` is structurally pinned: it is never moved out of the
         // body, and it is dropped in place (in `Drop`), never after a move.
         let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
@@ -150,10 +156,10 @@ impl<F> Drop for TaskBody<F> {
         struct Deregister<'a>(&'a Header);
         impl Drop for Deregister<'_> {
             fn drop(&mut self) {
-                if let Some(watch) = &self.0.shared.watch {
+                if let Some(watch) = &self.0.shared.wait_graph {
                     watch.gone(self.0);
                 }
-                self.0.shared.registry.remove(self.0.slot());
+                self.0.shared.parked.remove(self.0.slot());
                 self.0.shared.in_flight.sub();
             }
         }
@@ -219,7 +225,7 @@ impl<T> Task<T> {
         }
     }
 
-    /// The name given at spawn with [`Handle::task`](super::Handle::task), if any.
+    /// The name given at spawn with [`Handle::task`](crate::runtime::Handle::task), if any.
     pub fn name(&self) -> Option<&'static str> {
         self.header().and_then(Header::given_name)
     }
@@ -232,9 +238,9 @@ impl<T> Task<T> {
     /// A handle that cancels this task (and its descendants) without owning
     /// its result, for whoever decides its lifetime: an entity, a group.
     /// `None` once the result was taken.
-    pub fn abort_handle(&self) -> Option<super::AbortHandle> {
+    pub fn cancel_handle(&self) -> Option<CancelHandle> {
         self.header()
-            .map(|header| super::AbortHandle::new(header.node().clone(), header.shared.to_arc()))
+            .map(|header| CancelHandle::new(header.node().clone(), header.shared.to_arc()))
     }
 
     /// Waits for the task's result, blocking this thread: for plain code
@@ -248,7 +254,8 @@ impl<T> Task<T> {
     /// deterministic mode): waiting there would wait forever.
     pub fn block(self) -> Result<T, TaskError> {
         if let Some(header) = self.header() {
-            let main_only = header.affinity() == super::header::MAIN || header.shared.sim.is_some();
+            let main_only =
+                header.affinity() == Side::Main || header.shared.deterministic.is_some();
             assert!(
                 !(main_only
                     && !self.is_finished()
@@ -257,7 +264,7 @@ impl<T> Task<T> {
                  the pump, which cannot run while this thread blocks; pump frames, or await the task"
             );
         }
-        super::block_on(self)
+        crate::runtime::block_on(self)
     }
 
     /// Whether the task has finished (completed, panicked or been cancelled).
@@ -308,7 +315,7 @@ impl<T> Drop for Task<T> {
             header.cancel();
             // A waiter that gives up on this handle (a lost `select!`) no
             // longer waits on this task.
-            if let Some(watch) = &header.shared.watch {
+            if let Some(watch) = &header.shared.wait_graph {
                 context::with_current_task(|waiter| {
                     if let Some(waiter) = waiter {
                         watch.stop_waiting(waiter, header);
@@ -326,7 +333,7 @@ impl<T> Future for Task<T> {
         // In deterministic mode, the task awaiting this one files a wait edge
         // for deadlock detection (and clears it when the wait is over).
         if let Some(target) = self.header()
-            && let Some(watch) = &target.shared.watch
+            && let Some(watch) = &target.shared.wait_graph
         {
             let pending = !self.is_finished();
             context::with_current_task(|waiter| {
@@ -371,34 +378,74 @@ impl<T> fmt::Debug for Task<T> {
     }
 }
 
-/// The schedule function of every task. It captures nothing (the runtime is
-/// in the header), so async-task calls it without taking a reference on the
-/// task around the call.
-fn schedule(runnable: Runnable<Header>, info: ScheduleInfo) {
-    let shared: *const Shared = &*runnable.metadata().shared;
-    // SAFETY: while `runnable` lives, its header's `Arc` keeps `Shared`
-    // alive. Once `Shared::schedule` has handed the runnable to a queue,
-    // the task may run and be freed on another thread at once, so that `Arc`
-    // may be gone; but every thread that takes runnables out of the queues
-    // holds an `Arc` of its own for as long as it may: each worker and the
-    // rescue thread (cloned in `Workers::start`), the pump and shutdown
-    // (called through a `Runtime`).
-    // A refused runnable comes back to this call, still alive. So `Shared`
-    // outlives this call.
-    Shared::schedule(unsafe { &*shared }, runnable, info)
+/// Spawns a `Send` future that starts on `side`.
+pub(crate) fn spawn_send<F>(
+    shared: &Arc<Shared>,
+    side: Side,
+    options: Options,
+    location: &'static Location<'static>,
+    future: F,
+) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let start = Start {
+        side,
+        local: false,
+        location,
+    };
+    // SAFETY: the future is `Send`, so it may be polled and dropped anywhere.
+    unsafe { spawn(shared, start, options, future) }
 }
 
-/// Spawns `future` on `shared` with the given starting affinity and schedules it.
+/// Spawns a `!Send` future that lives on the main thread for good.
+///
+/// # Panics
+///
+/// Off the runtime's main thread.
+pub(crate) fn spawn_local<F>(
+    shared: &Arc<Shared>,
+    options: Options,
+    location: &'static Location<'static>,
+    future: F,
+) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    assert!(
+        std::thread::current().id() == shared.main_thread,
+        "bevy_coro: `spawn_local` must be called on the main thread, \
+         where its !Send future will live; use `spawn::<Main>` from other threads"
+    );
+    let start = Start {
+        side: Side::Main,
+        local: true,
+        location,
+    };
+    // SAFETY: we are on the main thread, and `local = true` keeps the task
+    // there: the schedule function routes local tasks to the main queue
+    // whatever their header says, and `.on::<Worker>()` refuses to move them.
+    unsafe { spawn(shared, start, options, future) }
+}
+
+/// Spawns `future` on `shared` as `start` and `options` say, and schedules it.
 ///
 /// # Safety
 ///
 /// If `F` is not `Send`, the caller must be on the runtime's main thread and pass
-/// `options.local = true`, so the task is only ever polled and dropped there.
-pub(crate) unsafe fn spawn<F>(shared: &Arc<Shared>, options: Options, future: F) -> Task<F::Output>
+/// `start.local = true`, so the task is only ever polled and dropped there.
+unsafe fn spawn<F>(
+    shared: &Arc<Shared>,
+    start: Start,
+    options: Options,
+    future: F,
+) -> Task<F::Output>
 where
     F: Future + 'static,
 {
-    let header = Header::new(shared, options);
+    let header = Header::new(shared, start, options);
     let schedule = WithInfo(schedule);
     let body = |header: &Header| TaskBody {
         header: NonNull::from(header),
@@ -417,13 +464,17 @@ where
     shared.in_flight.add();
     let header = NonNull::from(inner.metadata());
     // Spawned while a task of this runtime is polled: a child of that task.
-    super::context::with_current_task(|parent| {
+    context::with_current_task(|parent| {
         if let Some(parent) = parent.filter(|parent| std::ptr::eq(&*parent.shared, &**shared)) {
             inner.metadata().set_parent(parent);
         }
     });
-    if let Some(watch) = &shared.watch {
-        watch.spawned(inner.metadata(), shared.main.frame());
+    if let Some(wait_graph) = &shared.wait_graph {
+        wait_graph.spawned(inner.metadata(), shared.main.frame());
+    }
+    if let Some(owner) = options.owner {
+        // The queue closes at shutdown: the node is then dropped here.
+        let _ = shared.owned.push((owner, inner.metadata().node().clone()));
     }
     if shared.is_closed() {
         // Spawned after shutdown: never runs. Dropped here, where no lock of

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::task::{Task, TaskError};
+use crate::runtime::task::{Task, TaskError};
 
 /// Tasks that end together: dropping the group cancels every task still in
 /// it (and their descendants), like tokio's `JoinSet`.

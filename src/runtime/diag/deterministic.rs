@@ -2,7 +2,7 @@
 //! main thread inside the pump, and a seeded random number generator picks
 //! which ready task (main or worker) runs next, so a run replays exactly from
 //! its seed, and different seeds explore different interleavings. Deadlocks
-//! are found by the `watch` module.
+//! are found by the wait graph (`wait_graph`).
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -11,8 +11,9 @@ use concurrent_queue::ConcurrentQueue;
 
 use std::time::Duration;
 
-use super::task::Header;
-use super::timer::ManualClock;
+use crate::runtime::ManualClock;
+use crate::runtime::queue::drain_queue;
+use crate::runtime::task::header::Header;
 
 /// Polls one deterministic pump may run before it stops (a worker task that
 /// yields forever would otherwise hold the frame for good).
@@ -49,15 +50,15 @@ struct State {
 }
 
 /// The deterministic scheduler's state.
-pub(crate) struct Sim {
+pub(crate) struct Deterministic {
     /// Worker-affinity tasks made ready (from the schedule function).
     ready: ConcurrentQueue<Runnable<Header>>,
     state: Mutex<State>,
 }
 
-impl Sim {
+impl Deterministic {
     pub(crate) fn new(seed: u64, step: Option<(ManualClock, Duration)>) -> Self {
-        Sim {
+        Deterministic {
             ready: ConcurrentQueue::unbounded(),
             state: Mutex::new(State {
                 rng: Rng::new(seed),
@@ -122,7 +123,7 @@ impl Sim {
 
     /// Hands the tasks still queued to `dispose` (at shutdown).
     pub(crate) fn close(&self, mut dispose: impl FnMut(Runnable<Header>)) {
-        super::drain_queue(&self.ready, &mut dispose);
+        drain_queue(&self.ready, &mut dispose);
         let pool = std::mem::take(&mut self.state().pool);
         for runnable in pool {
             dispose(runnable);

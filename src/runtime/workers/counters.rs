@@ -40,7 +40,7 @@ impl OwnCounter {
 #[derive(Default)]
 pub(crate) struct SharedCounter(pub(crate) AtomicU64);
 
-/// A snapshot of the workers' counters; see [`Handle::stats`](super::Handle::stats).
+/// A snapshot of the workers' counters; see [`Handle::stats`](crate::runtime::Handle::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WorkerStats {
     /// Task polls run by workers.
@@ -55,11 +55,11 @@ pub struct WorkerStats {
     /// Times a worker went to sleep for lack of work.
     pub parks: u64,
     /// Task polls run by the rescue thread of
-    /// [`WorkerPriority::Background`](super::WorkerPriority::Background)
+    /// [`WorkerPriority::Background`](crate::runtime::WorkerPriority::Background)
     /// workers, while other programs kept the workers off the CPU.
     pub rescued: u64,
     /// Workers the operating system runs at background priority (0 unless
-    /// [`WorkerPriority::Background`](super::WorkerPriority::Background) was
+    /// [`WorkerPriority::Background`](crate::runtime::WorkerPriority::Background) was
     /// asked for and the platform has it).
     pub background: u64,
 }

@@ -31,7 +31,7 @@ impl Counters {
 }
 
 /// A snapshot of the scheduler's queues and totals, from
-/// [`Handle::stats`](super::Handle::stats). Cheap: a few relaxed loads.
+/// [`Handle::stats`](crate::runtime::Handle::stats). Cheap: a few relaxed loads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RuntimeStats {
     /// Tasks spawned and not yet finished.
@@ -45,5 +45,5 @@ pub struct RuntimeStats {
     /// Interval ticks skipped because a run was still going, since the start.
     pub ticks_skipped: u64,
     /// What the workers did since the start (polls, pushes, steals, parks).
-    pub workers: super::WorkerStats,
+    pub workers: crate::runtime::WorkerStats,
 }

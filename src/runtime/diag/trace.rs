@@ -18,7 +18,7 @@ use tracing::span::EnteredSpan;
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata, Span};
 
-use super::header::{Header, MAIN};
+use crate::runtime::task::header::{Header, Side};
 
 const FIELDS: &[&str] = &["task.id", "affinity"];
 
@@ -139,7 +139,7 @@ pub(crate) fn enter_poll(header: &Header) -> Option<EnteredSpan> {
     let metadata: &'static Metadata<'static> = callsite.metadata.get().expect("set at creation");
     let (id_field, affinity_field) = callsite.fields.get().expect("set at creation");
     let id = header.id();
-    let affinity = if header.affinity() == MAIN {
+    let affinity = if header.affinity() == Side::Main {
         "Main"
     } else {
         "Worker"

@@ -8,9 +8,8 @@
 use std::cell::Cell;
 use std::ptr;
 
-use super::Shared;
-use super::header::{MAIN, WORKER};
-use super::task::Header;
+use crate::runtime::Shared;
+use crate::runtime::task::header::{Header, Side};
 
 thread_local! {
     /// The header of the task being polled on this thread, or null.
@@ -88,13 +87,13 @@ pub(crate) fn is_pumping(shared: &Shared) -> bool {
     ptr::eq(PUMPING.get(), shared)
 }
 
-/// Which side of `shared` this thread is running: [`MAIN`] inside its pump,
-/// [`WORKER`] on one of its workers, `None` elsewhere.
-pub(crate) fn side(shared: &Shared) -> Option<u8> {
+/// Which side of `shared` this thread is running: [`Side::Main`] inside its
+/// pump, [`Side::Worker`] on one of its workers, `None` elsewhere.
+pub(crate) fn side(shared: &Shared) -> Option<Side> {
     if is_pumping(shared) {
-        Some(MAIN)
+        Some(Side::Main)
     } else if worker_index(shared).is_some() {
-        Some(WORKER)
+        Some(Side::Worker)
     } else {
         None
     }

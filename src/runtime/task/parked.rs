@@ -226,7 +226,7 @@ impl Shard {
 }
 
 /// The registry of parked tasks.
-pub(crate) struct Registry {
+pub(crate) struct ParkedTasks {
     shards: Box<[Shard]>,
 }
 
@@ -244,9 +244,9 @@ fn home_shard() -> usize {
     HOME_SHARD.with(|s| *s)
 }
 
-impl Registry {
+impl ParkedTasks {
     pub(crate) fn new() -> Self {
-        Registry {
+        ParkedTasks {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
         }
     }

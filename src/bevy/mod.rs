@@ -1,0 +1,9 @@
+//! The Bevy layer: the plugin, the [`Coro`](coro::Coro) resource, tasks tied
+//! to entities, `Commands` extensions and [`with_world`](world::with_world),
+//! over the Bevy-free [`runtime`](crate::runtime).
+
+pub(crate) mod commands;
+pub(crate) mod coro;
+pub(crate) mod entity;
+pub(crate) mod plugin;
+pub(crate) mod world;

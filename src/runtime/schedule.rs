@@ -1,0 +1,66 @@
+//! Routing: where a woken task goes. async-task calls [`schedule`] every
+//! time a task is woken; it reads the task's header and pushes the task onto
+//! the queue of the side it runs on now (the main queue, the workers', or
+//! the deterministic picker's). A hop is only a header write and a wake: the
+//! routing here does the rest. [`run`] polls what a queue gives back.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread;
+
+use async_task::{Runnable, ScheduleInfo};
+
+use crate::runtime::Shared;
+use crate::runtime::task::context;
+use crate::runtime::task::header::{Header, Side};
+
+/// The schedule function of every task. It captures nothing (the runtime is
+/// in the header), so async-task calls it without taking a reference on the
+/// task around the call.
+pub(crate) fn schedule(runnable: Runnable<Header>, info: ScheduleInfo) {
+    let shared: *const Shared = &*runnable.metadata().shared;
+    // SAFETY: while `runnable` lives, its header's `Arc` keeps `Shared`
+    // alive. Once `Shared::schedule` has handed the runnable to a queue,
+    // the task may run and be freed on another thread at once, so that `Arc`
+    // may be gone; but every thread that takes runnables out of the queues
+    // holds an `Arc` of its own for as long as it may: each worker and the
+    // rescue thread (cloned in `Workers::start`), the pump and shutdown
+    // (called through a `Runtime`).
+    // A refused runnable comes back to this call, still alive. So `Shared`
+    // outlives this call.
+    route(unsafe { &*shared }, runnable, info)
+}
+
+/// Routes a woken task by the side in its header.
+fn route(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
+    let header = runnable.metadata();
+    // A local task goes to the main queue whatever its header says: its
+    // future must never be polled anywhere else.
+    let rejected = if header.affinity() == Side::Main || header.is_local() {
+        let yielded = info.woken_while_running && context::is_pumping(this);
+        this.main.push(runnable, yielded)
+    } else if let Some(deterministic) = &this.deterministic {
+        deterministic.push(runnable)
+    } else {
+        this.workers.push(this, runnable)
+    };
+    if let Some(runnable) = rejected {
+        // The closed scheduler's path only: a counted reference, for a
+        // burial that may have to outlive this call.
+        let shared = runnable.metadata().shared.to_arc();
+        if !shared.graveyard.keep(runnable) {
+            return;
+        }
+        // A wake after shutdown's last burial (a foreign thread's): bury
+        // on a thread of our own, as this `wake` may hold its caller's
+        // lock, which the task's `Drop` may want.
+        let _ = thread::Builder::new()
+            .name("bevy_coro burial".into())
+            .spawn(move || shared.bury_graveyard());
+    }
+}
+
+/// Polls a task once. A panic in the task's poll is caught by the task body; a
+/// panic escaping here (from a future's `Drop`) must not end a worker or the pump.
+pub(crate) fn run(runnable: Runnable<Header>) {
+    let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+}
