@@ -47,12 +47,12 @@ impl sealed::Sealed for Worker {}
 
 impl Affinity for Main {
     const SIDE: Side = Side::Main;
-    const NAME: &'static str = "Main";
+    const NAME: &'static str = Side::Main.name();
 }
 
 impl Affinity for Worker {
     const SIDE: Side = Side::Worker;
-    const NAME: &'static str = "Worker";
+    const NAME: &'static str = Side::Worker.name();
 }
 
 /// Extension methods on every `Future + Send`; the prelude exports it.

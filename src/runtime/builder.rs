@@ -9,6 +9,15 @@ use crate::runtime::handle::{Handle, SpawnOn};
 use crate::runtime::task::header::{Options, Priority};
 use crate::runtime::task::{Task, spawn_local, spawn_send};
 
+impl Handle {
+    /// A builder for a named task, with more options:
+    /// `coro.task("pathfind").priority(Priority::High).spawn::<Worker>(fut)`.
+    /// Unnamed tasks are named after their spawn location (`file:line`).
+    pub fn task(&self, name: &'static str) -> TaskBuilder<'_> {
+        TaskBuilder::new(self, name)
+    }
+}
+
 /// Spawns a task with options; made by [`Handle::task`]:
 ///
 /// ```

@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use crate::runtime::Shared;
 use crate::runtime::affinity::Affinity;
-use crate::runtime::builder::TaskBuilder;
 use crate::runtime::diag::stats::RuntimeStats;
 use crate::runtime::task::header::Options;
 use crate::runtime::task::{Task, spawn_local, spawn_send};
@@ -95,13 +94,6 @@ impl Handle {
         F::Output: 'static,
     {
         spawn_local(&self.shared, Options::default(), Location::caller(), future)
-    }
-
-    /// A builder for a named task, with more options:
-    /// `coro.task("pathfind").priority(Priority::High).spawn::<Worker>(fut)`.
-    /// Unnamed tasks are named after their spawn location (`file:line`).
-    pub fn task(&self, name: &'static str) -> TaskBuilder<'_> {
-        TaskBuilder::new(self, name)
     }
 
     /// Tasks spawned and not yet finished (including parked ones).

@@ -18,8 +18,6 @@ use tracing::span::EnteredSpan;
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata, Span};
 
-use crate::runtime::task::header::{Header, Side};
-
 const FIELDS: &[&str] = &["task.id", "affinity"];
 
 /// A callsite named after a task.
@@ -91,14 +89,14 @@ impl TaskCallsite {
 pub(crate) struct CallsiteCell(AtomicPtr<TaskCallsite>);
 
 impl CallsiteCell {
-    fn get_or_make(&self, header: &Header) -> &'static TaskCallsite {
+    fn get_or_make(&self, key: (&'static str, u32)) -> &'static TaskCallsite {
         let ptr = self.0.load(Ordering::Acquire);
         // SAFETY: a non-null pointer here was stored from a `&'static
         // TaskCallsite` below; callsites are leaked, never freed.
         if let Some(callsite) = unsafe { ptr.cast_const().as_ref() } {
             return callsite;
         }
-        let callsite = intern(header);
+        let callsite = intern(key);
         self.0.store(
             (callsite as *const TaskCallsite).cast_mut(),
             Ordering::Release,
@@ -107,13 +105,10 @@ impl CallsiteCell {
     }
 }
 
-/// The callsite for a task's name: its given name, or `file:line`.
-fn intern(header: &Header) -> &'static TaskCallsite {
+/// The callsite for a task's name: `(name, 0)` for a given name, or
+/// `(file, line)` for a spawn location.
+fn intern(key: (&'static str, u32)) -> &'static TaskCallsite {
     static CALLSITES: Mutex<Option<HashMap<(&str, u32), &'static TaskCallsite>>> = Mutex::new(None);
-    let key = match header.given_name() {
-        Some(name) => (name, 0),
-        None => (header.location().file(), header.location().line()),
-    };
     let mut callsites = CALLSITES.lock().unwrap_or_else(PoisonError::into_inner);
     let entry = callsites.get_or_insert_with(HashMap::new).entry(key);
     let callsite: &'static TaskCallsite = entry.or_insert_with(|| {
@@ -126,27 +121,35 @@ fn intern(header: &Header) -> &'static TaskCallsite {
     callsite
 }
 
-/// Enters a span for one poll of the task, if anyone listens.
+/// What a poll's span shows of its task.
+pub(crate) struct PollInfo {
+    /// The task's name key: `(name, 0)`, or `(file, line)` of its spawn.
+    pub(crate) key: (&'static str, u32),
+    pub(crate) id: u64,
+    /// `"Main"` or `"Worker"`.
+    pub(crate) affinity: &'static str,
+}
+
+/// Enters a span for one poll of the task whose callsite `cell` holds, if
+/// anyone listens; `info` is asked only then.
 #[inline]
-pub(crate) fn enter_poll(header: &Header) -> Option<EnteredSpan> {
+pub(crate) fn enter_poll(
+    cell: &CallsiteCell,
+    info: impl FnOnce() -> PollInfo,
+) -> Option<EnteredSpan> {
     if !tracing::dispatcher::has_been_set() {
         return None;
     }
-    let callsite = header.callsite.get_or_make(header);
+    let info = info();
+    let callsite = cell.get_or_make(info.key);
     if !callsite.enabled() {
         return None;
     }
     let metadata: &'static Metadata<'static> = callsite.metadata.get().expect("set at creation");
     let (id_field, affinity_field) = callsite.fields.get().expect("set at creation");
-    let id = header.id();
-    let affinity = if header.affinity() == Side::Main {
-        "Main"
-    } else {
-        "Worker"
-    };
     let values = [
-        (id_field, Some(&id as &dyn Value)),
-        (affinity_field, Some(&affinity as &dyn Value)),
+        (id_field, Some(&info.id as &dyn Value)),
+        (affinity_field, Some(&info.affinity as &dyn Value)),
     ];
     Some(Span::new(metadata, &metadata.fields().value_set(&values)).entered())
 }

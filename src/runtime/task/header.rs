@@ -39,6 +39,14 @@ pub enum Side {
 }
 
 impl Side {
+    /// The affinity's name: `"Main"` or `"Worker"`.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Side::Main => "Main",
+            Side::Worker => "Worker",
+        }
+    }
+
     fn from_u8(code: u8) -> Side {
         if code == Side::Main as u8 {
             Side::Main
@@ -456,6 +464,16 @@ impl Header {
     /// The task's name: the one given at spawn, else its spawn location.
     pub(crate) fn name(&self) -> TaskName<'_> {
         TaskName(self)
+    }
+
+    /// The task's name as a key: `(name, 0)` for a given name, else the
+    /// `(file, line)` of its spawn.
+    #[cfg(feature = "trace")]
+    pub(crate) fn name_key(&self) -> (&'static str, u32) {
+        match self.given_name() {
+            Some(name) => (name, 0),
+            None => (self.location().file(), self.location().line()),
+        }
     }
 }
 

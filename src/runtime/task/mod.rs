@@ -100,7 +100,13 @@ impl<F: Future> Future for TaskBody<F> {
             watch.polled(header, header.shared.main.frame());
         }
         #[cfg(feature = "trace")]
-        let _span = crate::runtime::diag::trace::enter_poll(header);
+        let _span = crate::runtime::diag::trace::enter_poll(&header.callsite, || {
+            crate::runtime::diag::trace::PollInfo {
+                key: header.name_key(),
+                id: header.id(),
+                affinity: header.affinity().name(),
+            }
+        });
         // SAFETY: `future` is structurally pinned: it is never moved out of the
         // body, and it is dropped in place (in `Drop`), never after a move.
         let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
