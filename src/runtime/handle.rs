@@ -131,7 +131,7 @@ impl Handle {
         }
     }
 
-    /// The tasks spawned with an owner (see [`TaskBuilder`]) since the last
+    /// The tasks spawned with an owner (see [`TaskBuilder`](crate::runtime::TaskBuilder)) since the last
     /// call, with their owner's key, for the driver to tie to their owners.
     /// The plugin's pump ties them to their entities.
     pub fn take_owned(&self) -> impl Iterator<Item = (u64, CancelHandle)> + '_ {
