@@ -117,8 +117,8 @@ impl<'a> TaskBuilder<'a> {
 
 impl<F> SpawnOn<F> for TaskBuilder<'_>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    // Not `Send`? `.spawn_local(fut)` runs it on the main thread for good.
+    F: Future<Output: Send + 'static> + Send + 'static,
 {
     #[track_caller]
     fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output> {

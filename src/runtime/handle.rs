@@ -28,12 +28,13 @@ pub struct Handle {
 /// It is a trait generic over the future (rather than an inherent method
 /// generic over both) so that the call names the affinity alone. The prelude
 /// exports it.
-#[diagnostic::on_unimplemented(
-    message = "`spawn::<A>` needs a `Send + 'static` future (with a `Send + 'static` output); this one is not",
-    label = "this future cannot move between threads, or borrows something",
-    note = "a future holding `Rc`, `RefCell` borrows or other thread-bound data lives on the main thread: spawn it with `spawn_local(fut)`",
-    note = "a future borrowing local data needs `async move` and owned data"
-)]
+///
+/// A future that is not `Send` is refused at compile time: rustc says
+/// "future cannot be sent between threads safely", names the captured value
+/// that is not `Send`, and quotes the impl below, whose first lines point at
+/// [`spawn_local`](Handle::spawn_local). (A `#[diagnostic::on_unimplemented]`
+/// message on this trait would never show: for an auto trait such as
+/// `Send`, rustc reports the value that lacks it instead.)
 pub trait SpawnOn<F: Future> {
     /// Spawns `future` as a new task that starts with affinity `A`
     /// ([`Main`](crate::Main) or [`Worker`](crate::Worker)). It can hop later
@@ -58,8 +59,8 @@ pub trait SpawnOn<F: Future> {
 
 impl<F> SpawnOn<F> for Handle
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    // Not `Send`? `spawn_local(fut)` runs it on the main thread for good.
+    F: Future<Output: Send + 'static> + Send + 'static,
 {
     #[track_caller]
     fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output> {
