@@ -292,7 +292,9 @@ fn drain_queue<T>(queue: &ConcurrentQueue<T>, mut dispose: impl FnMut(T)) {
 /// Polls a task once. A panic in the task's poll is caught by the task body; a
 /// panic escaping here (from a future's `Drop`) must not end a worker or the pump.
 fn run(runnable: Runnable<Header>) {
-    let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| runnable.run())) {
+        task::drop_payload(payload);
+    }
 }
 
 /// The scheduler: owns the worker threads, and is pumped once per frame on the

@@ -2,6 +2,9 @@
 //! at a time: a tick that comes while a run is still going never starts a
 //! second run (the single-execution guarantee); the grid `start + k·period`
 //! decides when the next one is due.
+//!
+//! A contained panic's payload is dropped inside a guard: a payload whose
+//! own `Drop` panics still ends only that run.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,7 +16,7 @@ use super::Sleep;
 use super::every::MissedTick;
 use crate::runtime::Shared;
 use crate::runtime::cancel::TokenState;
-use crate::runtime::task::{catch_poll, panic_message};
+use crate::runtime::task::{catch_poll, drop_payload, panic_message};
 
 /// An interval's schedule: tick `k` is due at `origin + k·period`.
 pub(super) struct Grid {
@@ -123,7 +126,7 @@ where
         // Boxed so the finished run can be dropped inside the catch: a
         // panicking `Drop` of the run ends that run, not the interval.
         Ok(run) => CatchPanic(Some(Box::pin(run))).await,
-        Err(payload) => Err(panic_message(&*payload)),
+        Err(payload) => Err(panic_message(payload)),
     };
     if let Err(message) = result {
         #[cfg(feature = "trace")]
@@ -150,8 +153,13 @@ impl<F: Future> Future for CatchPanic<F> {
         let dropped = catch_unwind(AssertUnwindSafe(|| drop(run)));
         Poll::Ready(match (result, dropped) {
             (Ok(output), Ok(())) => Ok(output),
-            (Ok(_), Err(payload)) => Err(panic_message(&*payload)),
-            (Err(message), _) => Err(message),
+            (Ok(_), Err(payload)) => Err(panic_message(payload)),
+            (Err(message), dropped) => {
+                if let Err(payload) = dropped {
+                    drop_payload(payload);
+                }
+                Err(message)
+            }
         })
     }
 }
