@@ -8,14 +8,44 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use bevy_app::App;
 use bevy_coro::prelude::*;
 use bevy_coro::runtime::{Clock, ManualClock, Runtime, RuntimeConfig};
 use common::*;
+
+/// How long one frame may take before the test calls it frozen: far above
+/// what a frame of these tests needs, even on a loaded machine.
+const FROZEN: Duration = Duration::from_secs(30);
+
+/// Runs `frames` on a thread of their own; each call of `frame` reports a
+/// value. Fails the test if a frame does not come back within [`FROZEN`]
+/// (the frozen thread is left behind: it cannot be stopped from outside).
+fn frames_off_thread<T: Send + 'static>(
+    what: &str,
+    frames: usize,
+    setup: impl FnOnce() -> Box<dyn FnMut() -> T> + Send + 'static,
+) -> Vec<T> {
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut frame = setup();
+        for _ in 0..frames {
+            if send.send(frame()).is_err() {
+                return;
+            }
+        }
+    });
+    (0..frames)
+        .map(|i| {
+            receive
+                .recv_timeout(FROZEN)
+                .unwrap_or_else(|_| panic!("{what}: frame {i} did not come back: frozen"))
+        })
+        .collect()
+}
 
 /// A manual-clock runtime pumped on the calling thread.
 fn manual(workers: usize) -> (Runtime, ManualClock) {
@@ -27,6 +57,32 @@ fn manual(workers: usize) -> (Runtime, ManualClock) {
     })
     .unwrap();
     (runtime, clock)
+}
+
+// 1. Starvation on a worker.
+
+#[test]
+fn a_yield_loop_leaves_its_worker_to_tasks_from_outside() {
+    // The same starvation without timers: a worker task that only yields
+    // goes back to its worker's own queue, which was always looked at first.
+    let done = frames_off_thread("a worker yield loop", 1, || {
+        Box::new(|| {
+            let (runtime, _clock) = manual(1);
+            let polls = Arc::new(AtomicUsize::new(0));
+            let counted = polls.clone();
+            let spinner = runtime.spawn::<Worker>(async move {
+                loop {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    yield_now().await;
+                }
+            });
+            wait_until("the yield loop runs", || polls.load(Ordering::SeqCst) > 100);
+            let other = runtime.spawn::<Worker>(async { 42 }).block();
+            drop(spinner);
+            other
+        })
+    });
+    assert_eq!(done, vec![Ok(42)]);
 }
 
 // 2. Per-frame coroutines under a budget.
