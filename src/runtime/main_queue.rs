@@ -6,7 +6,10 @@
 //! "yield" future) goes to `next_frame` instead of `ready`, so the pump cannot
 //! spin on it: on the main thread, a yield means "resume next frame", as a game
 //! coroutine's `yield` does. Wakes from anywhere else go to `ready` and are
-//! served by the running pump if it is still draining.
+//! served by the running pump if it is still draining. A task that asked
+//! for a turn in this pump (`context::wait_for_turn`: an interval whose next
+//! tick was already due) wakes itself into the back of `ready` instead, so
+//! the budget is checked before it runs again.
 //!
 //! Last frame's yielders and the ready tasks take turns (one of each, while
 //! both wait), and the turn carries over to the next pump, so when a budget
@@ -172,6 +175,7 @@ impl MainQueue {
                 break;
             };
             run(runnable);
+            context::forget_turn();
             report.polled += 1;
             // Worker wakes this pump held for a millisecond are due now.
             shared.workers.wake(held_wakes::overdue(shared));

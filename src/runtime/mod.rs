@@ -139,7 +139,11 @@ impl Shared {
         // A local task goes to the main queue whatever its header says: its
         // future must never be polled anywhere else.
         let rejected = if header.affinity() == MAIN || header.is_local() {
-            let yielded = info.woken_while_running && context::is_pumping(this);
+            // A self-wake in the pump waits for the next frame, unless the
+            // task asked for a turn in this one (an interval catching up).
+            let yielded = info.woken_while_running
+                && context::is_pumping(this)
+                && !context::takes_turn(header);
             this.main.push(runnable, yielded)
         } else if let Some(sim) = &this.sim {
             sim.push(runnable)

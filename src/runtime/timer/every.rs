@@ -27,6 +27,16 @@ use crate::runtime::{Affinity, Handle, Shared};
 /// Burst:  #########################=========####    (1 runs at 2.5 P, 2 right after it)
 /// Delay:  #########################     #####        (one run at 2.5 P; the grid moves there)
 /// ```
+///
+/// Whatever the policy, an interval never starts a run without giving the
+/// scheduler a turn first, even when the tick is already due: on the main
+/// thread the pump can stop at its budget between two runs, and other tasks
+/// run in between; on a worker the interval goes to the back of the queue.
+/// On the main thread, when a run ends with the next tick already due, that
+/// tick runs in this frame if it was due when the frame reached the
+/// interval, else in the next frame (runs longer than the period, a period
+/// shorter than a run): so an interval cannot hold a frame, with or without
+/// a budget.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum MissedTick {
     /// The ticks a run covered are skipped and counted in
@@ -35,11 +45,16 @@ pub enum MissedTick {
     /// run does not cause a burst of catch-up runs.
     #[default]
     Skip,
-    /// Every tick runs: the ones a run covered run back to back, as soon as
-    /// possible, until the interval is back on its grid.
+    /// Every tick runs: the ones a run covered run one after another, each
+    /// after a turn, until the interval is back on its grid (those due when
+    /// the frame reached the interval in that frame, the rest in the next
+    /// frames). Runs that always take longer than the period never catch up,
+    /// and then, without a `main_budget`, each frame runs more of them: use a
+    /// budget, or `Skip`.
     Burst,
-    /// One run at once for the ticks a run covered (the rest are counted as
-    /// skipped), and the grid restarts from there: `end + k·period`.
+    /// One run, after a turn, for the ticks a run covered (the rest are
+    /// counted as skipped), and the grid restarts from there:
+    /// `end + k·period`.
     Delay,
 }
 
@@ -189,7 +204,10 @@ impl Handle {
 
     /// Runs `factory()` now and then every `period` on the main thread, on the
     /// grid `start + k·period`, never two runs at once (a tick that comes
-    /// during a run is skipped and counted). Dropping the token stops it.
+    /// during a run is skipped and counted). A run never follows another
+    /// without a turn for the rest of the frame, and a period shorter than a
+    /// run never holds the frame (see [`MissedTick`]). Dropping the token
+    /// stops it.
     ///
     /// ```
     /// # use bevy_coro::prelude::*;
