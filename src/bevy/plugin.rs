@@ -44,8 +44,12 @@ pub struct CoroPlugin {
     /// README's "Frame health"). [`WorkerPriority::Normal`] gives workers the
     /// same weight as every other thread.
     pub worker_priority: WorkerPriority,
-    /// The longest the pump may spend running main-thread tasks in one frame;
-    /// what is left runs in the next frames. Default: `None`, drain the queue.
+    /// The longest the pump may spend running main-thread tasks in one frame
+    /// (checked between polls; at least one poll runs per frame, even with a
+    /// zero budget). What is left runs in the next frames: ready tasks (new
+    /// ones, wakes, worker `with_world` calls) and last frame's yielders take
+    /// turns, so per-frame coroutines cannot keep the others waiting.
+    /// Default: `None`, drain the queue.
     pub main_budget: Option<Duration>,
     /// The schedule the pump runs in. Default: `PreUpdate`, so what tasks do
     /// with the World is seen by `Update` systems in the same frame.

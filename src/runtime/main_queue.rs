@@ -6,9 +6,17 @@
 //! "yield" future) goes to `next_frame` instead of `ready`, so the pump cannot
 //! spin on it: on the main thread, a yield means "resume next frame", as a game
 //! coroutine's `yield` does. Wakes from anywhere else go to `ready` and are
-//! served by the running pump if it is still draining.
+//! served by the running pump if it is still draining. A task that asked
+//! for a turn in this pump (`context::wait_for_turn`: an interval whose next
+//! tick was already due) wakes itself into the back of `ready` instead, so
+//! the budget is checked before it runs again.
+//!
+//! Last frame's yielders and the ready tasks take turns (one of each, while
+//! both wait), and the turn carries over to the next pump, so when a budget
+//! cuts a pump short neither kind can starve the other: what the budget left
+//! runs in the next frames.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -68,8 +76,13 @@ pub(crate) struct MainQueue {
     high: ConcurrentQueue<Runnable<Header>>,
     /// Tasks to poll in this pump.
     ready: ConcurrentQueue<Runnable<Header>>,
-    /// Tasks that yielded during a pump: polled first in the next one.
+    /// Tasks that yielded during a pump: polled in the next one, taking
+    /// turns with `ready`.
     next_frame: ConcurrentQueue<Runnable<Header>>,
+    /// Whether the next `Normal` task comes from last frame's yielders (else
+    /// from `ready`). Kept across pumps: a pump cut short by its budget
+    /// resumes the alternation where it stopped. Only the pump touches it.
+    yielder_next: AtomicBool,
     /// `next_frame()` futures waiting for the next pump to start.
     frame_waiters: ConcurrentQueue<Waker>,
     /// Pumps started so far; `next_frame()` compares against it.
@@ -82,6 +95,7 @@ impl MainQueue {
             high: ConcurrentQueue::unbounded(),
             ready: ConcurrentQueue::unbounded(),
             next_frame: ConcurrentQueue::unbounded(),
+            yielder_next: AtomicBool::new(true),
             frame_waiters: ConcurrentQueue::unbounded(),
             frame: AtomicU64::new(0),
         }
@@ -161,6 +175,7 @@ impl MainQueue {
                 break;
             };
             run(runnable);
+            context::forget_turn();
             report.polled += 1;
             // Worker wakes this pump held for a millisecond are due now.
             shared.workers.wake(held_wakes::overdue(shared));
@@ -169,28 +184,50 @@ impl MainQueue {
     }
 
     /// The next main task: `High` first, but a waiting `Normal` one after every
-    /// `HIGH_BURST`; last frame's yielders before this frame's tasks.
+    /// `HIGH_BURST`; among `Normal` ones, last frame's yielders and this
+    /// frame's ready tasks in turn.
     fn pop(&self, turn: &mut Turn) -> Option<Runnable<Header>> {
-        let mut normal = || {
-            if turn.yielded > 0 {
-                turn.yielded -= 1;
-                try_pop(&self.next_frame).or_else(|| try_pop(&self.ready))
-            } else {
-                try_pop(&self.ready)
-            }
-        };
         if turn.high_run < HIGH_BURST {
             match try_pop(&self.high) {
                 Some(runnable) => {
                     turn.high_run += 1;
                     Some(runnable)
                 }
-                None => normal(),
+                None => self.pop_normal(turn),
             }
         } else {
             turn.high_run = 0;
-            normal().or_else(|| try_pop(&self.high))
+            self.pop_normal(turn).or_else(|| try_pop(&self.high))
         }
+    }
+
+    /// A yielder or a ready task, whichever's turn it is (the other if that
+    /// queue is empty). Serving yielders first every frame would let a frame
+    /// full of per-frame coroutines keep every other task waiting for good.
+    fn pop_normal(&self, turn: &mut Turn) -> Option<Runnable<Header>> {
+        let (runnable, was_yielder) = if self.yielder_next.load(Ordering::Relaxed) {
+            match self.pop_yielder(turn) {
+                Some(runnable) => (runnable, true),
+                None => (try_pop(&self.ready)?, false),
+            }
+        } else {
+            match try_pop(&self.ready) {
+                Some(runnable) => (runnable, false),
+                None => (self.pop_yielder(turn)?, true),
+            }
+        };
+        self.yielder_next.store(!was_yielder, Ordering::Relaxed);
+        Some(runnable)
+    }
+
+    /// One of last frame's yielders, if this pump has not served them all
+    /// (those yielding during this pump wait for the next).
+    fn pop_yielder(&self, turn: &mut Turn) -> Option<Runnable<Header>> {
+        if turn.yielded == 0 {
+            return None;
+        }
+        turn.yielded -= 1;
+        try_pop(&self.next_frame)
     }
 
     /// Whether tasks wait for the next frame (yielders or `next_frame()`).

@@ -310,7 +310,10 @@ impl Runtime {
 
     /// Fires the timers that are due, then runs the main queue: every
     /// main-affinity task that is ready, until none is left or `budget`
-    /// (counted from `now`) is spent; then the rest wait for the next pump.
+    /// (counted from `now`, checked between polls, at least one poll) is
+    /// spent; then the rest wait for the next pump. Tasks that yielded in the
+    /// previous pump and the other ready tasks take turns, carried over from
+    /// pump to pump, so neither kind waits for good under a budget.
     /// Call it once per frame, on the thread that created the runtime.
     ///
     /// # Panics

@@ -36,7 +36,10 @@ fn route(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
     // A local task goes to the main queue whatever its header says: its
     // future must never be polled anywhere else.
     let rejected = if header.affinity() == Side::Main || header.is_local() {
-        let yielded = info.woken_while_running && context::is_pumping(this);
+        // A self-wake in the pump waits for the next frame, unless the task
+        // asked for a turn in this one (an interval catching up).
+        let yielded =
+            info.woken_while_running && context::is_pumping(this) && !context::takes_turn(header);
         this.main.push(runnable, yielded)
     } else if let Some(deterministic) = &this.deterministic {
         deterministic.push(runnable)
@@ -62,5 +65,7 @@ fn route(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
 /// Polls a task once. A panic in the task's poll is caught by the task body; a
 /// panic escaping here (from a future's `Drop`) must not end a worker or the pump.
 pub(crate) fn run(runnable: Runnable<Header>) {
-    let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| runnable.run())) {
+        crate::runtime::task::drop_payload(payload);
+    }
 }

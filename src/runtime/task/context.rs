@@ -20,6 +20,9 @@ thread_local! {
     static WORKER_INDEX: Cell<usize> = const { Cell::new(0) };
     /// The runtime whose pump is running on this thread, or null.
     static PUMPING: Cell<*const Shared> = const { Cell::new(ptr::null()) };
+    /// The main task that asked, during its poll, to wait for its turn in
+    /// this pump rather than the next frame (see [`wait_for_turn`]), or null.
+    static TURN: Cell<*const Header> = const { Cell::new(ptr::null()) };
 }
 
 /// Restores the previous current task when dropped, also during unwinding.
@@ -97,6 +100,31 @@ pub(crate) fn side(shared: &Shared) -> Option<Side> {
     } else {
         None
     }
+}
+
+/// Marks the main task being polled as waiting for a turn later in this
+/// pump: its self-wake goes to the back of the ready queue, not to the next
+/// frame. Only pointer equality is used: the header is never read through it.
+pub(crate) fn wait_for_turn() {
+    TURN.set(CURRENT_TASK.get());
+}
+
+/// Whether `header`'s self-wake asked for a turn in this pump; consumes the
+/// request.
+#[inline]
+pub(crate) fn takes_turn(header: &Header) -> bool {
+    let asked = ptr::eq(TURN.get(), header);
+    if asked {
+        TURN.set(ptr::null());
+    }
+    asked
+}
+
+/// Drops a turn request nobody consumed (the task was not rescheduled), so
+/// a later task at the same address cannot inherit it.
+#[inline]
+pub(crate) fn forget_turn() {
+    TURN.set(ptr::null());
 }
 
 /// Whether this thread is polling a task or running a pump.

@@ -51,18 +51,30 @@ pub(crate) fn catch_poll<F: Future>(
 ) -> Poll<Result<F::Output, String>> {
     match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
         Ok(poll) => poll.map(Ok),
-        Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
+        Err(payload) => Poll::Ready(Err(panic_message(payload))),
     }
 }
 
 /// The text of a panic payload, as the default panic hook would print it.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
+/// Takes the payload to drop it safely (see [`drop_payload`]).
+pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
         "Box<dyn Any>".to_owned()
+    };
+    drop_payload(payload);
+    message
+}
+
+/// Drops a caught panic's payload without letting a panic out: a payload is
+/// any value (`panic_any`), and its `Drop` may panic too. That second panic
+/// is caught, and its own payload leaked rather than risk a third.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
     }
 }
 
@@ -148,11 +160,14 @@ impl<T> Output<T> {
 
 impl<T> Drop for Output<T> {
     fn drop(&mut self) {
-        let _ = catch_unwind(AssertUnwindSafe(|| {
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: dropped exactly once, here; the value is never used
             // after (`into_inner` forgets the wrapper instead of dropping it).
             unsafe { ManuallyDrop::drop(&mut self.0) }
         }));
+        if let Err(payload) = dropped {
+            drop_payload(payload);
+        }
     }
 }
 
@@ -175,11 +190,14 @@ impl<F> Drop for TaskBody<F> {
         // A panic escaping here would abort the process (async-task drops
         // futures in an abort-on-panic guard); a panicking `Drop` of the future
         // only loses what it did not finish dropping.
-        let _ = catch_unwind(AssertUnwindSafe(|| {
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: the future is dropped exactly once, here, in place, and
             // the body is never used after its `Drop`.
             unsafe { ManuallyDrop::drop(&mut self.future) }
         }));
+        if let Err(payload) = dropped {
+            drop_payload(payload);
+        }
     }
 }
 

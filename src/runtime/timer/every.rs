@@ -161,7 +161,10 @@ impl Handle {
 
     /// Runs `factory()` now and then every `period` on the main thread, on the
     /// grid `start + k·period`, never two runs at once (a tick that comes
-    /// during a run is skipped and counted). Dropping the [`TimerHandle`] stops it.
+    /// during a run is skipped and counted). A run never follows another
+    /// without a turn for the rest of the frame, and a period shorter than a
+    /// run never holds the frame (see [`MissedTick`]). Dropping the
+    /// [`TimerHandle`] stops it.
     ///
     /// ```
     /// # use bevy_coro::prelude::*;

@@ -1,10 +1,11 @@
 //! How a worker finds its next task: its pinned queue, `High` tasks (a
-//! bounded run of them), its own queue, the injector, then stealing half of
-//! another worker's queue.
+//! bounded run of them), its own queue (a bounded run of it), the injector,
+//! then stealing half of another worker's queue.
 
 use std::cell::Cell;
 
 use async_task::Runnable;
+use concurrent_queue::ConcurrentQueue;
 
 use super::{LOCAL_CAPACITY, Workers};
 use crate::runtime::queue::{HIGH_BURST, move_some, try_pop};
@@ -13,12 +14,21 @@ use crate::runtime::task::header::Header;
 thread_local! {
     /// `High` tasks this worker ran in a row.
     static HIGH_RUN: Cell<u32> = const { Cell::new(0) };
+    /// Tasks this worker took from its own queue in a row.
+    static LOCAL_RUN: Cell<u32> = const { Cell::new(0) };
 }
+
+/// Tasks a worker takes from its own queue in a row before it looks at the
+/// injector first (tokio's number): a task that keeps requeuing itself there
+/// (a yield loop, an interval catching up) must not keep the tasks spawned
+/// from outside waiting for good.
+const LOCAL_RUN_MAX: u32 = 61;
 
 impl Workers {
     /// Finds the next task for worker `index`: its pinned queue, `High` tasks
-    /// (at most `HIGH_BURST` in a row while `Normal` ones wait), its own queue,
-    /// the injector, then another worker's queue.
+    /// (at most `HIGH_BURST` in a row while `Normal` ones wait), its own queue
+    /// (but the injector first after `LOCAL_RUN_MAX` from it in a row), the
+    /// injector, then another worker's queue.
     pub(super) fn find(&self, index: usize) -> Option<Runnable<Header>> {
         if let Some(runnable) = try_pop(&self.locals[index].pinned) {
             return Some(runnable);
@@ -38,17 +48,20 @@ impl Workers {
 
     fn find_normal(&self, index: usize) -> Option<Runnable<Header>> {
         let local = &self.locals[index].queue;
+        let mut local_run = LOCAL_RUN.get();
+        if local_run >= LOCAL_RUN_MAX {
+            local_run = 0;
+            LOCAL_RUN.set(0);
+            if let Some(runnable) = self.take_from_injector(local) {
+                return Some(runnable);
+            }
+        }
         if let Some(runnable) = try_pop(local) {
+            LOCAL_RUN.set(local_run.saturating_add(1));
             return Some(runnable);
         }
-        if let Some(runnable) = try_pop(&self.injector) {
-            // Take a fair share along, so the injector is touched less often.
-            let share = (self.injector.len() / self.count()).min(LOCAL_CAPACITY / 2);
-            move_some(&self.injector, local, share);
-            if !self.injector.is_empty() {
-                // More work than this worker takes: let a sleeper help.
-                self.wake(1);
-            }
+        if let Some(runnable) = self.take_from_injector(local) {
+            LOCAL_RUN.set(0);
             return Some(runnable);
         }
         let count = self.count();
@@ -61,6 +74,22 @@ impl Workers {
             }
         }
         None
+    }
+
+    /// A task from the injector, with a fair share of the rest moved to
+    /// `local`, so the injector is touched less often.
+    fn take_from_injector(
+        &self,
+        local: &ConcurrentQueue<Runnable<Header>>,
+    ) -> Option<Runnable<Header>> {
+        let runnable = try_pop(&self.injector)?;
+        let share = (self.injector.len() / self.count()).min(LOCAL_CAPACITY / 2);
+        move_some(&self.injector, local, share);
+        if !self.injector.is_empty() {
+            // More work than this worker takes: let a sleeper help.
+            self.wake(1);
+        }
+        Some(runnable)
     }
 
     /// Whether a task waits in a shared queue or a worker's queue (but

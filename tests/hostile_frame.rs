@@ -1,0 +1,434 @@
+//! Careless game code must not freeze the frame, starve other tasks, or get a
+//! panic past containment (issue 23, items 1, 2 and 9).
+//!
+//! A frozen `app.update()` or `pump()` cannot be interrupted, so the code that
+//! may freeze runs on a thread of its own (which also creates the App or the
+//! runtime: they are pumped on the thread that made them), and the test fails
+//! if that thread does not report back within a generous bound.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use bevy_app::App;
+use bevy_coro::prelude::*;
+use bevy_coro::runtime::{Clock, ManualClock, MissedTick, Runtime, RuntimeConfig};
+use common::*;
+
+/// How long one frame may take before the test calls it frozen: far above
+/// what a frame of these tests needs, even on a loaded machine.
+const FROZEN: Duration = Duration::from_secs(30);
+
+/// Runs `frames` on a thread of their own; each call of `frame` reports a
+/// value. Fails the test if a frame does not come back within [`FROZEN`]
+/// (the frozen thread is left behind: it cannot be stopped from outside).
+fn frames_off_thread<T: Send + 'static>(
+    what: &str,
+    frames: usize,
+    setup: impl FnOnce() -> Box<dyn FnMut() -> T> + Send + 'static,
+) -> Vec<T> {
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut frame = setup();
+        for _ in 0..frames {
+            if send.send(frame()).is_err() {
+                return;
+            }
+        }
+    });
+    (0..frames)
+        .map(|i| {
+            receive
+                .recv_timeout(FROZEN)
+                .unwrap_or_else(|_| panic!("{what}: frame {i} did not come back: frozen"))
+        })
+        .collect()
+}
+
+/// A manual-clock runtime pumped on the calling thread.
+fn manual(workers: usize) -> (Runtime, ManualClock) {
+    let clock = ManualClock::new();
+    let runtime = Runtime::new(RuntimeConfig {
+        workers,
+        clock: Clock::Manual(clock.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    (runtime, clock)
+}
+
+// 1. An interval whose next tick is already due.
+
+/// Runs per pump of a Main interval of period 2 ms whose runs take 3 ms of
+/// the manual clock: every run ends with the next tick already due.
+fn late_interval_runs_per_pump(policy: MissedTick, budget: Option<Duration>) -> Vec<usize> {
+    frames_off_thread("a late interval", 6, move || {
+        let (runtime, clock) = manual(1);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let token = runtime
+            .every(Duration::from_millis(2))
+            .missed(policy)
+            .run(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                clock.advance(Duration::from_millis(3));
+                async {}
+            });
+        let mut last = 0;
+        Box::new(move || {
+            let _keep = &token;
+            runtime.pump(Instant::now(), budget);
+            let now = runs.load(Ordering::SeqCst);
+            now - std::mem::replace(&mut last, now)
+        })
+    })
+}
+
+#[test]
+fn a_late_interval_stops_at_a_zero_budget() {
+    for policy in [MissedTick::Burst, MissedTick::Delay] {
+        // A zero budget runs one poll per pump: one run, then its turn.
+        assert_eq!(
+            late_interval_runs_per_pump(policy, Some(Duration::ZERO)),
+            vec![1; 6],
+            "{policy:?}"
+        );
+    }
+}
+
+#[test]
+fn a_late_interval_does_not_hold_a_draining_pump() {
+    // A tick that came due after the frame reached the interval waits for the
+    // next frame, even with no budget: each frame ends.
+    assert_eq!(
+        late_interval_runs_per_pump(MissedTick::Delay, None),
+        vec![1; 6]
+    );
+    // Burst drops no tick: each frame runs those due when it reached the
+    // interval (frame k starts at 3·(runs so far) ms, ticks are every 2 ms),
+    // so with runs longer than the period the frames grow, but each ends.
+    assert_eq!(
+        late_interval_runs_per_pump(MissedTick::Burst, None),
+        vec![1, 1, 2, 3, 4, 6]
+    );
+}
+
+/// A Burst interval of period `P` whose first run sleeps 3.5 `P` and the
+/// others are instant, once the clock reached the end of that first run;
+/// returns its runs started in each of `budgets.len()` pumps.
+fn burst_after_a_long_run(budgets: Vec<Option<Duration>>) -> Vec<usize> {
+    const P: Duration = Duration::from_millis(10);
+    let per_pump = frames_off_thread("a burst", 1, move || {
+        Box::new(move || {
+            let (runtime, clock) = manual(1);
+            let runs = Arc::new(AtomicUsize::new(0));
+            let counted = runs.clone();
+            let _token = runtime.every(P).missed(MissedTick::Burst).run(move || {
+                let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+                async move {
+                    if first {
+                        sleep(P * 7 / 2).await;
+                    }
+                }
+            });
+            runtime.pump(Instant::now(), None);
+            clock.advance(P * 7 / 2);
+            let mut per_pump = Vec::new();
+            for &budget in &budgets {
+                let before = runs.load(Ordering::SeqCst);
+                runtime.pump(Instant::now(), budget);
+                per_pump.push(runs.load(Ordering::SeqCst) - before);
+            }
+            per_pump
+        })
+    });
+    per_pump.into_iter().next().unwrap()
+}
+
+#[test]
+fn burst_catches_up_in_one_frame_one_run_per_turn() {
+    // When the long run ends, ticks 1, 2 and 3 were due: they run in that
+    // frame, and tick 4 waits for its time.
+    assert_eq!(burst_after_a_long_run(vec![None, None]), vec![3, 0]);
+    // Each in a turn of its own: with one poll per pump, the long run ends
+    // in the first pump and the ticks run in the next three.
+    assert_eq!(
+        burst_after_a_long_run(vec![Some(Duration::ZERO); 5]),
+        vec![0, 1, 1, 1, 0]
+    );
+}
+
+#[test]
+fn a_late_interval_under_a_budget_gives_the_frame_back() {
+    // The issue's App: every 2 ms, runs of 3 ms, Burst or Delay, 4 ms budget.
+    for policy in [MissedTick::Burst, MissedTick::Delay] {
+        let per_frame = frames_off_thread("a 3 ms run every 2 ms", 5, move || {
+            let mut app = App::new();
+            app.add_plugins(CoroPlugin {
+                workers: 1,
+                main_budget: Some(Duration::from_millis(4)),
+                ..Default::default()
+            });
+            let coro = coro(&app);
+            let runs = Arc::new(AtomicUsize::new(0));
+            let counted = runs.clone();
+            let token = coro
+                .every(Duration::from_millis(2))
+                .missed(policy)
+                .run(move || {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    async { busy(Duration::from_millis(3)) }
+                });
+            let mut last = 0;
+            Box::new(move || {
+                let _keep = &token;
+                app.update();
+                let now = runs.load(Ordering::SeqCst);
+                now - std::mem::replace(&mut last, now)
+            })
+        });
+        // Each run holds the frame 3 ms: a 4 ms budget lets at most two start.
+        assert!(
+            per_frame.iter().all(|&runs| runs <= 2),
+            "{policy:?}: {per_frame:?}"
+        );
+        assert!(
+            per_frame.iter().sum::<usize>() >= 5,
+            "{policy:?}: {per_frame:?}"
+        );
+    }
+}
+
+#[test]
+fn a_nanosecond_interval_runs_once_a_frame_without_a_budget() {
+    let per_frame = frames_off_thread("a 1 ns interval", 5, || {
+        let mut app = app(1);
+        let coro = coro(&app);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let token = coro.interval(Duration::from_nanos(1), move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async {}
+        });
+        let mut last = 0;
+        Box::new(move || {
+            let _keep = &token;
+            app.update();
+            let now = runs.load(Ordering::SeqCst);
+            now - std::mem::replace(&mut last, now)
+        })
+    });
+    // Every tick after the first run of a frame came due after the frame
+    // reached the interval: the next frame's.
+    assert_eq!(per_frame, vec![1; 5]);
+}
+
+#[test]
+fn a_late_worker_interval_leaves_its_worker_to_other_tasks() {
+    let done = frames_off_thread("a late worker interval", 1, || {
+        Box::new(|| {
+            let (runtime, clock) = manual(1);
+            let runs = Arc::new(AtomicUsize::new(0));
+            let counted = runs.clone();
+            let token = runtime
+                .every(Duration::from_millis(2))
+                .on::<Worker>()
+                .missed(MissedTick::Burst)
+                .run(move || {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    clock.advance(Duration::from_millis(3));
+                    async {}
+                });
+            // The only worker is busy with the interval for good (it never
+            // waits: every tick is due when the previous run ends).
+            wait_until("the interval runs", || runs.load(Ordering::SeqCst) > 100);
+            let other = runtime.spawn::<Worker>(async { 42 }).block();
+            drop(token);
+            other
+        })
+    });
+    assert_eq!(done, vec![Ok(42)]);
+}
+
+#[test]
+fn a_yield_loop_leaves_its_worker_to_tasks_from_outside() {
+    // The same starvation without timers: a worker task that only yields
+    // goes back to its worker's own queue, which was always looked at first.
+    let done = frames_off_thread("a worker yield loop", 1, || {
+        Box::new(|| {
+            let (runtime, _clock) = manual(1);
+            let polls = Arc::new(AtomicUsize::new(0));
+            let counted = polls.clone();
+            let spinner = runtime.spawn::<Worker>(async move {
+                loop {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    yield_now().await;
+                }
+            });
+            wait_until("the yield loop runs", || polls.load(Ordering::SeqCst) > 100);
+            let other = runtime.spawn::<Worker>(async { 42 }).block();
+            drop(spinner);
+            other
+        })
+    });
+    assert_eq!(done, vec![Ok(42)]);
+}
+
+// 2. Per-frame coroutines under a budget.
+
+#[test]
+fn a_per_frame_coroutine_leaves_room_for_a_task_spawned_after_it() {
+    let mut app = App::new();
+    app.add_plugins(CoroPlugin {
+        workers: 1,
+        main_budget: Some(Duration::ZERO),
+        ..Default::default()
+    });
+    let coro = coro(&app);
+    coro.spawn::<Main>(async {
+        loop {
+            yield_now().await;
+        }
+    })
+    .detach();
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    coro.spawn::<Main>(async move { flag.store(true, Ordering::SeqCst) })
+        .detach();
+    for _ in 0..200 {
+        app.update();
+        if ran.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+    panic!("a task spawned after a per-frame coroutine never ran in 200 frames");
+}
+
+#[test]
+fn per_frame_coroutines_over_budget_still_serve_world_requests_and_new_tasks() {
+    // Ten per-frame coroutines need 4 ms a frame; the budget is 2 ms.
+    let mut app = App::new();
+    app.add_plugins(CoroPlugin {
+        workers: 1,
+        main_budget: Some(Duration::from_millis(2)),
+        ..Default::default()
+    });
+    let coro = coro(&app);
+    for _ in 0..10 {
+        coro.spawn::<Main>(async {
+            loop {
+                busy(Duration::from_micros(400));
+                yield_now().await;
+            }
+        })
+        .detach();
+    }
+    for _ in 0..3 {
+        app.update();
+    }
+    let mut from_worker = coro.spawn::<Worker>(async { with_world(|_| 7).await });
+    let mut fresh = coro.spawn::<Main>(async { 8 });
+    let (mut a, mut b) = (None, None);
+    // Each frame spends its 2 ms budget, so this bound is many seconds.
+    let frames = frames_until(&mut app, 3_000, |_| {
+        a = a.take().or_else(|| from_worker.try_take());
+        b = b.take().or_else(|| fresh.try_take());
+        a.is_some() && b.is_some()
+    });
+    assert!(
+        frames.is_some(),
+        "over budget: with_world {a:?}, fresh task {b:?} after 3000 frames"
+    );
+    assert_eq!((a, b), (Some(Ok(7)), Some(Ok(8))));
+}
+
+/// Runs frames until `done` holds, at most `limit`; the frames it took.
+fn frames_until(
+    app: &mut App,
+    limit: usize,
+    mut done: impl FnMut(&mut App) -> bool,
+) -> Option<usize> {
+    for frame in 0..limit {
+        if done(app) {
+            return Some(frame);
+        }
+        app.update();
+    }
+    done(app).then_some(limit)
+}
+
+// 9. A panic payload whose `Drop` panics.
+
+/// A panic payload that panics again when dropped.
+struct Grenade;
+
+impl Drop for Grenade {
+    fn drop(&mut self) {
+        panic!("the payload went off");
+    }
+}
+
+#[test]
+fn a_panic_whose_payload_panics_on_drop_is_still_a_panic() {
+    let mut app = app(1);
+    let coro = coro(&app);
+    let main = coro.spawn::<Main>(async { std::panic::panic_any(Grenade) });
+    let worker = coro.spawn::<Worker>(async { std::panic::panic_any(Grenade) });
+    let panicked = |result: Result<(), TaskError>| matches!(result, Err(TaskError::Panicked(_)));
+    assert!(panicked(run_task(&mut app, main)));
+    assert!(panicked(run_task(&mut app, worker)));
+    assert_eq!(coro.stats().panics, 2);
+    // Both sides go on.
+    let after = coro.spawn::<Worker>(async { with_world(|_| 1).await });
+    assert_eq!(run_task(&mut app, after), Ok(1));
+}
+
+#[test]
+fn an_interval_whose_factory_panics_that_way_keeps_running() {
+    let (runtime, clock) = manual(1);
+    let token = runtime.interval(Duration::from_millis(10), || -> std::future::Ready<()> {
+        std::panic::panic_any(Grenade)
+    });
+    let runs = runtime.every(Duration::from_millis(10)).run(|| async {
+        std::panic::panic_any(Grenade);
+    });
+    runtime.pump(Instant::now(), None);
+    for _ in 0..3 {
+        clock.advance(Duration::from_millis(10));
+        runtime.pump(Instant::now(), None);
+    }
+    assert_eq!((token.runs_started(), token.panics()), (4, 4));
+    assert_eq!((runs.runs_started(), runs.panics()), (4, 4));
+    assert_eq!(runtime.stats().panics, 8);
+}
+
+#[test]
+fn a_future_whose_drop_panics_that_way_is_contained() {
+    /// Throws a grenade when dropped.
+    struct Thrower;
+    impl Drop for Thrower {
+        fn drop(&mut self) {
+            std::panic::panic_any(Grenade);
+        }
+    }
+    let mut app = app(1);
+    let coro = coro(&app);
+    for _ in 0..2 {
+        let thrower = Thrower;
+        let task = coro.spawn::<Main>(async move {
+            let _thrower = thrower;
+            std::future::pending::<()>().await;
+        });
+        app.update();
+        drop(task);
+        app.update();
+        // Finished, with its output dropped and nobody to take it.
+        coro.spawn::<Main>(async { Thrower }).detach();
+        app.update();
+    }
+    let after = coro.spawn::<Worker>(async { with_world(|_| 1).await });
+    assert_eq!(run_task(&mut app, after), Ok(1));
+    assert_eq!(coro.in_flight(), 0);
+}
