@@ -15,7 +15,12 @@
 //!   reaches a worker going to sleep; with two workers and one notification
 //!   per task, every task is taken (the "pass the word on" rule).
 //! - `task/cancel_handshake`: a cancel racing a task's first park always reaches the
-//!   task (it is woken, or polls itself again); a second cancel wakes no one.
+//!   task (it is woken, or polls itself again); a second cancel wakes no one;
+//!   a cancel racing the task's first child (which makes its tree node) and
+//!   first park reaches both the task and the child (cascaded, or refused by
+//!   a cancelled node); a node made by another thread (a cancel handle)
+//!   racing the first park gets the task's slot, so it can wake the task;
+//!   and the three at once. Without any one of the three fences, they fail.
 //! - `graveyard`: a spawn, or a foreign wake, racing shutdown drops its task
 //!   exactly once and leaves nothing behind, also when a dropped task wakes
 //!   another.

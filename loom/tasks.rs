@@ -243,7 +243,15 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
                         if poll.is_pending() && registry.lock().unwrap().is_none() {
                             *registry.lock().unwrap() = Some(cx.waker().clone());
                             let store_slot = || cancel.1.store(0, Ordering::SeqCst);
-                            if cancel_handshake::register(&cancel.0, store_slot) {
+                            // No node: the task is in no tree.
+                            let no_node = || None::<()>;
+                            if cancel_handshake::register(
+                                &cancel.0,
+                                store_slot,
+                                no_node,
+                                |()| {},
+                                |()| false,
+                            ) {
                                 cx.waker().wake_by_ref();
                             }
                         }
@@ -255,7 +263,10 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
             // This thread cancels (as `Header::cancel`: flag, then the slot's
             // waker), racing the hop and the poll that would complete.
             signal.fire();
-            if cancel_handshake::cancel(&cancel.0) && cancel.1.load(Ordering::SeqCst) != NO_SLOT {
+            let mut found_slot = false;
+            let find_slot = || found_slot = cancel.1.load(Ordering::SeqCst) != NO_SLOT;
+            cancel_handshake::cancel(&cancel.0, || None::<()>, |()| {}, find_slot);
+            if found_slot {
                 let waker = registry.lock().unwrap().clone();
                 waker.expect("registered before the slot").wake();
             }

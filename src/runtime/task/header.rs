@@ -8,17 +8,21 @@
 //!   ends. async-task's state transitions order the two, so the schedule function
 //!   always sees the affinity the task asked for.
 //! - `cancelled` is written by anyone holding the task's handle and read by the
-//!   task body at the start of each poll; its handshake with `slot` and
-//!   `node` is in [`cancel_handshake`](super::cancel_handshake).
-//! - `node` goes once from the spawn location to the task's tree node, and
-//!   `slot` is set once, when the task first parks (see `register` and `node`).
+//!   task body at the start of each poll.
+//! - `node` goes once from the spawn location to the task's tree node (made
+//!   by the task for its first child, or by another thread for a cancel
+//!   handle), and `slot` is set once, when the task first parks.
+//! - How `cancel`, `register` and `node` order the flag, the slot and the
+//!   node (a fence each, pairwise Dekker) is in
+//!   [`cancel_handshake`](super::cancel_handshake), model-checked with loom
+//!   there: the methods here only say what is read and written.
 //! - everything else is written once, at spawn.
 
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::task::Waker;
 
 use crate::runtime::Shared;
@@ -359,15 +363,14 @@ impl Header {
     /// Asks the task and its descendants to stop at their next poll, and wakes
     /// them so that poll comes.
     pub(crate) fn cancel(&self) {
-        // Its fence pairs with the one in `node` (a node made concurrently
-        // either is seen here, or sees the flag) and the one in `register`.
-        if !cancel_handshake::cancel(&self.cancelled) {
-            return;
-        }
-        if let Some(node) = self.node.get() {
-            node.cancel_tree(&self.shared.parked);
-        }
-        self.shared.parked.wake(self.slot.get());
+        // A node made concurrently is seen here, or sees the flag; a slot
+        // stored concurrently is seen here, or the parking task sees the flag.
+        cancel_handshake::cancel(
+            &self.cancelled,
+            || self.node.get(),
+            |node| node.cancel_tree(&self.shared.parked),
+            || self.shared.parked.wake(self.slot.get()),
+        );
     }
 
     /// The task's registry slot ([`Slot::NONE`] until it parks).
@@ -385,35 +388,42 @@ impl Header {
         let Some(slot) = self.shared.parked.register(waker.clone()) else {
             return false; // shutting down: the task is about to be dropped
         };
-        // Pairs with the fence in `cancel` (and the SeqCst flags of the tree):
-        // a cancel either sees the slot, or its flag is seen here.
-        let cancelled = cancel_handshake::register(&self.cancelled, || {
-            self.slot.set(slot);
-            if let Some(node) = self.node.get() {
-                node.slot.set(slot);
-            }
-        });
-        cancelled || self.is_cancelled()
+        // A cancel sees the slot, or its flag is seen here; a node made
+        // concurrently is seen here (and given the slot), or sees the slot.
+        cancel_handshake::register(
+            &self.cancelled,
+            || self.slot.set(slot),
+            || self.node.get(),
+            |node| node.slot.set(slot),
+            |node| node.is_cancelled(),
+        )
     }
 
-    /// The task's tree node, made on first use (when it spawns a child).
+    /// The task's tree node, made on first use (when it spawns a child, or
+    /// for a cancel handle, maybe from another thread).
     pub(crate) fn node(&self) -> NodeRef<'_> {
-        let node = self
-            .node
-            .get_or_init(|| Node::new(self.slot.get(), false, self.site()));
-        // Pairs with the fence in `cancel`: a cancel either sees the node, or
-        // its flag is seen here and cascaded now. And with the one in
-        // `register`: a registration that did not see the node yet is seen
-        // here, so the node can wake the task.
-        fence(Ordering::SeqCst);
-        let slot = self.slot.get();
-        if slot != Slot::NONE {
-            node.slot.set(slot);
-        }
-        if self.cancelled.load(Ordering::SeqCst) && !node.is_cancelled() {
-            node.cancel_tree(&self.shared.parked);
-        }
-        node
+        // A cancel sees the node, or its flag is seen here and cascaded now
+        // (before a child is adopted into the node); a registration sees the
+        // node, or its slot is seen here and copied, so the node can wake
+        // the task.
+        cancel_handshake::node(
+            &self.cancelled,
+            || {
+                self.node
+                    .get_or_init(|| Node::new(self.slot.get(), false, self.site()))
+            },
+            |node| {
+                let slot = self.slot.get();
+                if slot != Slot::NONE {
+                    node.slot.set(slot);
+                }
+            },
+            |node| {
+                if !node.is_cancelled() {
+                    node.cancel_tree(&self.shared.parked);
+                }
+            },
+        )
     }
 
     /// Joins the tree under `parent` (at spawn, before the task first runs).
