@@ -35,6 +35,8 @@ impl Handle {
 pub struct TaskBuilder<'a> {
     handle: &'a Handle,
     options: Options,
+    /// The owner's key, from `owned_by`.
+    owner: Option<u64>,
 }
 
 impl<'a> TaskBuilder<'a> {
@@ -45,6 +47,7 @@ impl<'a> TaskBuilder<'a> {
                 name: Some(name),
                 ..Options::default()
             },
+            owner: None,
         }
     }
 
@@ -90,8 +93,16 @@ impl<'a> TaskBuilder<'a> {
     /// listed by [`Handle::take_owned`] after its spawn, for the driver to
     /// cancel when the owner goes. In a Bevy app, `for_entity` does this.
     pub(crate) fn owned_by(mut self, key: u64) -> Self {
-        self.options.owner = Some(key);
+        self.owner = Some(key);
         self
+    }
+
+    /// `task`, tied to the owner if one was given.
+    fn tied<T>(&self, task: Task<T>) -> Task<T> {
+        if let Some(key) = self.owner {
+            task.tie_to(key);
+        }
+        task
     }
 
     /// [`Handle::spawn_local`] with these options (the core mask does not
@@ -122,12 +133,12 @@ where
 {
     #[track_caller]
     fn spawn<A: Affinity>(&self, future: F) -> Task<F::Output> {
-        spawn_send(
+        self.tied(spawn_send(
             &self.handle.shared,
             A::SIDE,
             self.options,
             Location::caller(),
             future,
-        )
+        ))
     }
 }

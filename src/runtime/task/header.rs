@@ -253,9 +253,6 @@ pub(crate) struct Options {
     pub(crate) priority: Priority,
     /// Core mask, already checked against the pinned workers; 0: any.
     pub(crate) cores: u64,
-    /// The owner the task is tied to, by the driver's key (an entity's
-    /// bits, in a Bevy app); see `Handle::take_owned`.
-    pub(crate) owner: Option<u64>,
 }
 
 /// Where a task starts and where it was spawned.

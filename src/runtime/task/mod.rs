@@ -267,6 +267,15 @@ impl<T> Task<T> {
             .map(|header| CancelHandle::new(header.node().clone(), header.shared.to_arc()))
     }
 
+    /// Lists the task for its driver as tied to the owner it knows by `key`
+    /// (see `Handle::take_owned`). Nothing happens once the result was taken
+    /// or after shutdown.
+    pub(crate) fn tie_to(&self, key: u64) {
+        if let Some(header) = self.header() {
+            let _ = header.shared.owned.push((key, header.node().clone()));
+        }
+    }
+
     /// Waits for the task's result, blocking this thread: for plain code
     /// outside the scheduler (setup, tools, tests).
     ///
@@ -495,10 +504,6 @@ where
     });
     if let Some(wait_graph) = &shared.wait_graph {
         wait_graph.spawned(inner.metadata(), shared.main.frame());
-    }
-    if let Some(owner) = options.owner {
-        // The queue closes at shutdown: the node is then dropped here.
-        let _ = shared.owned.push((owner, inner.metadata().node().clone()));
     }
     if shared.is_closed() {
         // Spawned after shutdown: never runs. Dropped here, where no lock of
