@@ -188,6 +188,8 @@ impl Shared {
             "bevy_coro: the runtime must be pumped on the thread that created it \
              (main-thread tasks, including `spawn_local` ones, live there)"
         );
+        // Timers, task polls and drops, held wakes: all scheduler work.
+        let _working = context::enter_scheduler_work();
         #[cfg(feature = "trace")]
         let span = tracing::info_span!(target: "bevy_coro", "pump").entered();
         if let Some(sim) = &self.sim {

@@ -238,25 +238,18 @@ impl<T> Task<T> {
     }
 
     /// Waits for the task's result, blocking this thread: for plain code
-    /// outside the scheduler (setup, tools, tests).
+    /// outside the scheduler (setup, tools, tests). The same as
+    /// [`block_on(task)`](super::block_on): a task of a scheduler that is
+    /// shutting down or shut down gives [`TaskError::Cancelled`] at once.
     ///
     /// # Panics
     ///
-    /// Inside a task or the pump (it would block a worker or the frame; await
-    /// the task instead), and on the runtime's main thread for a task only
-    /// that thread's pump could run (a main-thread task, or any task in
-    /// deterministic mode): waiting there would wait forever.
+    /// Inside a task or the pump, or on a worker thread (it would block a
+    /// worker or the frame; await the task instead), and on the runtime's
+    /// main thread for an unfinished task only that thread's pump could run
+    /// (a main-thread task, or any task in deterministic mode): waiting there
+    /// would wait forever. See [`block_on`](super::block_on).
     pub fn block(self) -> Result<T, TaskError> {
-        if let Some(header) = self.header() {
-            let main_only = header.affinity() == super::header::MAIN || header.shared.sim.is_some();
-            assert!(
-                !(main_only
-                    && !self.is_finished()
-                    && std::thread::current().id() == header.shared.main_thread),
-                "bevy_coro: `Task::block()` on the main thread would wait forever: this task runs in \
-                 the pump, which cannot run while this thread blocks; pump frames, or await the task"
-            );
-        }
         super::block_on(self)
     }
 
@@ -335,18 +328,45 @@ impl<T> Future for Task<T> {
                 }
             });
         }
-        let inner = self
+        let this = &mut *self;
+        let inner = this
             .inner
             .as_mut()
             .expect("`Task` polled after it returned its result");
-        match Pin::new(inner).poll(cx) {
+        // SAFETY: `inner` holds a reference on the task allocation, which
+        // keeps the header alive; `target` is not used after `inner` is
+        // dropped below.
+        let target = unsafe { this.header.as_ref() };
+        let poll = Pin::new(inner).poll(cx);
+        match poll {
             Poll::Ready(result) => {
-                self.inner = None;
+                this.inner = None;
                 // `None`: the task was closed before it produced an output (its
                 // handle was cancelled or the scheduler shut down).
                 Poll::Ready(outcome(result))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending if target.shared.is_closed() => {
+                // Its scheduler is shutting down: no poll of the task starts
+                // again, and its future is dropped by the shutdown, which
+                // may be what runs this poll (a `Drop` blocking on a sibling
+                // task): waiting here could wait forever. A task that ends
+                // in a poll already running on a worker loses its output.
+                target.cancel();
+                this.inner = None;
+                Poll::Ready(Err(TaskError::Cancelled))
+            }
+            Poll::Pending => {
+                assert!(
+                    !(context::in_block_on()
+                        && target.only_the_pump_runs_it()
+                        && std::thread::current().id() == target.shared.main_thread),
+                    "bevy_coro: `block_on` (or `Task::block()`) on the main thread would wait forever \
+                     for a task that runs in the pump (a main-thread task, or any task in \
+                     deterministic mode): the pump cannot run while this thread blocks; pump \
+                     frames until `Task::try_take` gives the result, or await the task in a task"
+                );
+                Poll::Pending
+            }
         }
     }
 }
