@@ -8,6 +8,7 @@ use std::future::pending;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use bevy_app::App;
 use bevy_coro::prelude::*;
@@ -269,4 +270,69 @@ fn block_on_a_worker_task_on_the_apps_thread_still_waits_for_it() {
         block_on(coro(&app).spawn::<Worker>(async { 7 }))
     });
     assert_eq!(got, Ok(7));
+}
+
+// ---- item 6: `with_world` beside a worker hop ----
+
+#[test]
+fn with_world_beside_a_worker_hop_in_a_worker_task_panics_with_the_true_reason() {
+    let mut app = app(1);
+    let task = coro(&app).spawn::<Worker>(async {
+        zip(
+            with_world(|_| 1),
+            async { sleep(Duration::from_millis(30)).await }.on::<Worker>(),
+        )
+        .await
+    });
+    let Err(TaskError::Panicked(message)) = run_task(&mut app, task) else {
+        panic!("with_world ran off the main thread without a panic");
+    };
+    assert!(
+        message.starts_with("bevy_coro:")
+            && !message.contains("not run by CoroPlugin")
+            && message.contains("off the main thread"),
+        "{message}"
+    );
+}
+
+#[test]
+fn with_world_beside_hops_where_the_docs_say_it_is_safe() {
+    let mut app = app(1);
+    let coro = coro(&app);
+    // A worker task: two `with_world`s, and a hop to the main thread, side by side.
+    let task = coro.spawn::<Worker>(async {
+        let ((a, b), c) = zip(
+            zip(with_world(|_| 1), with_world(|_| 2)),
+            async { 3 }.on::<Main>(),
+        )
+        .await;
+        a + b + c
+    });
+    assert_eq!(run_task(&mut app, task), Ok(6));
+    // A main task: `with_world` beside a hop to a worker, in either order.
+    let task = coro.spawn::<Main>(async {
+        let (a, b) = zip(with_world(|_| 1), async { 2 }.on::<Worker>()).await;
+        let (c, d) = zip(async { 3 }.on::<Worker>(), with_world(|_| 4)).await;
+        a + b + c + d
+    });
+    assert_eq!(run_task(&mut app, task), Ok(10));
+}
+
+// ---- item 8: a nested `with_world` ----
+
+#[test]
+fn a_with_world_inside_a_with_world_closure_panics_with_the_true_reason() {
+    let mut app = app(1);
+    let task = coro(&app).spawn::<Main>(async {
+        with_world(|_| futures_lite::future::block_on(with_world(|_| 1))).await
+    });
+    let Err(TaskError::Panicked(message)) = run_task(&mut app, task) else {
+        panic!("the nested with_world did not panic");
+    };
+    assert!(
+        message.starts_with("bevy_coro:")
+            && !message.contains("not run by CoroPlugin")
+            && message.contains("inside another `with_world`"),
+        "{message}"
+    );
 }

@@ -150,3 +150,9 @@ pub(crate) fn enter_block_on() -> BlockGuard {
 pub(crate) fn in_block_on() -> bool {
     BLOCKING.get() && !in_scheduler()
 }
+
+/// Whether the task being polled on this thread is polled by its own
+/// runtime's pump, on the main thread (where the `World` is lent).
+pub(crate) fn current_task_in_pump() -> bool {
+    with_current_task(|task| task.is_some_and(|task| is_pumping(&task.shared)))
+}

@@ -74,7 +74,7 @@ pub use builder::{Priority, TaskBuilder};
 pub use cancel::CancelToken;
 pub(crate) use config::default_workers;
 pub use config::{Mode, RuntimeConfig, RuntimeError, WorkerWrapper, WrapWorker};
-pub(crate) use context::with_current_task;
+pub(crate) use context::{current_task_in_pump, with_current_task};
 pub use group::TaskGroup;
 pub use handle::{Handle, SpawnOn};
 pub(crate) use header::MAIN;
