@@ -90,15 +90,26 @@ impl<F: Future> Future for TaskBody<F> {
             return Poll::Ready(Output::new(Err(Failed(Box::new(TaskError::Cancelled)))));
         }
         let _task = context::enter_task(header);
-        if let Some(watch) = &header.shared.watch {
-            watch.polled(header, header.shared.main.frame());
-        }
         #[cfg(feature = "trace")]
         let _span = super::trace::enter_poll(header);
         // SAFETY: `future` is structurally pinned: it is never moved out of the
         // body, and it is dropped in place (in `Drop`), never after a move.
         let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
-        let poll = catch_poll(future, cx);
+        let poll = match &header.shared.watch {
+            // Deterministic mode: the future gets a waker whose clones left
+            // after the poll tell whether the task waits on anything else
+            // than task handles (see `watch`).
+            Some(watch) if header.shared.sim.is_some() => {
+                let (waker, _tracking) =
+                    watch.polled_tracked(header, header.shared.main.frame(), cx.waker());
+                catch_poll(future, &mut Context::from_waker(&waker))
+            }
+            Some(watch) => {
+                watch.polled(header, header.shared.main.frame());
+                catch_poll(future, cx)
+            }
+            None => catch_poll(future, cx),
+        };
         // Parking for the first time: file a waker, so shutdown and cancels
         // reach the task (see `registry`).
         if poll.is_pending() && header.register(cx.waker()) {
@@ -316,18 +327,6 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // In deterministic mode, the task awaiting this one files a wait edge
-        // for deadlock detection (and clears it when the wait is over).
-        if let Some(target) = self.header()
-            && let Some(watch) = &target.shared.watch
-        {
-            let pending = !self.is_finished();
-            context::with_current_task(|waiter| {
-                if let Some(waiter) = waiter {
-                    watch.waits(waiter, pending.then_some(target));
-                }
-            });
-        }
         let this = &mut *self;
         let inner = this
             .inner
@@ -337,7 +336,25 @@ impl<T> Future for Task<T> {
         // keeps the header alive; `target` is not used after `inner` is
         // dropped below.
         let target = unsafe { this.header.as_ref() };
-        let poll = Pin::new(inner).poll(cx);
+        // In deterministic mode the task polled with its tracker registers
+        // a waker of its own here (see `watch`).
+        let poll = match super::watch::waker_for_handle(cx.waker()) {
+            Some(waker) => Pin::new(inner).poll(&mut Context::from_waker(&waker)),
+            None => Pin::new(inner).poll(cx),
+        };
+        // With a watch, the task awaiting this one files a wait edge for
+        // this poll (and drops it when the wait is over).
+        if let Some(watch) = &target.shared.watch {
+            context::with_current_task(|waiter| {
+                if let Some(waiter) = waiter {
+                    if poll.is_pending() {
+                        watch.waits(waiter, target);
+                    } else {
+                        watch.stop_waiting(waiter, target);
+                    }
+                }
+            });
+        }
         match poll {
             Poll::Ready(result) => {
                 this.inner = None;
