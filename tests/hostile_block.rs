@@ -490,3 +490,48 @@ fn a_with_world_inside_a_with_world_closure_panics_with_the_true_reason() {
         "{message}"
     );
 }
+
+// ---- the owned tokio runtime's threads ----
+
+/// The scheduling policy of the calling thread, from /proc (Linux: 0 normal,
+/// 5 idle).
+#[cfg(all(feature = "tokio", target_os = "linux"))]
+fn this_thread_policy() -> Option<u32> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(41 - 3)?
+        .parse()
+        .ok()
+}
+
+#[test]
+#[cfg(all(feature = "tokio", target_os = "linux"))]
+fn threads_the_owned_tokio_runtime_starts_for_worker_tasks_run_at_normal_priority() {
+    const SCHED_IDLE: u32 = 5;
+    let app = app(1);
+    let coro = coro(&app);
+    if !background_worker_ready(&coro) {
+        return;
+    }
+    let policies = block_on(coro.spawn::<Worker>(async {
+        let worker = this_thread_policy();
+        // A thread of tokio's blocking pool, started from this worker.
+        let blocking = tokio::task::spawn_blocking(this_thread_policy)
+            .await
+            .unwrap();
+        (worker, blocking)
+    }))
+    .unwrap();
+    assert_eq!(
+        policies.0,
+        Some(SCHED_IDLE),
+        "the worker is a background one"
+    );
+    assert_ne!(
+        policies.1,
+        Some(SCHED_IDLE),
+        "tokio's blocking thread inherited the worker's SCHED_IDLE"
+    );
+}

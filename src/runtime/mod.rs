@@ -80,6 +80,8 @@ pub use handle::{Handle, SpawnOn};
 pub(crate) use header::MAIN;
 pub use main_queue::PumpReport;
 pub use priority::WorkerPriority;
+#[cfg(feature = "tokio")]
+pub(crate) use priority::restore_this_thread;
 pub use stats::RuntimeStats;
 pub use task::{Task, TaskError};
 pub use timer::{
