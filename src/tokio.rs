@@ -12,6 +12,9 @@ use crate::runtime::WorkerWrapper;
 pub enum CoroTokio {
     /// The plugin starts a multi-thread tokio runtime of its own (one thread,
     /// for tokio's IO and timer drivers) and drops it with the App. The default.
+    /// Every thread it starts runs at normal priority, also a blocking-pool
+    /// thread started from a background worker (where the OS allows it; see
+    /// [`WorkerPriority::Background`](crate::WorkerPriority::Background)).
     #[default]
     Owned,
     /// Enter this runtime's handle; it must be a multi-thread runtime, whose
@@ -56,6 +59,13 @@ impl TokioContext {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(1)
                     .thread_name("bevy_coro tokio")
+                    // Its blocking pool starts threads from the thread that
+                    // asks (a worker task's `spawn_blocking`, or tokio's own
+                    // file and DNS calls), which may be a background worker:
+                    // they would inherit its priority.
+                    .on_thread_start(|| {
+                        crate::runtime::restore_this_thread();
+                    })
                     .enable_all()
                     .build()
                     .unwrap_or_else(|error| {

@@ -7,20 +7,30 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
 
 use bevy_ecs::world::World;
 
-use crate::runtime::{CoroFutureExt, Main, On, with_current_task};
+use crate::runtime::{CoroFutureExt, Main, On, current_task_in_pump, with_current_task};
+
+/// What this thread's pump system lent to `with_world`.
+#[derive(Clone, Copy)]
+enum Lent {
+    /// Nothing: no pump system runs here (a runtime pumped by hand).
+    Nothing,
+    /// The `World` of the running pump system.
+    World(*mut World),
+    /// The `World`, taken by a `with_world` closure that runs now.
+    InUse,
+}
 
 thread_local! {
-    /// The `World` lent by the running pump system, or null.
-    static WORLD: Cell<*mut World> = const { Cell::new(ptr::null_mut()) };
+    /// What the running pump system lent.
+    static WORLD: Cell<Lent> = const { Cell::new(Lent::Nothing) };
 }
 
 /// Puts the previous value back when dropped, also during unwinding.
-struct Restore(*mut World);
+struct Restore(Lent);
 
 impl Drop for Restore {
     fn drop(&mut self) {
@@ -30,7 +40,7 @@ impl Drop for Restore {
 
 /// Lends `world` to `with_world` calls made while `f` runs on this thread.
 pub(crate) fn lend<R>(world: &mut World, f: impl FnOnce() -> R) -> R {
-    let _restore = Restore(WORLD.replace(world));
+    let _restore = Restore(WORLD.replace(Lent::World(world)));
     f()
 }
 
@@ -56,10 +66,29 @@ pub(crate) fn lend<R>(world: &mut World, f: impl FnOnce() -> R) -> R {
 /// }
 /// ```
 ///
+/// # Inside `join`, `zip`, `select`, `or`, `race`, `timeout`
+///
+/// A task has one affinity at a time, and `with_world` moves the whole task
+/// to the main thread until its closure has run (see
+/// [`on`](CoroFutureExt::on)). So, beside other branches of one combinator:
+///
+/// - in a task running on the main thread, it is safe beside anything: it
+///   runs at its first poll, with no hop;
+/// - in a task running on a worker, it is safe beside branches that do not
+///   hop, or hop to the main thread too (other `with_world`s,
+///   `.on::<Main>()`), but not beside a branch that hops to a worker
+///   (`.on::<Worker>()`): that hop sends the task back to a worker before
+///   the pump could run the closure, and `with_world` panics saying so.
+///   Await `with_world` before or after the combinator, or spawn that branch
+///   as a task of its own and await its handle.
+///
 /// # Panics
 ///
-/// When awaited outside a bevy_coro task, or in a runtime pumped by hand
-/// without a `World` (outside [`CoroPlugin`](crate::CoroPlugin)).
+/// When awaited outside a bevy_coro task; in a runtime pumped by hand
+/// without a `World` (outside [`CoroPlugin`](crate::CoroPlugin)); inside
+/// another `with_world` closure (driven there by a `block_on`, say), which
+/// holds the `&mut World` already: use that one; and when its closure would
+/// run off the main thread, as above.
 pub fn with_world<F, R>(f: F) -> WithWorld<F, R>
 where
     F: FnOnce(&mut World) -> R + Send,
@@ -106,16 +135,37 @@ impl<F: FnOnce(&mut World) -> R, R> Future for WorldAccess<F> {
             .f
             .take()
             .expect("`with_world` polled after it completed");
-        // Taken out while `f` runs, so a nested pump cannot lend it twice.
-        let world = NonNull::new(WORLD.replace(ptr::null_mut())).expect(
-            "bevy_coro: `with_world` needs the World, but this pump was not run by \
-             CoroPlugin (a Runtime pumped by hand has no World to lend)",
+        // `On<_, Main>` polls this on the main side, unless something moved
+        // the task after its hop asked for the main thread.
+        assert!(
+            current_task_in_pump(),
+            "bevy_coro: a `with_world` closure was about to run off the main thread: another hop \
+             awaited beside it in the same task (an `.on::<Worker>()` in the same `join`/`zip`/\
+             `select`) sent the task back to a worker before the pump could run it, or the \
+             `with_world` was driven by something else than its task (a `block_on` in the task). \
+             A task has one affinity at a time: await `with_world` before or after that \
+             combinator, or spawn the worker branch as a task of its own and await its handle"
         );
-        let _restore = Restore(world.as_ptr());
+        // Taken out while `f` runs, so a nested `with_world` cannot reach it.
+        let lent = WORLD.replace(Lent::InUse);
+        let _restore = Restore(lent);
+        let world = match lent {
+            Lent::World(world) => world,
+            Lent::InUse => panic!(
+                "bevy_coro: `with_world` was awaited inside another `with_world` closure (driven \
+                 there by a `block_on`, say), which holds the `&mut World` until it returns: use \
+                 that closure's `World` instead (a second one would alias it)"
+            ),
+            Lent::Nothing => panic!(
+                "bevy_coro: `with_world` needs the World, but this pump was not run by \
+                 CoroPlugin (a Runtime pumped by hand has no World to lend)"
+            ),
+        };
         // SAFETY: the pointer was lent by `lend` from a `&mut World` that stays
         // borrowed for the whole pump, on this thread; it was taken out of the
-        // cell, so this is the only reference made from it until `_restore`
-        // puts it back after `f` returns (or unwinds).
-        Poll::Ready(f(unsafe { &mut *world.as_ptr() }))
+        // cell (which says `InUse` meanwhile), so this is the only reference
+        // made from it until `_restore` puts it back after `f` returns (or
+        // unwinds).
+        Poll::Ready(f(unsafe { &mut *world }))
     }
 }

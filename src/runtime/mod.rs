@@ -61,7 +61,7 @@ pub use diag::stats::RuntimeStats;
 pub use diag::wait_graph::{CoroError, Stall, StuckTask, TaskInfo};
 pub use handle::{Handle, SpawnOn};
 pub use main_queue::PumpReport;
-pub(crate) use task::context::with_current_task;
+pub(crate) use task::context::{current_task_in_pump, with_current_task};
 pub use task::header::Priority;
 pub use task::{Task, TaskError};
 pub use timer::{
@@ -71,6 +71,8 @@ pub use timer::{
 pub use tree::{CancelHandle, TaskGroup};
 pub use workers::WorkerStats;
 pub use workers::os_priority::WorkerPriority;
+#[cfg(feature = "tokio")]
+pub(crate) use workers::os_priority::restore_this_thread;
 pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
 use diag::deterministic::Deterministic;
@@ -144,6 +146,8 @@ impl Shared {
             "bevy_coro: the runtime must be pumped on the thread that created it \
              (main-thread tasks, including `spawn_local` ones, live there)"
         );
+        // Timers, task polls and drops, held wakes: all scheduler work.
+        let _working = task::context::enter_scheduler_work();
         #[cfg(feature = "trace")]
         let span = tracing::info_span!(target: "bevy_coro", "pump").entered();
         if let Some(deterministic) = &self.deterministic {

@@ -3,7 +3,8 @@
 //!
 //! The context is what lets `.on::<A>()`, `yield_now()` and `with_world` find the
 //! task they run in without being handed anything. It is set by the task body
-//! around each poll (see `task::TaskBody`) and by the drivers (worker loop, pump).
+//! around each poll (see `task::TaskBody`) and by the drivers (worker loop,
+//! rescue loop, pump), and by `block_on` around the future it waits for.
 
 use std::cell::Cell;
 use std::ptr;
@@ -23,6 +24,12 @@ thread_local! {
     /// The main task that asked, during its poll, to wait for its turn in
     /// this pump rather than the next frame (see [`wait_for_turn`]), or null.
     static TURN: Cell<*const Header> = const { Cell::new(ptr::null()) };
+    /// Scheduler loops and pumps running on this thread (nested pumps count
+    /// twice): all this thread does meanwhile is scheduler work, task polls
+    /// and also the drops of futures outside any poll (a cancelled task's).
+    static SCHEDULER_WORK: Cell<u32> = const { Cell::new(0) };
+    /// Whether `block_on` is waiting on this thread.
+    static BLOCKING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Restores the previous current task when dropped, also during unwinding.
@@ -127,7 +134,52 @@ pub(crate) fn forget_turn() {
     TURN.set(ptr::null());
 }
 
-/// Whether this thread is polling a task or running a pump.
+/// Ends a stretch of scheduler work when dropped, also during unwinding.
+pub(crate) struct WorkGuard(());
+
+impl Drop for WorkGuard {
+    fn drop(&mut self) {
+        SCHEDULER_WORK.set(SCHEDULER_WORK.get() - 1);
+    }
+}
+
+/// Marks this thread as running scheduler work (a worker's or the rescue
+/// thread's loop, a pump) until the guard drops.
+pub(crate) fn enter_scheduler_work() -> WorkGuard {
+    SCHEDULER_WORK.set(SCHEDULER_WORK.get() + 1);
+    WorkGuard(())
+}
+
+/// Whether this thread is polling a task, running a pump, or running a
+/// scheduler loop (a worker dropping a cancelled task's future is one): a
+/// wait here would hold up the scheduler, maybe forever.
 pub(crate) fn in_scheduler() -> bool {
-    !CURRENT_TASK.get().is_null() || !PUMPING.get().is_null()
+    !CURRENT_TASK.get().is_null() || !PUMPING.get().is_null() || SCHEDULER_WORK.get() > 0
+}
+
+/// Restores the previous `block_on` marker when dropped.
+pub(crate) struct BlockGuard(bool);
+
+impl Drop for BlockGuard {
+    fn drop(&mut self) {
+        BLOCKING.set(self.0);
+    }
+}
+
+/// Marks this thread as waiting in `block_on` until the guard drops.
+pub(crate) fn enter_block_on() -> BlockGuard {
+    BlockGuard(BLOCKING.replace(true))
+}
+
+/// Whether what is polled now is polled by a `block_on` of this thread, for
+/// plain code: not by a task or a pump (which a `block_on`'s future might
+/// run, however odd).
+pub(crate) fn in_block_on() -> bool {
+    BLOCKING.get() && !in_scheduler()
+}
+
+/// Whether the task being polled on this thread is polled by its own
+/// runtime's pump, on the main thread (where the `World` is lent).
+pub(crate) fn current_task_in_pump() -> bool {
+    with_current_task(|task| task.is_some_and(|task| is_pumping(&task.shared)))
 }

@@ -344,6 +344,13 @@ impl Header {
         self.affinity.store(side as u8, Ordering::Release);
     }
 
+    /// Whether only the pump can run the task now: a main-thread task (or
+    /// one hopped to the main thread), a `spawn_local` one, or any task in
+    /// deterministic mode.
+    pub(crate) fn only_the_pump_runs_it(&self) -> bool {
+        self.affinity() == Side::Main || self.is_local() || self.shared.deterministic.is_some()
+    }
+
     /// Whether the task was spawned with `spawn_local`.
     #[inline]
     pub(crate) fn is_local(&self) -> bool {

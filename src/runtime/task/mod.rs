@@ -108,9 +108,6 @@ impl<F: Future> Future for TaskBody<F> {
             return Poll::Ready(Output::new(Err(Failed(Box::new(TaskError::Cancelled)))));
         }
         let _task = context::enter_task(header);
-        if let Some(watch) = &header.shared.wait_graph {
-            watch.polled(header, header.shared.main.frame());
-        }
         #[cfg(feature = "trace")]
         let _span = crate::runtime::diag::trace::enter_poll(&header.callsite, || {
             crate::runtime::diag::trace::PollInfo {
@@ -122,7 +119,21 @@ impl<F: Future> Future for TaskBody<F> {
         // SAFETY: `future` is structurally pinned: it is never moved out of the
         // body, and it is dropped in place (in `Drop`), never after a move.
         let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
-        let poll = catch_poll(future, cx);
+        let poll = match &header.shared.wait_graph {
+            // Deterministic mode: the future gets a waker whose clones left
+            // after the poll tell whether the task waits on anything else
+            // than task handles (see `watch`).
+            Some(watch) if header.shared.deterministic.is_some() => {
+                let (waker, _tracking) =
+                    watch.polled_tracked(header, header.shared.main.frame(), cx.waker());
+                catch_poll(future, &mut Context::from_waker(&waker))
+            }
+            Some(watch) => {
+                watch.polled(header, header.shared.main.frame());
+                catch_poll(future, cx)
+            }
+            None => catch_poll(future, cx),
+        };
         // Parking for the first time: file a waker, so shutdown and cancels
         // reach the task (see `registry`).
         if poll.is_pending() && header.register(cx.waker()) {
@@ -277,26 +288,18 @@ impl<T> Task<T> {
     }
 
     /// Waits for the task's result, blocking this thread: for plain code
-    /// outside the scheduler (setup, tools, tests).
+    /// outside the scheduler (setup, tools, tests). The same as
+    /// [`block_on(task)`](super::block_on): a task of a scheduler that is
+    /// shutting down or shut down gives [`TaskError::Cancelled`] at once.
     ///
     /// # Panics
     ///
-    /// Inside a task or the pump (it would block a worker or the frame; await
-    /// the task instead), and on the runtime's main thread for a task only
-    /// that thread's pump could run (a main-thread task, or any task in
-    /// deterministic mode): waiting there would wait forever.
+    /// Inside a task or the pump, or on a worker thread (it would block a
+    /// worker or the frame; await the task instead), and on the runtime's
+    /// main thread for an unfinished task only that thread's pump could run
+    /// (a main-thread task, or any task in deterministic mode): waiting there
+    /// would wait forever. See [`block_on`](super::block_on).
     pub fn block(self) -> Result<T, TaskError> {
-        if let Some(header) = self.header() {
-            let main_only =
-                header.affinity() == Side::Main || header.shared.deterministic.is_some();
-            assert!(
-                !(main_only
-                    && !self.is_finished()
-                    && std::thread::current().id() == header.shared.main_thread),
-                "bevy_coro: `Task::block()` on the main thread would wait forever: this task runs in \
-                 the pump, which cannot run while this thread blocks; pump frames, or await the task"
-            );
-        }
         crate::runtime::block_on(self)
     }
 
@@ -363,30 +366,63 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // In deterministic mode, the task awaiting this one files a wait edge
-        // for deadlock detection (and clears it when the wait is over).
-        if let Some(target) = self.header()
-            && let Some(watch) = &target.shared.wait_graph
-        {
-            let pending = !self.is_finished();
-            context::with_current_task(|waiter| {
-                if let Some(waiter) = waiter {
-                    watch.waits(waiter, pending.then_some(target));
-                }
-            });
-        }
-        let inner = self
+        let this = &mut *self;
+        let inner = this
             .inner
             .as_mut()
             .expect("`Task` polled after it returned its result");
-        match Pin::new(inner).poll(cx) {
+        // SAFETY: `inner` holds a reference on the task allocation, which
+        // keeps the header alive; `target` is not used after `inner` is
+        // dropped below.
+        let target = unsafe { this.header.as_ref() };
+        // In deterministic mode the task polled with its tracker registers
+        // a waker of its own here (see `watch`).
+        let poll = match crate::runtime::diag::wait_graph::waker_for_handle(cx.waker()) {
+            Some(waker) => Pin::new(inner).poll(&mut Context::from_waker(&waker)),
+            None => Pin::new(inner).poll(cx),
+        };
+        // With a watch, the task awaiting this one files a wait edge for
+        // this poll (and drops it when the wait is over).
+        if let Some(watch) = &target.shared.wait_graph {
+            context::with_current_task(|waiter| {
+                if let Some(waiter) = waiter {
+                    if poll.is_pending() {
+                        watch.waits(waiter, target);
+                    } else {
+                        watch.stop_waiting(waiter, target);
+                    }
+                }
+            });
+        }
+        match poll {
             Poll::Ready(result) => {
-                self.inner = None;
+                this.inner = None;
                 // `None`: the task was closed before it produced an output (its
                 // handle was cancelled or the scheduler shut down).
                 Poll::Ready(outcome(result))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending if target.shared.is_closed() => {
+                // Its scheduler is shutting down: no poll of the task starts
+                // again, and its future is dropped by the shutdown, which
+                // may be what runs this poll (a `Drop` blocking on a sibling
+                // task): waiting here could wait forever. A task that ends
+                // in a poll already running on a worker loses its output.
+                target.cancel();
+                this.inner = None;
+                Poll::Ready(Err(TaskError::Cancelled))
+            }
+            Poll::Pending => {
+                assert!(
+                    !(context::in_block_on()
+                        && target.only_the_pump_runs_it()
+                        && std::thread::current().id() == target.shared.main_thread),
+                    "bevy_coro: `block_on` (or `Task::block()`) on the main thread would wait forever \
+                     for a task that runs in the pump (a main-thread task, or any task in \
+                     deterministic mode): the pump cannot run while this thread blocks; pump \
+                     frames until `Task::try_take` gives the result, or await the task in a task"
+                );
+                Poll::Pending
+            }
         }
     }
 }

@@ -301,6 +301,9 @@ impl Workers {
     /// A worker thread's loop.
     fn run(&self, shared: &Shared, index: usize) {
         context::set_worker(shared, index);
+        // All the loop does is scheduler work: polls, and drops of cancelled
+        // tasks' futures outside any poll; `block_on` refuses to wait here.
+        let _working = context::enter_scheduler_work();
         let counters = &self.locals[index].counters;
         while let Some(runnable) = self.parking.next(
             || self.find(index),

@@ -40,9 +40,14 @@ pub enum WorkerPriority {
     /// as the workers. Tasks given cores (`.cores(..)`) are not rescued: only
     /// the worker pinned there may run them.
     ///
-    /// Threads that a worker task starts (tokio's blocking pool, a
-    /// `std::thread::spawn`) inherit `SCHED_IDLE`, and the rescue thread does
-    /// not help them: start long-lived threads elsewhere, or lower nothing.
+    /// Threads that a worker task starts (a `std::thread::spawn`, the
+    /// blocking pool of a tokio runtime of your own) inherit `SCHED_IDLE`,
+    /// and the rescue thread does not help them: start long-lived threads
+    /// elsewhere, or lower nothing. The tokio runtime `CoroPlugin` owns
+    /// (feature `tokio`) puts each thread it starts back at normal priority
+    /// where the OS allows it: leaving `SCHED_IDLE` takes `CAP_SYS_NICE`
+    /// (root) or an `RLIMIT_NICE` of 20; elsewhere its blocking threads
+    /// started from workers stay at background priority too.
     ///
     /// Elsewhere it has no effect yet: the workers stay at normal priority,
     /// and [`WorkerStats::background`](crate::runtime::WorkerStats::background) says 0.
@@ -65,6 +70,32 @@ pub(crate) fn lower_this_thread() -> bool {
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn lower_this_thread() -> bool {
     false
+}
+
+/// Puts the calling thread back at normal priority if it runs at background
+/// priority (it was started by a background worker, whose priority it
+/// inherited); `false` when it stays there because the OS refused. Linux
+/// lets a thread leave `SCHED_IDLE` only with `CAP_SYS_NICE` (root) or an
+/// `RLIMIT_NICE` of 20 or more.
+#[cfg(target_os = "linux")]
+#[cfg_attr(not(any(test, feature = "tokio")), allow(dead_code))]
+pub(crate) fn restore_this_thread() -> bool {
+    // SAFETY: pid 0 names the calling thread; the call only reads its policy.
+    if unsafe { libc::sched_getscheduler(0) } != libc::SCHED_IDLE {
+        return true;
+    }
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: as in `lower_this_thread`: `param` is a valid `sched_param`
+    // that lives across the call, and pid 0 is the calling thread.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) == 0 }
+}
+
+/// Puts the calling thread back at normal priority; nothing to do where
+/// background priority has no effect.
+#[cfg(not(target_os = "linux"))]
+#[cfg_attr(not(any(test, feature = "tokio")), allow(dead_code))]
+pub(crate) fn restore_this_thread() -> bool {
+    true
 }
 
 /// Where the kernel tells how long the calling thread has run on a CPU
@@ -115,6 +146,30 @@ mod tests {
             // SAFETY: pid 0 names the calling thread; the call only reads its policy.
             let policy = unsafe { libc::sched_getscheduler(0) };
             assert_eq!(policy, libc::SCHED_IDLE);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_thread_started_by_a_lowered_one_can_be_restored() {
+        std::thread::spawn(|| {
+            assert!(lower_this_thread(), "SCHED_IDLE needs no privilege");
+            std::thread::spawn(|| {
+                // SAFETY: pid 0 names the calling thread; the call only reads its policy.
+                let inherited = unsafe { libc::sched_getscheduler(0) };
+                assert_eq!(inherited, libc::SCHED_IDLE);
+                if !restore_this_thread() {
+                    println!("skipped: the OS refuses to leave SCHED_IDLE here (no CAP_SYS_NICE)");
+                    return;
+                }
+                // SAFETY: as above.
+                let policy = unsafe { libc::sched_getscheduler(0) };
+                assert_eq!(policy, libc::SCHED_OTHER);
+            })
+            .join()
+            .unwrap();
         })
         .join()
         .unwrap();

@@ -47,6 +47,8 @@ pub(crate) const STREAK: u32 = 2;
 /// The rescue thread's loop; returns when the workers stop.
 pub(crate) fn run(shared: &Shared) {
     let workers = &shared.workers;
+    // It polls and drops worker tasks, as a worker does.
+    let _working = crate::runtime::task::context::enter_scheduler_work();
     // More workers than cores cannot all run at once: judge them against
     // what the cores can give.
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
