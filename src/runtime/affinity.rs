@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::runtime::task::context::{self, with_current_task};
-use crate::runtime::task::header::Side;
+use crate::runtime::task::options::Side;
 
 pub(crate) mod sealed {
     /// Only this crate names affinities.

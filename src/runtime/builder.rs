@@ -6,7 +6,7 @@ use std::panic::Location;
 
 use crate::runtime::affinity::Affinity;
 use crate::runtime::handle::{Handle, SpawnOn};
-use crate::runtime::task::header::{Options, Priority};
+use crate::runtime::task::options::{Options, Priority};
 use crate::runtime::task::{Task, spawn_local, spawn_send};
 
 impl Handle {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::runtime::Shared;
 use crate::runtime::affinity::Affinity;
 use crate::runtime::diag::stats::RuntimeStats;
-use crate::runtime::task::header::Options;
+use crate::runtime::task::options::Options;
 use crate::runtime::task::{Task, spawn_local, spawn_send};
 use crate::runtime::tree::CancelHandle;
 

@@ -25,11 +25,12 @@ use concurrent_queue::ConcurrentQueue;
 
 use crate::runtime::Shared;
 use crate::runtime::diag::deterministic::Deterministic;
-use crate::runtime::diag::wait_graph::{CoroError, Stall, StuckTask};
+use crate::runtime::diag::report::{CoroError, Stall, StuckTask};
 use crate::runtime::queue::{HIGH_BURST, drain_queue, try_pop};
 use crate::runtime::schedule::run;
 use crate::runtime::task::context;
-use crate::runtime::task::header::{Header, Priority};
+use crate::runtime::task::header::Header;
+use crate::runtime::task::options::Priority;
 use crate::runtime::workers::held_wakes;
 
 /// What one pump did.

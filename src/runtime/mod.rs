@@ -57,12 +57,12 @@ pub use block::block_on;
 pub use builder::TaskBuilder;
 pub(crate) use config::default_workers;
 pub use config::{Mode, RuntimeConfig, RuntimeError, WorkerWrapper, WrapWorker};
+pub use diag::report::{CoroError, Stall, StuckTask, TaskInfo};
 pub use diag::stats::RuntimeStats;
-pub use diag::wait_graph::{CoroError, Stall, StuckTask, TaskInfo};
 pub use handle::{Handle, SpawnOn};
 pub use main_queue::PumpReport;
 pub(crate) use task::context::{current_task_in_pump, with_current_task};
-pub use task::header::Priority;
+pub use task::options::Priority;
 pub use task::{Task, TaskError};
 pub use timer::{
     After, Clock, Elapsed, Every, ManualClock, MissedTick, Sleep, Timeout, TimerHandle, sleep,

@@ -11,7 +11,8 @@ use async_task::{Runnable, ScheduleInfo};
 
 use crate::runtime::Shared;
 use crate::runtime::task::context;
-use crate::runtime::task::header::{Header, Side};
+use crate::runtime::task::header::Header;
+use crate::runtime::task::options::Side;
 
 /// The schedule function of every task. It captures nothing (the runtime is
 /// in the header), so async-task calls it without taking a reference on the

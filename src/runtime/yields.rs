@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::runtime::task::context::with_current_task;
-use crate::runtime::task::header::Side;
+use crate::runtime::task::options::Side;
 
 /// Gives the thread back once. On a worker the task goes to the back of the
 /// queue; on the main thread it resumes in the **next frame**, like a game

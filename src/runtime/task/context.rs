@@ -10,7 +10,8 @@ use std::cell::Cell;
 use std::ptr;
 
 use crate::runtime::Shared;
-use crate::runtime::task::header::{Header, Side};
+use crate::runtime::task::header::Header;
+use crate::runtime::task::options::Side;
 
 thread_local! {
     /// The header of the task being polled on this thread, or null.

@@ -18,60 +18,17 @@
 //!   there: the methods here only say what is read and written.
 //! - everything else is written once, at spawn.
 
-use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::task::Waker;
 
 use crate::runtime::Shared;
 use crate::runtime::task::cancel_handshake;
+use crate::runtime::task::node_cell::{NodeCell, NodeRef};
+use crate::runtime::task::options::{Options, Priority, Side, Start};
 use crate::runtime::task::parked::{Slot, SlotCell};
 use crate::runtime::tree::{Node, Site};
-
-/// The side of the scheduler a task runs on now: the main thread's pump or
-/// the workers. Stored in the header as one atomic byte.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Side {
-    /// In the pump, on the main thread: [`Main`](crate::Main).
-    Main = 0,
-    /// On a worker thread: [`Worker`](crate::Worker).
-    Worker = 1,
-}
-
-impl Side {
-    /// The affinity's name: `"Main"` or `"Worker"`.
-    pub(crate) const fn name(self) -> &'static str {
-        match self {
-            Side::Main => "Main",
-            Side::Worker => "Worker",
-        }
-    }
-
-    fn from_u8(code: u8) -> Side {
-        if code == Side::Main as u8 {
-            Side::Main
-        } else {
-            Side::Worker
-        }
-    }
-}
-
-/// How urgent a task is. Every queue (the main thread's and the workers')
-/// takes `High` tasks first, kept through hops; but after 8 `High` tasks in a
-/// row a waiting `Normal` task goes next, so `Normal` work is slowed by a
-/// flood of `High` work, never starved by it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum Priority {
-    /// The default.
-    #[default]
-    Normal,
-    /// Runs before `Normal` tasks: urgent re-plans, input-driven work.
-    High,
-}
 
 /// Per-task scheduler data, stored in the task allocation.
 ///
@@ -112,98 +69,6 @@ const HIGH_FLAG: u8 = 2;
 /// Flag: a task with a core mask (in its node).
 const PINNED: u8 = 4;
 
-/// A task's spawn location, or its [`Node`], in one word: a `&'static
-/// Location` (low bit clear) until the task gets a node, then an owned
-/// `Arc<Node>` pointer with the low bit set (the node keeps the location).
-/// Both are aligned to 8, so the low bit is free. The word goes from
-/// location to node once (a compare-exchange), never back, and the node is
-/// released when the header drops.
-struct NodeCell(AtomicUsize);
-
-/// A borrowed `Arc<Node>` out of a [`NodeCell`], without touching its count.
-pub(crate) struct NodeRef<'a>(ManuallyDrop<Arc<Node>>, PhantomData<&'a Node>);
-
-impl std::ops::Deref for NodeRef<'_> {
-    type Target = Arc<Node>;
-
-    fn deref(&self) -> &Arc<Node> {
-        &self.0
-    }
-}
-
-impl NodeCell {
-    fn new(location: &'static Location<'static>) -> Self {
-        NodeCell(AtomicUsize::new(std::ptr::from_ref(location) as usize))
-    }
-
-    /// The node, if the task has one.
-    #[inline]
-    fn get(&self) -> Option<NodeRef<'_>> {
-        let word = self.0.load(Ordering::Acquire);
-        (word & 1 == 1).then(|| {
-            // SAFETY: a word with the low bit set came from `Arc::into_raw` in
-            // `set`; the cell owns that count until the header drops, which
-            // outlives the returned borrow. `ManuallyDrop` keeps this copy
-            // from releasing the cell's count.
-            let node = unsafe { Arc::from_raw((word & !1) as *const Node) };
-            NodeRef(ManuallyDrop::new(node), PhantomData)
-        })
-    }
-
-    /// The spawn location.
-    #[inline]
-    fn location(&self) -> &'static Location<'static> {
-        let word = self.0.load(Ordering::Acquire);
-        if word & 1 == 0 {
-            // SAFETY: a word with the low bit clear is the `&'static
-            // Location` stored by `new`.
-            unsafe { &*(word as *const Location<'static>) }
-        } else {
-            // SAFETY: as in `get`: the node lives as long as the cell.
-            unsafe { &*((word & !1) as *const Node) }.site.location
-        }
-    }
-
-    /// Installs `node` unless the task has one already; returns the one that
-    /// stays.
-    fn set(&self, node: Arc<Node>) -> NodeRef<'_> {
-        let mut current = self.0.load(Ordering::Acquire);
-        let raw = Arc::into_raw(node) as usize;
-        while current & 1 == 0 {
-            match self.0.compare_exchange_weak(
-                current,
-                raw | 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return self.get().expect("just set"),
-                Err(now) => current = now,
-            }
-        }
-        // SAFETY: `raw` came from `Arc::into_raw` above and was not stored.
-        drop(unsafe { Arc::from_raw(raw as *const Node) });
-        self.get().expect("set by another thread")
-    }
-
-    /// The node, made with `make` if the task has none yet.
-    fn get_or_init(&self, make: impl FnOnce() -> Arc<Node>) -> NodeRef<'_> {
-        match self.get() {
-            Some(node) => node,
-            None => self.set(make()),
-        }
-    }
-}
-
-impl Drop for NodeCell {
-    fn drop(&mut self) {
-        let word = *self.0.get_mut();
-        if word & 1 == 1 {
-            // SAFETY: the cell owns the count taken by `Arc::into_raw` in `set`.
-            drop(unsafe { Arc::from_raw((word & !1) as *const Node) });
-        }
-    }
-}
-
 /// A process-unique task id without a contended counter: each thread takes a
 /// block of 2^32 ids from a global counter once, then counts locally.
 fn next_id() -> u64 {
@@ -243,26 +108,6 @@ impl SharedRef {
     pub(crate) fn to_arc(&self) -> Arc<Shared> {
         self.0.clone()
     }
-}
-
-/// What a spawn asks for: what a task builder collects (the defaults for a
-/// plain `spawn`).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Options {
-    pub(crate) name: Option<&'static str>,
-    pub(crate) priority: Priority,
-    /// Core mask, already checked against the pinned workers; 0: any.
-    pub(crate) cores: u64,
-}
-
-/// Where a task starts and where it was spawned.
-#[derive(Clone, Copy)]
-pub(crate) struct Start {
-    pub(crate) side: Side,
-    /// A `spawn_local` task: its future is `!Send` and must stay on the
-    /// main thread (a core mask means nothing to it).
-    pub(crate) local: bool,
-    pub(crate) location: &'static Location<'static>,
 }
 
 impl Header {

@@ -1,27 +1,31 @@
-//! Tasks: the body that wraps every spawned future, the [`Task`] handle, and
-//! [`TaskError`].
+//! Tasks: the [`Task`] handle and [`TaskError`]; the body that wraps every
+//! spawned future (`body`), its header (`header`), spawning (`spawn`), the
+//! thread's task context (`context`), parked tasks (`parked`) and the cancel
+//! handshake (`cancel_handshake`).
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::mem::ManuallyDrop;
-use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use async_task::{Builder, FallibleTask, WithInfo};
+use async_task::FallibleTask;
 
+mod body;
 pub(crate) mod cancel_handshake;
 pub(crate) mod context;
 pub(crate) mod header;
+mod node_cell;
+pub(crate) mod options;
 pub(crate) mod parked;
+mod spawn;
 
-use crate::runtime::Shared;
-use crate::runtime::schedule::schedule;
+pub(crate) use body::{Failed, Output, catch_poll, drop_payload, panic_message};
+pub(crate) use spawn::{spawn_local, spawn_send};
+
 use crate::runtime::tree::CancelHandle;
-use header::{Header, Options, Side, Start};
+use header::Header;
 
 /// Why a task did not produce its output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,174 +47,6 @@ impl fmt::Display for TaskError {
 }
 
 impl std::error::Error for TaskError {}
-
-/// Polls `future`, turning a panic into its message.
-pub(crate) fn catch_poll<F: Future>(
-    future: Pin<&mut F>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<F::Output, String>> {
-    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-        Ok(poll) => poll.map(Ok),
-        Err(payload) => Poll::Ready(Err(panic_message(payload))),
-    }
-}
-
-/// The text of a panic payload, as the default panic hook would print it.
-/// Takes the payload to drop it safely (see [`drop_payload`]).
-pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    let message = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
-    };
-    drop_payload(payload);
-    message
-}
-
-/// Drops a caught panic's payload without letting a panic out: a payload is
-/// any value (`panic_any`), and its `Drop` may panic too. That second panic
-/// is caught, and its own payload leaked rather than risk a third.
-pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(again);
-    }
-}
-
-/// Wraps every spawned future: sets the task context around each poll, turns a
-/// cancel flag into [`TaskError::Cancelled`] and a panic into
-/// [`TaskError::Panicked`], and deregisters the task once its future is gone.
-struct TaskBody<F> {
-    header: NonNull<Header>,
-    future: ManuallyDrop<F>,
-}
-
-/// A task's failure as stored in its allocation: one pointer, so that with
-/// a small output the slot async-task keeps for the output (or a panic) is
-/// 16 bytes, not 24 (a `TaskError` holds a `String`). Only a cancelled or
-/// panicked task allocates it.
-pub(crate) struct Failed(Box<TaskError>);
-
-impl<F: Future> Future for TaskBody<F> {
-    type Output = Output<Result<F::Output, Failed>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let header = self.header;
-        // SAFETY: the header is the task's metadata. async-task keeps it in the
-        // same allocation as this body and drops it only when the allocation is
-        // freed, after the body has been dropped; so it outlives this poll. The
-        // copied pointer does not borrow `self`, so the future can be pinned below.
-        let header = unsafe { header.as_ref() };
-        if header.is_cancelled() {
-            #[cfg(feature = "trace")]
-            tracing::debug!(target: "bevy_coro", task = %header.name(), "task cancelled");
-            return Poll::Ready(Output::new(Err(Failed(Box::new(TaskError::Cancelled)))));
-        }
-        let _task = context::enter_task(header);
-        #[cfg(feature = "trace")]
-        let _span = crate::runtime::diag::trace::enter_poll(&header.callsite, || {
-            crate::runtime::diag::trace::PollInfo {
-                key: header.name_key(),
-                id: header.id(),
-                affinity: header.affinity().name(),
-            }
-        });
-        // SAFETY: `future` is structurally pinned: it is never moved out of the
-        // body, and it is dropped in place (in `Drop`), never after a move.
-        let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
-        let poll = match &header.shared.wait_graph {
-            // Deterministic mode: the future gets a waker whose clones left
-            // after the poll tell whether the task waits on anything else
-            // than task handles (see `watch`).
-            Some(watch) if header.shared.deterministic.is_some() => {
-                let (waker, _tracking) =
-                    watch.polled_tracked(header, header.shared.main.frame(), cx.waker());
-                catch_poll(future, &mut Context::from_waker(&waker))
-            }
-            Some(watch) => {
-                watch.polled(header, header.shared.main.frame());
-                catch_poll(future, cx)
-            }
-            None => catch_poll(future, cx),
-        };
-        // Parking for the first time: file a waker, so shutdown and cancels
-        // reach the task (see `registry`).
-        if poll.is_pending() && header.register(cx.waker()) {
-            cx.waker().wake_by_ref();
-        }
-        poll.map(|result| {
-            Output::new(result.map_err(|message| {
-                header.shared.counters.panic();
-                #[cfg(feature = "trace")]
-                tracing::error!(target: "bevy_coro", task = %header.name(), panic = %message, "task panicked");
-                Failed(Box::new(TaskError::Panicked(message)))
-            }))
-        })
-    }
-}
-
-/// A task's output as async-task keeps it: its `Drop` never unwinds.
-/// async-task drops an output nobody took (a detached task's, or one whose
-/// handle was dropped) inside an abort-on-panic guard, so an output whose
-/// `Drop` panics would abort the process; here that panic is contained.
-pub(crate) struct Output<T>(ManuallyDrop<T>);
-
-impl<T> Output<T> {
-    fn new(value: T) -> Self {
-        Output(ManuallyDrop::new(value))
-    }
-
-    fn into_inner(self) -> T {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never dropped (it is in a `ManuallyDrop`), so the
-        // value is taken exactly once and never dropped by `Output::drop`.
-        unsafe { ManuallyDrop::take(&mut this.0) }
-    }
-}
-
-impl<T> Drop for Output<T> {
-    fn drop(&mut self) {
-        let dropped = catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: dropped exactly once, here; the value is never used
-            // after (`into_inner` forgets the wrapper instead of dropping it).
-            unsafe { ManuallyDrop::drop(&mut self.0) }
-        }));
-        if let Err(payload) = dropped {
-            drop_payload(payload);
-        }
-    }
-}
-
-impl<F> Drop for TaskBody<F> {
-    fn drop(&mut self) {
-        /// Deregisters after the future is dropped, even if its `Drop` panics.
-        struct Deregister<'a>(&'a Header);
-        impl Drop for Deregister<'_> {
-            fn drop(&mut self) {
-                if let Some(watch) = &self.0.shared.wait_graph {
-                    watch.gone(self.0);
-                }
-                self.0.shared.parked.remove(self.0.slot());
-                self.0.shared.in_flight.sub();
-            }
-        }
-        let header = self.header;
-        // SAFETY: the header outlives the body (see `poll`).
-        let _deregister = Deregister(unsafe { header.as_ref() });
-        // A panic escaping here would abort the process (async-task drops
-        // futures in an abort-on-panic guard); a panicking `Drop` of the future
-        // only loses what it did not finish dropping.
-        let dropped = catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: the future is dropped exactly once, here, in place, and
-            // the body is never used after its `Drop`.
-            unsafe { ManuallyDrop::drop(&mut self.future) }
-        }));
-        if let Err(payload) = dropped {
-            drop_payload(payload);
-        }
-    }
-}
 
 /// A handle to a spawned task, and a future of its result.
 ///
@@ -237,6 +73,16 @@ unsafe impl<T: Send> Send for Task<T> {}
 unsafe impl<T> Sync for Task<T> {}
 
 impl<T> Task<T> {
+    fn new(
+        inner: FallibleTask<Output<Result<T, Failed>>, Header>,
+        header: NonNull<Header>,
+    ) -> Self {
+        Task {
+            inner: Some(inner),
+            header,
+        }
+    }
+
     fn header(&self) -> Option<&Header> {
         // SAFETY: while `inner` is `Some`, the async-task handle holds a reference
         // on the task allocation, which keeps the header alive.
@@ -432,7 +278,7 @@ impl<T> Future for Task<T> {
 fn outcome<T>(result: Option<Output<Result<T, Failed>>>) -> Result<T, TaskError> {
     match result.map(Output::into_inner) {
         Some(Ok(output)) => Ok(output),
-        Some(Err(Failed(error))) => Err(*error),
+        Some(Err(failed)) => Err(failed.into_error()),
         None => Err(TaskError::Cancelled),
     }
 }
@@ -444,122 +290,5 @@ impl<T> fmt::Debug for Task<T> {
             d.field("name", &format_args!("{}", header.name()));
         }
         d.field("finished", &self.is_finished()).finish()
-    }
-}
-
-/// Spawns a `Send` future that starts on `side`.
-pub(crate) fn spawn_send<F>(
-    shared: &Arc<Shared>,
-    side: Side,
-    options: Options,
-    location: &'static Location<'static>,
-    future: F,
-) -> Task<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let start = Start {
-        side,
-        local: false,
-        location,
-    };
-    // SAFETY: the future is `Send`, so it may be polled and dropped anywhere.
-    unsafe { spawn(shared, start, options, future) }
-}
-
-/// Spawns a `!Send` future that lives on the main thread for good.
-///
-/// # Panics
-///
-/// Off the runtime's main thread.
-pub(crate) fn spawn_local<F>(
-    shared: &Arc<Shared>,
-    options: Options,
-    location: &'static Location<'static>,
-    future: F,
-) -> Task<F::Output>
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    assert!(
-        std::thread::current().id() == shared.main_thread,
-        "bevy_coro: `spawn_local` must be called on the main thread, \
-         where its !Send future will live; use `spawn::<Main>` from other threads"
-    );
-    let start = Start {
-        side: Side::Main,
-        local: true,
-        location,
-    };
-    // SAFETY: we are on the main thread, and `local = true` keeps the task
-    // there: the schedule function routes local tasks to the main queue
-    // whatever their header says, and `.on::<Worker>()` refuses to move them.
-    unsafe { spawn(shared, start, options, future) }
-}
-
-/// Spawns `future` on `shared` as `start` and `options` say, and schedules it.
-///
-/// # Safety
-///
-/// If `F` is not `Send`, the caller must be on the runtime's main thread and pass
-/// `start.local = true`, so the task is only ever polled and dropped there.
-unsafe fn spawn<F>(
-    shared: &Arc<Shared>,
-    start: Start,
-    options: Options,
-    future: F,
-) -> Task<F::Output>
-where
-    F: Future + 'static,
-{
-    let header = Header::new(shared, start, options);
-    let schedule = WithInfo(schedule);
-    let body = |header: &Header| TaskBody {
-        header: NonNull::from(header),
-        future: ManuallyDrop::new(future),
-    };
-    // SAFETY: `spawn_unchecked` drops the `Send` and `'static` checks of
-    // `spawn`. The future is `'static`; if it is not `Send`, our caller
-    // guarantees it stays on the main thread (see this function's contract,
-    // and `Shared::schedule`, which keeps local tasks on the main queue).
-    let (runnable, inner) = unsafe {
-        Builder::new()
-            .metadata(header)
-            .spawn_unchecked(body, schedule)
-    };
-    // Counted until its body is dropped.
-    shared.in_flight.add();
-    let header = NonNull::from(inner.metadata());
-    // Spawned while a task of this runtime is polled: a child of that task.
-    context::with_current_task(|parent| {
-        if let Some(parent) = parent.filter(|parent| std::ptr::eq(&*parent.shared, &**shared)) {
-            inner.metadata().set_parent(parent);
-        }
-    });
-    if let Some(wait_graph) = &shared.wait_graph {
-        wait_graph.spawned(inner.metadata(), shared.main.frame());
-    }
-    if shared.is_closed() {
-        // Spawned after shutdown: never runs. Dropped here, where no lock of
-        // anyone's is held, which drops the future; the handle then resolves
-        // to `Cancelled`.
-        drop(runnable);
-    } else {
-        runnable.schedule();
-    }
-    // A spawn racing shutdown: its push met a closed queue and the task went
-    // to the graveyard, maybe after shutdown's last burial; or the future
-    // dropped above woke another task into it. Our own push is visible to
-    // us, so a non-empty graveyard here is all we need to check (no fence on
-    // the hot path); this is no foreign `wake`, so dropping here is safe.
-    // (The loom model in `graveyard.rs` found the second case.)
-    if !shared.graveyard.is_empty() {
-        shared.bury_graveyard();
-    }
-    Task {
-        inner: Some(inner.fallible()),
-        header,
     }
 }

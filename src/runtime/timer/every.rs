@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::handle::{TimerHandle, TimerState};
 use super::runs::{Grid, MissedTick, delayed, interval};
-use crate::runtime::task::header::{Options, Side};
+use crate::runtime::task::options::{Options, Side};
 use crate::runtime::task::spawn_send;
 use crate::runtime::{Affinity, Handle, Shared};
 

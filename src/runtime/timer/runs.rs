@@ -17,7 +17,7 @@ use super::Sleep;
 use super::handle::TimerState;
 use crate::runtime::Shared;
 use crate::runtime::task::context::{self, with_current_task};
-use crate::runtime::task::header::Side;
+use crate::runtime::task::options::Side;
 use crate::runtime::task::{catch_poll, drop_payload, panic_message};
 use crate::runtime::yields::{YieldNow, yield_now};
 

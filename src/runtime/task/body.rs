@@ -1,0 +1,201 @@
+//! The task body that wraps every spawned future: the task context around
+//! each poll, a cancel flag turned into [`TaskError::Cancelled`], a panic
+//! into [`TaskError::Panicked`] (whatever its payload), and the task
+//! deregistered once its future is gone.
+
+use std::any::Any;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+
+use super::TaskError;
+use super::context;
+use super::header::Header;
+
+/// Polls `future`, turning a panic into its message.
+pub(crate) fn catch_poll<F: Future>(
+    future: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Output, String>> {
+    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        Ok(poll) => poll.map(Ok),
+        Err(payload) => Poll::Ready(Err(panic_message(payload))),
+    }
+}
+
+/// The text of a panic payload, as the default panic hook would print it.
+/// Takes the payload to drop it safely (see [`drop_payload`]).
+pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    };
+    drop_payload(payload);
+    message
+}
+
+/// Drops a caught panic's payload without letting a panic out: a payload is
+/// any value (`panic_any`), and its `Drop` may panic too. That second panic
+/// is caught, and its own payload leaked rather than risk a third.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+}
+
+/// Wraps every spawned future: sets the task context around each poll, turns a
+/// cancel flag into [`TaskError::Cancelled`] and a panic into
+/// [`TaskError::Panicked`], and deregisters the task once its future is gone.
+pub(crate) struct TaskBody<F> {
+    header: NonNull<Header>,
+    future: ManuallyDrop<F>,
+}
+
+impl<F> TaskBody<F> {
+    /// The body of the task whose header is `header`.
+    pub(crate) fn new(header: &Header, future: F) -> Self {
+        TaskBody {
+            header: NonNull::from(header),
+            future: ManuallyDrop::new(future),
+        }
+    }
+}
+
+/// A task's failure as stored in its allocation: one pointer, so that with
+/// a small output the slot async-task keeps for the output (or a panic) is
+/// 16 bytes, not 24 (a `TaskError` holds a `String`). Only a cancelled or
+/// panicked task allocates it.
+pub(crate) struct Failed(Box<TaskError>);
+
+impl Failed {
+    /// The error, out of its box.
+    pub(crate) fn into_error(self) -> TaskError {
+        *self.0
+    }
+}
+
+impl<F: Future> Future for TaskBody<F> {
+    type Output = Output<Result<F::Output, Failed>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let header = self.header;
+        // SAFETY: the header is the task's metadata. async-task keeps it in the
+        // same allocation as this body and drops it only when the allocation is
+        // freed, after the body has been dropped; so it outlives this poll. The
+        // copied pointer does not borrow `self`, so the future can be pinned below.
+        let header = unsafe { header.as_ref() };
+        if header.is_cancelled() {
+            #[cfg(feature = "trace")]
+            tracing::debug!(target: "bevy_coro", task = %header.name(), "task cancelled");
+            return Poll::Ready(Output::new(Err(Failed(Box::new(TaskError::Cancelled)))));
+        }
+        let _task = context::enter_task(header);
+        #[cfg(feature = "trace")]
+        let _span = crate::runtime::diag::trace::enter_poll(&header.callsite, || {
+            crate::runtime::diag::trace::PollInfo {
+                key: header.name_key(),
+                id: header.id(),
+                affinity: header.affinity().name(),
+            }
+        });
+        // SAFETY: `future` is structurally pinned: it is never moved out of the
+        // body, and it is dropped in place (in `Drop`), never after a move.
+        let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
+        let poll = match &header.shared.wait_graph {
+            // Deterministic mode: the future gets a waker whose clones left
+            // after the poll tell whether the task waits on anything else
+            // than task handles (see `watch`).
+            Some(watch) if header.shared.deterministic.is_some() => {
+                let (waker, _tracking) =
+                    watch.polled_tracked(header, header.shared.main.frame(), cx.waker());
+                catch_poll(future, &mut Context::from_waker(&waker))
+            }
+            Some(watch) => {
+                watch.polled(header, header.shared.main.frame());
+                catch_poll(future, cx)
+            }
+            None => catch_poll(future, cx),
+        };
+        // Parking for the first time: file a waker, so shutdown and cancels
+        // reach the task (see `registry`).
+        if poll.is_pending() && header.register(cx.waker()) {
+            cx.waker().wake_by_ref();
+        }
+        poll.map(|result| {
+            Output::new(result.map_err(|message| {
+                header.shared.counters.panic();
+                #[cfg(feature = "trace")]
+                tracing::error!(target: "bevy_coro", task = %header.name(), panic = %message, "task panicked");
+                Failed(Box::new(TaskError::Panicked(message)))
+            }))
+        })
+    }
+}
+
+/// A task's output as async-task keeps it: its `Drop` never unwinds.
+/// async-task drops an output nobody took (a detached task's, or one whose
+/// handle was dropped) inside an abort-on-panic guard, so an output whose
+/// `Drop` panics would abort the process; here that panic is contained.
+pub(crate) struct Output<T>(ManuallyDrop<T>);
+
+impl<T> Output<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Output(ManuallyDrop::new(value))
+    }
+
+    pub(crate) fn into_inner(self) -> T {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped (it is in a `ManuallyDrop`), so the
+        // value is taken exactly once and never dropped by `Output::drop`.
+        unsafe { ManuallyDrop::take(&mut this.0) }
+    }
+}
+
+impl<T> Drop for Output<T> {
+    fn drop(&mut self) {
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: dropped exactly once, here; the value is never used
+            // after (`into_inner` forgets the wrapper instead of dropping it).
+            unsafe { ManuallyDrop::drop(&mut self.0) }
+        }));
+        if let Err(payload) = dropped {
+            drop_payload(payload);
+        }
+    }
+}
+
+impl<F> Drop for TaskBody<F> {
+    fn drop(&mut self) {
+        /// Deregisters after the future is dropped, even if its `Drop` panics.
+        struct Deregister<'a>(&'a Header);
+        impl Drop for Deregister<'_> {
+            fn drop(&mut self) {
+                if let Some(watch) = &self.0.shared.wait_graph {
+                    watch.gone(self.0);
+                }
+                self.0.shared.parked.remove(self.0.slot());
+                self.0.shared.in_flight.sub();
+            }
+        }
+        let header = self.header;
+        // SAFETY: the header outlives the body (see `poll`).
+        let _deregister = Deregister(unsafe { header.as_ref() });
+        // A panic escaping here would abort the process (async-task drops
+        // futures in an abort-on-panic guard); a panicking `Drop` of the future
+        // only loses what it did not finish dropping.
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: the future is dropped exactly once, here, in place, and
+            // the body is never used after its `Drop`.
+            unsafe { ManuallyDrop::drop(&mut self.future) }
+        }));
+        if let Err(payload) = dropped {
+            drop_payload(payload);
+        }
+    }
+}

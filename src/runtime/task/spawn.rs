@@ -1,0 +1,128 @@
+//! Spawning: a header, a body and async-task's allocation; a parent found
+//! in the thread's context; the first schedule.
+
+use std::future::Future;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use async_task::{Builder, WithInfo};
+
+use super::Task;
+use super::body::TaskBody;
+use super::context;
+use super::header::Header;
+use super::options::{Options, Side, Start};
+use crate::runtime::Shared;
+use crate::runtime::schedule::schedule;
+
+/// Spawns a `Send` future that starts on `side`.
+pub(crate) fn spawn_send<F>(
+    shared: &Arc<Shared>,
+    side: Side,
+    options: Options,
+    location: &'static Location<'static>,
+    future: F,
+) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let start = Start {
+        side,
+        local: false,
+        location,
+    };
+    // SAFETY: the future is `Send`, so it may be polled and dropped anywhere.
+    unsafe { spawn(shared, start, options, future) }
+}
+
+/// Spawns a `!Send` future that lives on the main thread for good.
+///
+/// # Panics
+///
+/// Off the runtime's main thread.
+pub(crate) fn spawn_local<F>(
+    shared: &Arc<Shared>,
+    options: Options,
+    location: &'static Location<'static>,
+    future: F,
+) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    assert!(
+        std::thread::current().id() == shared.main_thread,
+        "bevy_coro: `spawn_local` must be called on the main thread, \
+         where its !Send future will live; use `spawn::<Main>` from other threads"
+    );
+    let start = Start {
+        side: Side::Main,
+        local: true,
+        location,
+    };
+    // SAFETY: we are on the main thread, and `local = true` keeps the task
+    // there: the schedule function routes local tasks to the main queue
+    // whatever their header says, and `.on::<Worker>()` refuses to move them.
+    unsafe { spawn(shared, start, options, future) }
+}
+
+/// Spawns `future` on `shared` as `start` and `options` say, and schedules it.
+///
+/// # Safety
+///
+/// If `F` is not `Send`, the caller must be on the runtime's main thread and pass
+/// `start.local = true`, so the task is only ever polled and dropped there.
+unsafe fn spawn<F>(
+    shared: &Arc<Shared>,
+    start: Start,
+    options: Options,
+    future: F,
+) -> Task<F::Output>
+where
+    F: Future + 'static,
+{
+    let header = Header::new(shared, start, options);
+    let schedule = WithInfo(schedule);
+    let body = |header: &Header| TaskBody::new(header, future);
+    // SAFETY: `spawn_unchecked` drops the `Send` and `'static` checks of
+    // `spawn`. The future is `'static`; if it is not `Send`, our caller
+    // guarantees it stays on the main thread (see this function's contract,
+    // and `Shared::schedule`, which keeps local tasks on the main queue).
+    let (runnable, inner) = unsafe {
+        Builder::new()
+            .metadata(header)
+            .spawn_unchecked(body, schedule)
+    };
+    // Counted until its body is dropped.
+    shared.in_flight.add();
+    let header = NonNull::from(inner.metadata());
+    // Spawned while a task of this runtime is polled: a child of that task.
+    context::with_current_task(|parent| {
+        if let Some(parent) = parent.filter(|parent| std::ptr::eq(&*parent.shared, &**shared)) {
+            inner.metadata().set_parent(parent);
+        }
+    });
+    if let Some(wait_graph) = &shared.wait_graph {
+        wait_graph.spawned(inner.metadata(), shared.main.frame());
+    }
+    if shared.is_closed() {
+        // Spawned after shutdown: never runs. Dropped here, where no lock of
+        // anyone's is held, which drops the future; the handle then resolves
+        // to `Cancelled`.
+        drop(runnable);
+    } else {
+        runnable.schedule();
+    }
+    // A spawn racing shutdown: its push met a closed queue and the task went
+    // to the graveyard, maybe after shutdown's last burial; or the future
+    // dropped above woke another task into it. Our own push is visible to
+    // us, so a non-empty graveyard here is all we need to check (no fence on
+    // the hot path); this is no foreign `wake`, so dropping here is safe.
+    // (The loom model in `graveyard.rs` found the second case.)
+    if !shared.graveyard.is_empty() {
+        shared.bury_graveyard();
+    }
+    Task::new(inner.fallible(), header)
+}
