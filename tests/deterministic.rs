@@ -9,20 +9,9 @@ use std::time::{Duration, Instant};
 
 use bevy_app::App;
 use bevy_coro::prelude::*;
-use bevy_coro::runtime::{Handle, Mode, Runtime, RuntimeConfig, block_on};
+use bevy_coro::runtime::{Handle, Runtime, RuntimeConfig, block_on};
 use bevy_coro::{CoroMode, CoroStats};
 use common::*;
-
-fn deterministic(seed: u64) -> Runtime {
-    Runtime::new(RuntimeConfig {
-        mode: Mode::Deterministic {
-            seed,
-            frame_step: Duration::from_millis(16),
-        },
-        ..Default::default()
-    })
-    .unwrap()
-}
 
 /// Pumps until no task is in flight; returns the last report.
 fn run_out(runtime: &Runtime) -> bevy_coro::runtime::PumpReport {

@@ -32,20 +32,6 @@ fn background_runtime(workers: usize) -> Runtime {
     .unwrap()
 }
 
-/// The scheduling policy of the calling thread, from /proc (Linux: 0 normal,
-/// 3 batch, 5 idle).
-fn this_thread_policy() -> Option<u32> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // Fields after the command name (in parentheses, may hold spaces) start
-    // at field 3; the policy is field 41.
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(41 - 3)?
-        .parse()
-        .ok()
-}
-
 const SCHED_IDLE: u32 = 5;
 
 #[test]
@@ -59,21 +45,22 @@ fn background_workers_run_at_idle_priority_and_the_rest_does_not() {
     if !common::background_worker_ready(&runtime) {
         return;
     }
-    let on_worker = block_on(runtime.spawn::<Worker>(async { this_thread_policy() })).unwrap();
+    let on_worker =
+        block_on(runtime.spawn::<Worker>(async { common::this_thread_policy() })).unwrap();
     assert_eq!(on_worker, Some(SCHED_IDLE));
     // The other worker lowers itself as it starts.
     common::wait_until("both workers at background priority", || {
         runtime.stats().workers.background == 2
     });
     // Only the workers: the thread that built the runtime keeps its priority.
-    assert_ne!(this_thread_policy(), Some(SCHED_IDLE));
+    assert_ne!(common::this_thread_policy(), Some(SCHED_IDLE));
 
     let normal = Runtime::new(RuntimeConfig {
         workers: 1,
         ..Default::default()
     })
     .unwrap();
-    let policy = block_on(normal.spawn::<Worker>(async { this_thread_policy() })).unwrap();
+    let policy = block_on(normal.spawn::<Worker>(async { common::this_thread_policy() })).unwrap();
     assert_ne!(policy, Some(SCHED_IDLE));
     assert_eq!(normal.stats().workers.background, 0);
 }

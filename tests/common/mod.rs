@@ -254,3 +254,30 @@ pub fn background_worker_ready(handle: &bevy_coro::runtime::Handle) -> bool {
     }
     ready
 }
+
+/// A deterministic runtime with `seed`, its clock moving 16 ms a pump.
+pub fn deterministic(seed: u64) -> bevy_coro::runtime::Runtime {
+    use bevy_coro::runtime::{Mode, Runtime, RuntimeConfig};
+    Runtime::new(RuntimeConfig {
+        mode: Mode::Deterministic {
+            seed,
+            frame_step: Duration::from_millis(16),
+        },
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// The scheduling policy of the calling thread, from /proc (Linux: 0 normal,
+/// 3 batch, 5 idle).
+pub fn this_thread_policy() -> Option<u32> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (in parentheses, may hold spaces) start
+    // at field 3; the policy is field 41.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(41 - 3)?
+        .parse()
+        .ok()
+}
