@@ -12,18 +12,12 @@ fn here() -> ThreadId {
     thread::current().id()
 }
 
-fn on_worker_thread() -> bool {
-    thread::current()
-        .name()
-        .is_some_and(|name| name.starts_with("bevy_coro worker"))
-}
-
 #[test]
 fn main_tasks_run_on_the_app_thread_and_worker_tasks_on_workers() {
     let mut app = app(2);
     let coro = coro(&app);
-    let main = coro.spawn::<Main>(async { (here(), on_worker_thread()) });
-    let worker = coro.spawn::<Worker>(async { (here(), on_worker_thread()) });
+    let main = coro.spawn::<Main>(async { (here(), on_worker_side()) });
+    let worker = coro.spawn::<Worker>(async { (here(), on_worker_side()) });
     assert_eq!(run_task(&mut app, main), Ok((here(), false)));
     let (worker_thread, named_worker) = run_task(&mut app, worker).unwrap();
     assert_ne!(worker_thread, here());
@@ -71,9 +65,9 @@ fn a_worker_task_hops_to_main_and_back() {
     let mut app = app(2);
     let coro = coro(&app);
     let task = coro.spawn::<Worker>(async {
-        let a = on_worker_thread();
+        let a = on_worker_side();
         let b = async { here() }.on::<Main>().await;
-        let c = on_worker_thread();
+        let c = on_worker_side();
         (a, b, c)
     });
     assert_eq!(run_task(&mut app, task), Ok((true, here(), true)));

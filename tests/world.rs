@@ -33,10 +33,7 @@ fn a_worker_task_reads_and_writes_the_world() {
     let task = coro(&app).spawn::<Worker>(async {
         let before = with_world(|world| world.resource::<Counter>().0).await;
         with_world(|world| world.resource_mut::<Counter>().0 += 10).await;
-        let on_worker = std::thread::current()
-            .name()
-            .unwrap_or("")
-            .starts_with("bevy_coro worker");
+        let on_worker = on_worker_side();
         (before, on_worker)
     });
     assert_eq!(run_task(&mut app, task), Ok((0, true)));

@@ -281,3 +281,12 @@ pub fn this_thread_policy() -> Option<u32> {
         .parse()
         .ok()
 }
+
+/// Whether this thread runs worker tasks: a worker, or the rescue thread,
+/// which runs them while the background workers are kept off the CPU (as
+/// on a loaded machine).
+pub fn on_worker_side() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|name| name.starts_with("bevy_coro worker") || name == "bevy_coro rescue")
+}
