@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use super::TaskError;
 use super::context;
 use super::header::Header;
+use crate::runtime::diag::wait_graph::WaitGraph;
 
 /// Polls `future`, turning a panic into its message.
 pub(crate) fn catch_poll<F: Future>(
@@ -107,20 +108,12 @@ impl<F: Future> Future for TaskBody<F> {
         // SAFETY: `future` is structurally pinned: it is never moved out of the
         // body, and it is dropped in place (in `Drop`), never after a move.
         let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
+        // Deterministic mode: the future gets a waker whose clones left after
+        // the poll tell whether the task waits on anything else than task
+        // handles (see `wait_graph`). Elsewhere the common case stays one call.
         let poll = match &header.shared.wait_graph {
-            // Deterministic mode: the future gets a waker whose clones left
-            // after the poll tell whether the task waits on anything else
-            // than task handles (see `watch`).
-            Some(watch) if header.shared.deterministic.is_some() => {
-                let (waker, _tracking) =
-                    watch.polled_tracked(header, header.shared.main.frame(), cx.waker());
-                catch_poll(future, &mut Context::from_waker(&waker))
-            }
-            Some(watch) => {
-                watch.polled(header, header.shared.main.frame());
-                catch_poll(future, cx)
-            }
             None => catch_poll(future, cx),
+            Some(wait_graph) => poll_watched(wait_graph, header, future, cx),
         };
         // Parking for the first time: file a waker, so shutdown and cancels
         // reach the task (see `registry`).
@@ -135,6 +128,26 @@ impl<F: Future> Future for TaskBody<F> {
                 Failed(Box::new(TaskError::Panicked(message)))
             }))
         })
+    }
+}
+
+/// Polls a task's future with the wait graph watching (deterministic mode,
+/// or stuck-task reports): kept out of line, off the common path.
+#[cold]
+#[inline(never)]
+fn poll_watched<F: Future>(
+    wait_graph: &WaitGraph,
+    header: &Header,
+    future: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Output, String>> {
+    let frame = header.shared.main.frame();
+    if header.shared.deterministic.is_some() {
+        let (waker, _tracking) = wait_graph.polled_tracked(header, frame, cx.waker());
+        catch_poll(future, &mut Context::from_waker(&waker))
+    } else {
+        wait_graph.polled(header, frame);
+        catch_poll(future, cx)
     }
 }
 

@@ -2,8 +2,6 @@
 //! bounded run of them), its own queue (a bounded run of it), the injector,
 //! then stealing half of another worker's queue.
 
-use std::cell::Cell;
-
 use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
@@ -11,11 +9,13 @@ use super::{LOCAL_CAPACITY, Workers};
 use crate::runtime::queue::{HIGH_BURST, move_some, try_pop};
 use crate::runtime::task::header::Header;
 
-thread_local! {
-    /// `High` tasks this worker ran in a row.
-    static HIGH_RUN: Cell<u32> = const { Cell::new(0) };
-    /// Tasks this worker took from its own queue in a row.
-    static LOCAL_RUN: Cell<u32> = const { Cell::new(0) };
+/// A worker's runs: how many `High` tasks, and how many from its own
+/// queue, it took in a row. Kept by the worker's loop (no thread-local on
+/// the hot path).
+#[derive(Default)]
+pub(super) struct Runs {
+    high: u32,
+    local: u32,
 }
 
 /// Tasks a worker takes from its own queue in a row before it looks at the
@@ -29,39 +29,38 @@ impl Workers {
     /// (at most `HIGH_BURST` in a row while `Normal` ones wait), its own queue
     /// (but the injector first after `LOCAL_RUN_MAX` from it in a row), the
     /// injector, then another worker's queue.
-    pub(super) fn find(&self, index: usize) -> Option<Runnable<Header>> {
+    pub(super) fn find(&self, index: usize, runs: &mut Runs) -> Option<Runnable<Header>> {
         if let Some(runnable) = try_pop(&self.locals[index].pinned) {
             return Some(runnable);
         }
-        let high_run = HIGH_RUN.get();
-        if high_run < HIGH_BURST
+        if runs.high < HIGH_BURST
             && let Some(runnable) = try_pop(&self.high)
         {
-            HIGH_RUN.set(high_run + 1);
+            runs.high += 1;
             return Some(runnable);
         }
-        if high_run != 0 {
-            HIGH_RUN.set(0);
-        }
-        self.find_normal(index).or_else(|| try_pop(&self.high))
+        runs.high = 0;
+        self.find_normal(index, runs)
+            .or_else(|| try_pop(&self.high))
     }
 
-    fn find_normal(&self, index: usize) -> Option<Runnable<Header>> {
+    fn find_normal(&self, index: usize, runs: &mut Runs) -> Option<Runnable<Header>> {
         let local = &self.locals[index].queue;
-        let mut local_run = LOCAL_RUN.get();
-        if local_run >= LOCAL_RUN_MAX {
-            local_run = 0;
-            LOCAL_RUN.set(0);
-            if let Some(runnable) = self.take_from_injector(local) {
+        if runs.local >= LOCAL_RUN_MAX {
+            runs.local = 0;
+            // One task, as tokio does: the own queue still holds work, so
+            // moving a share here would only overflow it back (a full queue
+            // sends half of itself to the injector).
+            if let Some(runnable) = try_pop(&self.injector) {
                 return Some(runnable);
             }
         }
         if let Some(runnable) = try_pop(local) {
-            LOCAL_RUN.set(local_run.saturating_add(1));
+            runs.local += 1;
             return Some(runnable);
         }
         if let Some(runnable) = self.take_from_injector(local) {
-            LOCAL_RUN.set(0);
+            runs.local = 0;
             return Some(runnable);
         }
         let count = self.count();

@@ -306,8 +306,9 @@ impl Workers {
         // tasks' futures outside any poll; `block_on` refuses to wait here.
         let _working = context::enter_scheduler_work();
         let counters = &self.locals[index].counters;
+        let mut runs = find::Runs::default();
         while let Some(runnable) = self.parking.next(
-            || self.find(index),
+            || self.find(index, &mut runs),
             || self.work_waiting(Some(index)),
             || counters.parks.add(1),
         ) {
