@@ -132,7 +132,7 @@ mod loom_models {
     }
 
     impl Runtime {
-        /// `Shared::schedule`: a refused task goes to the graveyard; once it
+        /// `schedule::route`: a refused task goes to the graveyard; once it
         /// is sealed, the waker sees to a burial (the runtime does it on a
         /// thread of its own; here, on the spot).
         fn schedule(&self, task: Counted) {

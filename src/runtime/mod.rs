@@ -165,16 +165,16 @@ impl Shared {
                     .pump(self, now, budget, self.deterministic.as_ref())
             }
         };
-        if let Some(watch) = &self.wait_graph {
+        if let Some(wait_graph) = &self.wait_graph {
             if self.deterministic.is_some()
                 && !report.out_of_budget
                 && self.timers.pending() == 0
                 && !self.main.waits_for_next_frame()
             {
-                report.stall = watch.stall();
+                report.stall = wait_graph.stall();
             }
             if let Some(frames) = self.report_stuck_after {
-                report.stuck = watch.stuck(self.main.frame(), frames);
+                report.stuck = wait_graph.stuck(self.main.frame(), frames);
             }
         }
         #[cfg(feature = "trace")]

@@ -20,7 +20,7 @@ use crate::runtime::task::options::Side;
 pub(crate) fn schedule(runnable: Runnable<Header>, info: ScheduleInfo) {
     let shared: *const Shared = &*runnable.metadata().shared;
     // SAFETY: while `runnable` lives, its header's `Arc` keeps `Shared`
-    // alive. Once `Shared::schedule` has handed the runnable to a queue,
+    // alive. Once `route` has handed the runnable to a queue,
     // the task may run and be freed on another thread at once, so that `Arc`
     // may be gone; but every thread that takes runnables out of the queues
     // holds an `Arc` of its own for as long as it may: each worker and the

@@ -116,7 +116,7 @@ impl<F: Future> Future for TaskBody<F> {
             Some(wait_graph) => poll_watched(wait_graph, header, future, cx),
         };
         // Parking for the first time: file a waker, so shutdown and cancels
-        // reach the task (see `registry`).
+        // reach the task (see `parked`).
         if poll.is_pending() && header.register(cx.waker()) {
             cx.waker().wake_by_ref();
         }
@@ -189,8 +189,8 @@ impl<F> Drop for TaskBody<F> {
         struct Deregister<'a>(&'a Header);
         impl Drop for Deregister<'_> {
             fn drop(&mut self) {
-                if let Some(watch) = &self.0.shared.wait_graph {
-                    watch.gone(self.0);
+                if let Some(wait_graph) = &self.0.shared.wait_graph {
+                    wait_graph.gone(self.0);
                 }
                 self.0.shared.parked.remove(self.0.slot());
                 self.0.shared.in_flight.sub();

@@ -197,10 +197,10 @@ impl<T> Drop for Task<T> {
             header.cancel();
             // A waiter that gives up on this handle (a lost `select!`) no
             // longer waits on this task.
-            if let Some(watch) = &header.shared.wait_graph {
+            if let Some(wait_graph) = &header.shared.wait_graph {
                 context::with_current_task(|waiter| {
                     if let Some(waiter) = waiter {
-                        watch.stop_waiting(waiter, header);
+                        wait_graph.stop_waiting(waiter, header);
                     }
                 });
             }
@@ -222,20 +222,20 @@ impl<T> Future for Task<T> {
         // dropped below.
         let target = unsafe { this.header.as_ref() };
         // In deterministic mode the task polled with its tracker registers
-        // a waker of its own here (see `watch`).
+        // a waker of its own here (see `wait_graph`).
         let poll = match crate::runtime::diag::wait_graph::waker_for_handle(cx.waker()) {
             Some(waker) => Pin::new(inner).poll(&mut Context::from_waker(&waker)),
             None => Pin::new(inner).poll(cx),
         };
-        // With a watch, the task awaiting this one files a wait edge for
+        // With a wait graph, the task awaiting this one files a wait edge for
         // this poll (and drops it when the wait is over).
-        if let Some(watch) = &target.shared.wait_graph {
+        if let Some(wait_graph) = &target.shared.wait_graph {
             context::with_current_task(|waiter| {
                 if let Some(waiter) = waiter {
                     if poll.is_pending() {
-                        watch.waits(waiter, target);
+                        wait_graph.waits(waiter, target);
                     } else {
-                        watch.stop_waiting(waiter, target);
+                        wait_graph.stop_waiting(waiter, target);
                     }
                 }
             });

@@ -89,7 +89,7 @@ where
     // SAFETY: `spawn_unchecked` drops the `Send` and `'static` checks of
     // `spawn`. The future is `'static`; if it is not `Send`, our caller
     // guarantees it stays on the main thread (see this function's contract,
-    // and `Shared::schedule`, which keeps local tasks on the main queue).
+    // and `schedule::route`, which keeps local tasks on the main queue).
     let (runnable, inner) = unsafe {
         Builder::new()
             .metadata(header)
