@@ -42,6 +42,7 @@ fn measure(
         steals: after.steals - before.steals,
         parks: after.parks - before.parks,
         rescued: after.rescued - before.rescued,
+        rescue_wakes: after.rescue_wakes - before.rescue_wakes,
         background: after.background,
     };
     (seconds, delta)

@@ -1,7 +1,7 @@
-//! The pump holds back the wakes of tasks it moves to a background worker
-//! until it returns; a worker task spawned by a task's own code must still
-//! wake a sleeping worker at once, or code that waits for it inside the pump
-//! (a `with_world` closure blocking on a channel) would wait, for the rescue
+//! The pump holds back the wakes of tasks it moves to a worker until it
+//! returns; a worker task spawned by a task's own code must still wake a
+//! sleeping worker at once, or code that waits for it inside the pump (a
+//! `with_world` closure blocking on a channel) would wait, for the rescue
 //! thread at best. Alone in its binary: no other test's threads may keep the
 //! worker off the CPU (which would let the rescue thread run the task).
 
@@ -11,12 +11,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bevy_app::App;
+use bevy_coro::WorkerPriority;
 use bevy_coro::prelude::*;
 use common::*;
 
+/// An App with one worker at `worker_priority`.
+fn app_at(worker_priority: WorkerPriority) -> App {
+    let mut app = App::new();
+    app.add_plugins(CoroPlugin {
+        workers: 1,
+        worker_priority,
+        ..Default::default()
+    });
+    app
+}
+
 #[test]
 fn a_with_world_closure_can_wait_for_a_worker_task_it_spawned() {
-    let mut app = app(1);
+    for priority in [WorkerPriority::Background, WorkerPriority::Normal] {
+        a_closure_waits_for_a_worker_task_it_spawned(priority);
+    }
+}
+
+fn a_closure_waits_for_a_worker_task_it_spawned(priority: WorkerPriority) {
+    let mut app = app_at(priority);
     let coro = coro(&app);
     let got = Arc::new(AtomicUsize::new(0));
     for round in 0..20 {
@@ -35,13 +54,20 @@ fn a_with_world_closure_can_wait_for_a_worker_task_it_spawned() {
                 let (answer, ran_on) = receive
                     .recv_timeout(Duration::from_secs(10))
                     .expect("the worker task never ran");
-                // Woken at once, the worker ran it; a held wake would have
-                // left it to the rescue thread, tens of ms later.
+                // Woken at once, the worker ran it. A held wake would have
+                // left it to the rescue thread, tens of ms later: it would
+                // have run it (background) or woken the worker (normal,
+                // counted below). Under load the rescue thread may also run
+                // a starved background worker's task: only the normal
+                // priority's run tells the two apart.
+                let rescued = priority == WorkerPriority::Background
+                    && ran_on.as_deref() == Some("bevy_coro rescue");
                 assert!(
-                    ran_on
-                        .as_deref()
-                        .is_some_and(|name| name.starts_with("bevy_coro worker")),
-                    "round {round} ran on {ran_on:?}"
+                    rescued
+                        || ran_on
+                            .as_deref()
+                            .is_some_and(|name| name.starts_with("bevy_coro worker")),
+                    "{priority:?}: round {round} ran on {ran_on:?}"
                 );
                 got.fetch_add(answer + 1, Ordering::SeqCst);
             })
@@ -52,4 +78,53 @@ fn a_with_world_closure_can_wait_for_a_worker_task_it_spawned() {
     }
     assert_eq!(got.load(Ordering::SeqCst), (1..=20).sum::<usize>());
     assert_eq!(coro.stats().panics, 0);
+    if priority == WorkerPriority::Normal {
+        assert_eq!(coro.stats().workers.rescue_wakes, 0, "a wake was held");
+    }
+}
+
+/// The anti-pattern the held wakes make worse: a closure that blocks on a
+/// worker task the same pump moved back to the workers earlier (its wake
+/// held until the pump returns, which it cannot do). At every priority the
+/// rescue thread sees work nobody takes and wakes the workers: a late frame,
+/// not a hang.
+#[test]
+fn a_closure_blocked_on_a_task_the_pump_moved_is_rescued_at_every_priority() {
+    for priority in [WorkerPriority::Normal, WorkerPriority::Background] {
+        let mut app = app_at(priority);
+        let coro = coro(&app);
+        let mut rescue_wakes = 0;
+        for round in 0..5 {
+            let (send, receive) = std::sync::mpsc::channel::<u32>();
+            // Visits the main thread, then goes back to the worker to send:
+            // the pump moves it and holds the wake.
+            let moved = coro.spawn::<Worker>(async move {
+                with_world(|_world| ()).await;
+                send.send(round).unwrap();
+            });
+            wait_until("the worker task waits for the main thread", || {
+                coro.stats().main_queue == 1
+            });
+            // Queued after it, so it runs later in the same pump.
+            let blocked =
+                coro.spawn::<Main>(async move { receive.recv_timeout(Duration::from_secs(60)) });
+            // Let the worker finish its spin and fall asleep.
+            std::thread::sleep(Duration::from_millis(5));
+            app.update();
+            assert_eq!(
+                run_task(&mut app, blocked).unwrap(),
+                Ok(round),
+                "{priority:?}: round {round}: the closure waited in vain"
+            );
+            run_task(&mut app, moved).unwrap();
+            rescue_wakes = coro.stats().workers.rescue_wakes;
+        }
+        // Background workers on Linux may have been run by the rescue thread
+        // instead (`rescued`); elsewhere it can only wake them.
+        let stats = coro.stats().workers;
+        assert!(
+            rescue_wakes + stats.rescued > 0,
+            "{priority:?}: the worker took the task by itself every round: {stats:?}"
+        );
+    }
 }

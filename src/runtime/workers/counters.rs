@@ -58,6 +58,12 @@ pub struct WorkerStats {
     /// [`WorkerPriority::Background`](crate::runtime::WorkerPriority::Background)
     /// workers, while other programs kept the workers off the CPU.
     pub rescued: u64,
+    /// Times the rescue thread woke the workers because work waited and none
+    /// of them took it for two looks in a row: a wake the pump held while a
+    /// `with_world` closure blocked (see
+    /// [`WorkerPriority::Normal`](crate::runtime::WorkerPriority::Normal)).
+    /// 0 in a healthy game.
+    pub rescue_wakes: u64,
     /// Workers the operating system runs at background priority (0 unless
     /// [`WorkerPriority::Background`](crate::runtime::WorkerPriority::Background) was
     /// asked for and the platform has it).

@@ -10,15 +10,15 @@
 //! the wakes held so far after the task it is running, so workers do not
 //! idle long while work waits.
 //!
-//! Only wakes of background workers are held (`WorkerPriority::Background`),
-//! and only those the pump asks for between polls: a push made by a task's
-//! own code (a spawn, a channel send that wakes a worker task) wakes at
-//! once. So code that waits for a worker inside the pump (a `with_world`
-//! closure blocking on a channel, an anti-pattern) does not wait for a wake
-//! that comes after it, but for one exception: a worker task the pump moved
-//! or woke *earlier in the same pump*. Then the workers' rescue thread runs
-//! it once it sees work waiting and no worker running (tens of
-//! milliseconds): a late frame, not a hang.
+//! Wakes are held at every worker priority, but only those the pump asks
+//! for between polls: a push made by a task's own code (a spawn, a channel
+//! send that wakes a worker task) wakes at once. So code that waits for a
+//! worker inside the pump (a `with_world` closure blocking on a channel, an
+//! anti-pattern) does not wait for a wake that comes after it, but for one
+//! exception: a worker task the pump moved or woke *earlier in the same
+//! pump*. Then the workers' rescue thread, seeing work waiting that no
+//! worker takes, wakes them (or, for background workers on Linux, runs the
+//! task itself) within tens of milliseconds: a late frame, not a hang.
 //!
 //! Held wakes belong to the thread that held them and to one runtime: only
 //! the pump's thread holds any, the pump's end gives them (see

@@ -78,6 +78,9 @@ pub(crate) struct Workers {
     pub(super) background: AtomicU64,
     /// Polls run by the rescue thread; written by it only.
     pub(super) rescued: OwnCounter,
+    /// Times the rescue thread woke every worker for work nobody took (a
+    /// wake the pump held, see `held_wakes`); written by it only.
+    pub(super) rescue_wakes: OwnCounter,
 }
 
 impl Workers {
@@ -106,6 +109,7 @@ impl Workers {
             priority,
             background: AtomicU64::new(0),
             rescued: OwnCounter::default(),
+            rescue_wakes: OwnCounter::default(),
         }
     }
 
@@ -140,12 +144,10 @@ impl Workers {
     ) -> Option<Runnable<Header>> {
         let header = runnable.metadata();
         let cores = header.cores();
-        // A task the pump reschedules to a background worker after its poll
-        // waits for the pump's end to wake one (see `held_wakes`); a push
-        // from a task's own code, which may wait for the worker, wakes at once.
-        let hold = self.priority == WorkerPriority::Background
-            && context::is_pumping(shared)
-            && !context::in_task_poll();
+        // A task the pump reschedules to a worker after its poll waits for
+        // the pump's end to wake one (see `held_wakes`); a push from a task's
+        // own code, which may wait for the worker, wakes at once.
+        let hold = context::is_pumping(shared) && !context::in_task_poll();
         if cores != 0 {
             let pushed = self.pinned_for(cores).pinned.push(runnable);
             // Only one worker can take it: wake them all so it is among them.
@@ -211,6 +213,7 @@ impl Workers {
             steals: sum(|c| &c.steals),
             parks: sum(|c| &c.parks),
             rescued: self.rescued.get(),
+            rescue_wakes: self.rescue_wakes.get(),
             background: self.background.load(Ordering::Relaxed),
         }
     }

@@ -22,6 +22,15 @@ pub enum WorkerPriority {
     /// the CPU as equals. A frame thread that wakes on a core a worker is busy
     /// on may wait for the rest of the worker's time slice. The default of
     /// [`RuntimeConfig`](crate::runtime::RuntimeConfig), which knows nothing of frames.
+    ///
+    /// At every priority the pump gives the wakes of the tasks it sends back
+    /// to the workers (the hop back after `with_world`) once, when it
+    /// returns, rather than one system call per task in the middle of the
+    /// frame. A rescue thread, asleep but for a look 10 times a second (every
+    /// 10 ms while work waits), wakes the workers if work waits and none of
+    /// them takes it for two looks in a row, which only a pump blocked inside
+    /// a task can cause (counted in
+    /// [`WorkerStats::rescue_wakes`](crate::runtime::WorkerStats::rescue_wakes)).
     #[default]
     Normal,
     /// Workers run on the CPU time the game's other threads leave: a frame

@@ -1,17 +1,25 @@
-//! The rescue thread of [`WorkerPriority::Background`] workers.
+//! The workers' rescue thread: it sees that work waits while no worker
+//! takes it, and steps in.
 //!
-//! Background workers run on the CPU time other threads leave, so programs
-//! that keep every core busy would starve them: a pathfinding task could
-//! wait for seconds. The rescue thread runs at normal priority and steps in
-//! when, at [`STREAK`] looks in a row, work waited in the queues and the
-//! workers together ran on a CPU less than half the time since the previous
-//! look (the kernel's own count: a long poll is on a CPU, so it does not
-//! count). A frame that takes the cores for a few milliseconds does not
-//! start it; being kept off the CPU for tens does. So does a worker blocked
-//! in a system call, or asleep, while work waits (a wake the pump still
-//! holds, see `held_wakes`): the rescue thread then runs the work, a late
-//! task rather than a stuck one. It competes with the frame's threads only
-//! while it rescues.
+//! Its two duties, by worker priority:
+//!
+//! - **Held wakes, at every priority.** The pump holds the wakes of tasks it
+//!   moves to the workers until it returns (see `held_wakes`). A pump that
+//!   never returns, because a `with_world` closure blocks on one of those
+//!   tasks (an anti-pattern), would wait for good. When, at [`STREAK`] looks
+//!   in a row, work waited and no worker started a poll, the rescue thread
+//!   wakes every worker: a late task, not a stuck one.
+//! - **Starved workers, at [`WorkerPriority::Background`] on Linux.**
+//!   Background workers run on the CPU time other threads leave, so programs
+//!   that keep every core busy would starve them: a pathfinding task could
+//!   wait for seconds. The rescue thread runs at normal priority and runs
+//!   queued tasks itself when, at [`STREAK`] looks in a row, work waited in
+//!   the queues and the workers together ran on a CPU less than half the
+//!   time since the previous look (the kernel's own count: a long poll is on
+//!   a CPU, so it does not count). A frame that takes the cores for a few
+//!   milliseconds does not start it; being kept off the CPU for tens does.
+//!   So does a worker blocked in a system call, or asleep, while work waits.
+//!   It competes with the frame's threads only while it rescues.
 //!
 //! It looks every [`CHECK`] while work waits, and backs off to
 //! [`IDLE_CHECK`] when none does, so an idle pool wakes it 10 times a second.
@@ -35,9 +43,16 @@ pub(crate) const CHECK: Duration = Duration::from_millis(10);
 /// The longest it sleeps while no work waits.
 pub(crate) const IDLE_CHECK: Duration = Duration::from_millis(100);
 
-/// Whether `shared`'s workers need a rescue thread: they are background
-/// workers, on a platform that reports their wait for a CPU (Linux).
+/// Whether `shared`'s workers need a rescue thread: they all do, as the
+/// pump holds their wakes.
 pub(crate) fn needed(shared: &Shared) -> bool {
+    shared.workers.count() > 0
+}
+
+/// Whether the rescue thread runs tasks itself when the workers starve:
+/// they are background workers, on a platform that reports their wait for
+/// a CPU (Linux).
+fn runs_tasks(shared: &Shared) -> bool {
     shared.workers.priority == WorkerPriority::Background && cfg!(target_os = "linux")
 }
 
@@ -49,13 +64,15 @@ pub(crate) fn run(shared: &Shared) {
     let workers = &shared.workers;
     // It polls and drops worker tasks, as a worker does.
     let _working = crate::runtime::task::context::enter_scheduler_work();
+    let runs_tasks = runs_tasks(shared);
     // More workers than cores cannot all run at once: judge them against
     // what the cores can give.
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let mut sleep = CHECK;
     let mut streak = 0;
-    // The previous look: when, and how long each worker had run on a CPU.
-    let mut last: Option<(Instant, Vec<Duration>)> = None;
+    // The previous look: when, the polls the workers had started, and how
+    // long each background worker had run on a CPU.
+    let mut last: Option<Look> = None;
     loop {
         if streak < STREAK {
             // Woken early by `Workers::stop`.
@@ -70,36 +87,60 @@ pub(crate) fn run(shared: &Shared) {
             continue;
         }
         sleep = CHECK;
-        let now = (Instant::now(), workers.cpu_times());
-        let starved = last
-            .as_ref()
-            .is_some_and(|before| starved(before, &now, cores));
-        streak = if starved { streak + 1 } else { 0 };
+        let now = Look {
+            at: Instant::now(),
+            polls: workers.stats().polls,
+            cpu_times: if runs_tasks {
+                workers.cpu_times()
+            } else {
+                Vec::new()
+            },
+        };
+        let stuck = last.as_ref().is_some_and(|before| {
+            if runs_tasks {
+                starved(before, &now, cores)
+            } else {
+                before.polls == now.polls
+            }
+        });
+        streak = if stuck { streak + 1 } else { 0 };
         last = Some(now);
         if streak >= STREAK {
-            workers.rescue(CHECK);
+            if runs_tasks {
+                workers.rescue(CHECK);
+            } else {
+                // A held wake the pump could not give: give every worker one.
+                workers.rescue_wakes.add(1);
+                workers.wake(usize::MAX);
+                (streak, last) = (0, None);
+            }
         }
     }
+}
+
+/// What one look of the rescue thread saw.
+struct Look {
+    at: Instant,
+    /// Polls the workers had started.
+    polls: u64,
+    /// How long each background worker had run on a CPU (rescuing only).
+    cpu_times: Vec<Duration>,
 }
 
 /// Whether the workers, together, ran on a CPU less than half what they
 /// could have between `before` and `now`: the time, once per worker, but
 /// for no more workers than there are `cores`.
-fn starved(
-    before: &(Instant, Vec<Duration>),
-    now: &(Instant, Vec<Duration>),
-    cores: usize,
-) -> bool {
-    let period = now.0 - before.0;
+fn starved(before: &Look, now: &Look, cores: usize) -> bool {
+    let period = now.at - before.at;
     let ran: Duration = before
-        .1
+        .cpu_times
         .iter()
-        .zip(&now.1)
+        .zip(&now.cpu_times)
         .map(|(before, now)| now.saturating_sub(*before))
         .sum();
-    let could = now.1.len().min(cores) as u32;
+    let could = now.cpu_times.len().min(cores) as u32;
     // A worker that started or stopped reporting between the looks: no verdict.
-    could > 0 && before.1.len() == now.1.len() && ran * 2 < period * could
+    could > 0 && before.cpu_times.len() == now.cpu_times.len() && ran * 2 < period * could
 }
 
 /// What the rescue thread needs of the workers.
@@ -153,11 +194,12 @@ impl Workers {
 mod tests {
     use super::*;
 
-    fn at(start: Instant, ms: u64, waits: &[u64]) -> (Instant, Vec<Duration>) {
-        (
-            start + Duration::from_millis(ms),
-            waits.iter().map(|&w| Duration::from_millis(w)).collect(),
-        )
+    fn at(start: Instant, ms: u64, waits: &[u64]) -> Look {
+        Look {
+            at: start + Duration::from_millis(ms),
+            polls: 0,
+            cpu_times: waits.iter().map(|&w| Duration::from_millis(w)).collect(),
+        }
     }
 
     #[test]
