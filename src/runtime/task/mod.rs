@@ -19,9 +19,11 @@ pub(crate) mod header;
 mod node_cell;
 pub(crate) mod options;
 pub(crate) mod parked;
+mod shared;
 mod spawn;
 
 pub(crate) use body::{Failed, Output, catch_poll, drop_payload, panic_message};
+pub use shared::SharedTask;
 pub(crate) use spawn::{spawn_local, spawn_send};
 
 use crate::runtime::tree::CancelHandle;

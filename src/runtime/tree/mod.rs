@@ -18,9 +18,17 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use crate::runtime::Shared;
 use crate::runtime::task::parked::{ParkedTasks, Slot, SlotCell};
 
+mod branches;
 mod group;
+mod join;
+mod race;
 
+pub use branches::{Branch, Spawner};
 pub use group::TaskGroup;
+pub use join::{
+    BranchSet, Join, Joining, TryBranches, TryJoin, join, join_all, try_join, try_join_all,
+};
+pub use race::{Claim, Race, RaceStart, Racing, Winner, race, race_all};
 
 /// What a task was spawned with, kept in its [`Node`]: only named or pinned
 /// tasks, and tasks in a tree, have one.
