@@ -65,9 +65,10 @@ pub use bevy::entity::EntityTasks;
 pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
 pub use runtime::{
-    Affinity, CancelHandle, CoroFutureExt, Elapsed, Main, MissedTick, NextFrame, On, Priority,
-    SpawnOn, Task, TaskBuilder, TaskError, TaskGroup, TimerHandle, Worker, WorkerPriority,
-    YieldNow, next_frame, sleep, sleep_until, timeout, yield_now,
+    Affinity, CancelHandle, CoroFutureExt, Elapsed, Join, Joining, Main, MissedTick, NextFrame, On,
+    Priority, Race, Racing, SharedTask, SpawnOn, Task, TaskBuilder, TaskError, TaskGroup,
+    TimerHandle, TryJoin, Winner, Worker, WorkerPriority, YieldNow, join, join_all, next_frame,
+    race, race_all, sleep, sleep_until, timeout, try_join, try_join_all, yield_now,
 };
 
 #[cfg(feature = "tokio")]
@@ -79,7 +80,7 @@ pub use crate::tokio::CoroTokio;
 pub mod prelude {
     pub use crate::{
         Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, Main, Priority, SpawnOn,
-        Task, TaskError, TaskGroup, TimerHandle, Worker, next_frame, sleep, timeout, with_world,
-        yield_now,
+        Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, join, next_frame, race, sleep,
+        timeout, try_join, with_world, yield_now,
     };
 }

@@ -260,3 +260,106 @@ fn an_cancel_handle_taken_while_the_task_is_parked_cancels_it() {
     assert!(abort.is_cancelled());
     update_until(&mut app, "aborted task dropped", |_| counter.count() == 1);
 }
+
+/// How a finished parent is cancelled, in the three ways a game does it.
+#[derive(Clone, Copy, Debug)]
+enum CancelWay {
+    Handle,
+    TaskCancel,
+    TaskDrop,
+    Despawn,
+}
+
+/// A parent leaves a child running and finishes; cancelling the parent (in
+/// `way`) afterwards must not reach the child, which ends on its own.
+fn a_finished_parent_cancelled(way: CancelWay) {
+    let mut app = app(1);
+    let coro = coro(&app);
+    let owner = app.world_mut().spawn_empty().id();
+    let (release, done) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let counter = DropCounter::default();
+    let (c, r, d, token) = (coro.clone(), release.clone(), done.clone(), counter.token());
+    let parent = coro
+        .task("parent")
+        .for_entity(owner)
+        .spawn::<Main>(async move {
+            c.spawn::<Main>(async move {
+                let _token = token;
+                // Polled every frame: a cancel would end it at once.
+                while !r.load(Ordering::SeqCst) {
+                    next_frame().await;
+                }
+                d.store(true, Ordering::SeqCst);
+            })
+            .detach();
+        });
+    let handle = parent.cancel_handle().expect("not taken");
+    update_until(&mut app, "parent finished", |_| parent.is_finished());
+    match way {
+        CancelWay::Handle => handle.cancel(),
+        CancelWay::TaskCancel => parent.cancel(),
+        CancelWay::TaskDrop => drop(parent),
+        CancelWay::Despawn => {
+            app.world_mut().despawn(owner);
+        }
+    }
+    // The child is polled after the cancel: a cancel that reached it ends it here.
+    app.update();
+    release.store(true, Ordering::SeqCst);
+    update_until(&mut app, "child ended", |_| counter.count() == 1);
+    assert!(
+        done.load(Ordering::SeqCst),
+        "{way:?} of a finished parent cancelled its child"
+    );
+}
+
+#[test]
+fn cancelling_a_finished_parent_through_its_cancel_handle_leaves_its_children() {
+    a_finished_parent_cancelled(CancelWay::Handle);
+}
+
+#[test]
+fn cancelling_a_finished_task_leaves_its_children() {
+    a_finished_parent_cancelled(CancelWay::TaskCancel);
+}
+
+#[test]
+fn dropping_a_finished_task_leaves_its_children() {
+    a_finished_parent_cancelled(CancelWay::TaskDrop);
+}
+
+#[test]
+fn despawning_the_entity_of_a_finished_task_leaves_its_children() {
+    a_finished_parent_cancelled(CancelWay::Despawn);
+}
+
+#[test]
+fn cancelling_a_running_grandparent_does_not_reach_the_children_a_finished_child_left() {
+    let mut app = app(1);
+    let coro = coro(&app);
+    let counter = DropCounter::default();
+    let (c, token, alive) = (coro.clone(), counter.token(), counter.token());
+    let child_done = Arc::new(AtomicBool::new(false));
+    let flag = child_done.clone();
+    let grandparent = coro.spawn::<Main>(async move {
+        let c2 = c.clone();
+        c.spawn::<Main>(async move {
+            c2.spawn::<Main>(parked_forever(token)).detach();
+            flag.store(true, Ordering::SeqCst);
+        })
+        .detach();
+        parked_forever(alive).await
+    });
+    update_until(&mut app, "child finished", |_| {
+        child_done.load(Ordering::SeqCst) && coro.in_flight() == 2
+    });
+    grandparent.cancel();
+    update_until(&mut app, "grandparent dropped", |_| counter.count() == 1);
+    app.update();
+    // The grandchild runs on: it is on its own since its parent finished.
+    assert_eq!(coro.in_flight(), 1);
+    assert_eq!(counter.count(), 1);
+}

@@ -13,7 +13,8 @@ use bevy_ecs::world::DeferredWorld;
 use crate::runtime::{CancelHandle, Handle, TaskBuilder};
 
 /// The tasks tied to an entity; removing the component or despawning the
-/// entity cancels them.
+/// entity cancels them (a task that has finished is left alone, and so are
+/// the children it left running).
 #[derive(Component, Debug, Default)]
 #[component(on_remove = cancel_entity_tasks)]
 pub struct EntityTasks(Vec<CancelHandle>);
@@ -77,7 +78,9 @@ impl TaskBuilder<'_> {
     /// Ties the task to `entity`: despawning the entity (or removing its
     /// [`EntityTasks`]) cancels the task and its descendants. The task is
     /// tied by the next pump, before it runs any task; if the entity is gone
-    /// by then, the task is cancelled.
+    /// by then, the task is cancelled. Once the task has finished, despawning
+    /// the entity cancels nothing: the children the task left running run on
+    /// (tie them to the entity too, if they should end with it).
     ///
     /// ```
     /// # use bevy_app::App;

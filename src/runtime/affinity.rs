@@ -71,10 +71,27 @@ pub trait CoroFutureExt: Future + Send + Sized {
     /// # }
     /// ```
     ///
-    /// The whole task moves, so a hop inside `join!`/`select!` moves the
-    /// siblings too; give concurrent branches their own tasks instead. If the
-    /// hop is dropped halfway (a `select!` or `timeout` that gave up on it),
-    /// the task goes back to its own affinity from its next poll on.
+    /// # Hops inside combinators
+    ///
+    /// The whole task moves, with every future it is polling. Whether a hop
+    /// inside a combinator is safe depends on whether the combinator's
+    /// branches are tasks of their own:
+    ///
+    /// - **Safe:** [`race`](crate::race), [`join`](crate::join),
+    ///   [`try_join`](crate::try_join) and their `_all` forms, and the tasks
+    ///   of a [`TaskGroup`](crate::TaskGroup): each branch is a child task,
+    ///   so a hop moves that branch alone. [`timeout`](crate::timeout) too:
+    ///   it has one future, and its timer wakes the task on whatever side
+    ///   it is.
+    /// - **Not safe:** combinators that poll several futures inside one
+    ///   task: `futures::join!`/`select!`, tokio's `join!`/`select!`,
+    ///   futures-lite's `zip`/`or`. A hop in one branch drags its siblings
+    ///   to the other side: a sibling's [`with_world`](crate::with_world)
+    ///   then panics on a worker, and a sibling's heavy work runs on the
+    ///   main thread. Give such branches their own tasks (use `race`/`join`).
+    ///
+    /// If the hop is dropped halfway (a `select!` or `timeout` that gave up
+    /// on it), the task goes back to its own affinity from its next poll on.
     ///
     /// # Panics
     ///

@@ -63,12 +63,18 @@ pub use handle::{Handle, SpawnOn};
 pub use main_queue::PumpReport;
 pub(crate) use task::context::{current_task_in_pump, with_current_task};
 pub use task::options::Priority;
-pub use task::{Task, TaskError};
+pub use task::{SharedTask, Task, TaskError};
 pub use timer::{
     After, Clock, Elapsed, Every, ManualClock, MissedTick, Sleep, Timeout, TimerHandle, sleep,
     sleep_until, timeout,
 };
-pub use tree::{CancelHandle, TaskGroup};
+pub use tree::{
+    CancelHandle, Join, Joining, Race, Racing, TaskGroup, TryJoin, Winner, join, join_all, race,
+    race_all, try_join, try_join_all,
+};
+// Named by the hidden methods of `Racing` and `Joining`, not by users.
+#[doc(hidden)]
+pub use tree::{Branch, BranchSet, Claim, RaceStart, Spawner, TryBranches};
 pub use workers::WorkerStats;
 pub use workers::os_priority::WorkerPriority;
 #[cfg(feature = "tokio")]

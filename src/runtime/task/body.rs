@@ -120,6 +120,11 @@ impl<F: Future> Future for TaskBody<F> {
         if poll.is_pending() && header.register(cx.waker()) {
             cx.waker().wake_by_ref();
         }
+        if poll.is_ready() {
+            // Before async-task marks the task finished: from then on no
+            // cancel of this task may reach the children it leaves running.
+            header.finish();
+        }
         poll.map(|result| {
             Output::new(result.map_err(|message| {
                 header.shared.counters.panic();

@@ -222,6 +222,15 @@ impl Header {
         );
     }
 
+    /// The task's future has ended (returned or panicked): its children run
+    /// on without it, and a later cancel of this task does not reach them.
+    #[inline]
+    pub(crate) fn finish(&self) {
+        if let Some(node) = self.node.get() {
+            node.finish();
+        }
+    }
+
     /// The task's registry slot ([`Slot::NONE`] until it parks).
     pub(crate) fn slot(&self) -> Slot {
         self.slot.get()

@@ -19,9 +19,11 @@ pub(crate) mod header;
 mod node_cell;
 pub(crate) mod options;
 pub(crate) mod parked;
+mod shared;
 mod spawn;
 
 pub(crate) use body::{Failed, Output, catch_poll, drop_payload, panic_message};
+pub use shared::SharedTask;
 pub(crate) use spawn::{spawn_local, spawn_send};
 
 use crate::runtime::tree::CancelHandle;
@@ -55,7 +57,9 @@ impl std::error::Error for TaskError {}
 /// polls it with [`Task::try_take`] once per frame.
 ///
 /// **Dropping a `Task` cancels the task** (like `async-task` and `bevy_tasks`);
-/// call [`Task::detach`] to let it run to the end on its own.
+/// call [`Task::detach`] to let it run to the end on its own. Dropping the
+/// handle of a task that has finished cancels nothing: the children it left
+/// running run on.
 #[must_use = "dropping a Task cancels it; call `.detach()` to let it run"]
 pub struct Task<T> {
     /// `None` once the output was taken or the task was detached.
@@ -93,6 +97,10 @@ impl<T> Task<T> {
     /// finishes, and the task ends at its next await with
     /// [`TaskError::Cancelled`]. Awaiting the handle afterwards gives that error
     /// (or the output, if the task had already finished).
+    ///
+    /// The task's descendants are cancelled with it while it runs. Once it has
+    /// finished, cancelling it does nothing: the children it left running run
+    /// on (a task lets go of its children when it finishes).
     pub fn cancel(&self) {
         if let Some(header) = self.header() {
             header.cancel();

@@ -1,7 +1,9 @@
 //! Task trees: a task spawned while another task of the same runtime is being
 //! polled is that task's child. Cancelling a task cancels its descendants at
 //! any depth; a child registered after its parent was cancelled starts
-//! cancelled; a parent that finishes normally leaves its children running.
+//! cancelled. A parent that finishes (returns or panics) lets go of its
+//! children: they run on, and no cancel of the finished parent, nor of its
+//! ancestors, reaches them any more (the same as once its memory is freed).
 //!
 //! Only tasks in a tree pay for it: a node is made for a child at spawn and
 //! for a parent when it spawns its first child. Cancelling walks the tree
@@ -16,9 +18,17 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use crate::runtime::Shared;
 use crate::runtime::task::parked::{ParkedTasks, Slot, SlotCell};
 
+mod branches;
 mod group;
+mod join;
+mod race;
 
+pub use branches::{Branch, Spawner};
 pub use group::TaskGroup;
+pub use join::{
+    BranchSet, Join, Joining, TryBranches, TryJoin, join, join_all, try_join, try_join_all,
+};
+pub use race::{Claim, Race, RaceStart, Racing, Winner, race, race_all};
 
 /// What a task was spawned with, kept in its [`Node`]: only named or pinned
 /// tasks, and tasks in a tree, have one.
@@ -77,8 +87,19 @@ impl Node {
         true
     }
 
+    /// The task's future has ended: its children are on their own from now
+    /// on. Taken under the lock `cancel_tree` takes: a cancel that came first
+    /// has already cascaded, one that comes later finds no child.
+    pub(crate) fn finish(&self) {
+        let children =
+            std::mem::take(&mut *self.children.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(children);
+    }
+
     /// Cancels this node and every descendant, waking each task so its next
-    /// poll ends it. The task owning `self` is woken by the caller.
+    /// poll ends it. The task owning `self` is woken by the caller. A
+    /// finished task has no children left (see `finish`): the cascade stops
+    /// there.
     pub(crate) fn cancel_tree(self: &Arc<Self>, parked: &ParkedTasks) {
         let mut stack = vec![self.clone()];
         while let Some(node) = stack.pop() {
@@ -110,7 +131,8 @@ impl CancelHandle {
     }
 
     /// Cancels the task and its descendants, as [`Task::cancel`](crate::runtime::Task::cancel)
-    /// does. Nothing happens if the task has finished.
+    /// does. Nothing happens if the task has finished: the children it left
+    /// running run on (a task lets go of its children when it finishes).
     pub fn cancel(&self) {
         if !self.node.cancelled.load(Ordering::SeqCst) {
             self.node.cancel_tree(&self.shared.parked);
