@@ -60,7 +60,7 @@ pub mod runtime;
 mod tokio;
 
 pub use bevy::commands::CoroCommandsExt;
-pub use bevy::coro::{Coro, CoroStats};
+pub use bevy::coro::{Coro, CoroStats, LongestPump};
 pub use bevy::entity::EntityTasks;
 pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};

@@ -101,3 +101,67 @@ fn worker_counters_agree_with_the_work() {
     assert_eq!(after.injector_pushes, 1_001);
     assert_eq!(after.local_pushes, 10);
 }
+
+#[test]
+fn stats_tell_the_pump_cpu_time_its_longest_poll_and_its_longest_pump() {
+    const WORK: Duration = Duration::from_millis(3);
+    let mut app = App::new();
+    app.add_plugins(CoroPlugin {
+        workers: 1,
+        main_budget: Some(Duration::from_millis(1)),
+        ..Default::default()
+    });
+    app.update();
+    let coro = coro(&app);
+    // An empty pump reads no CPU clock and times no poll.
+    let stats = app.world().resource::<CoroStats>().clone();
+    assert_eq!((stats.pump_cpu_time, stats.longest_poll), (None, None));
+    assert_eq!(stats.pump_off_cpu(), None);
+
+    // One task holds the main thread for WORK: the longest poll is at least
+    // that long (busy-waited wall time: a lower bound, not a timing).
+    coro.spawn::<Main>(async { busy(WORK) }).detach();
+    app.update();
+    let stats = app.world().resource::<CoroStats>().clone();
+    assert_eq!(stats.main_polled, 1);
+    let poll = stats.longest_poll.expect("a budget times polls");
+    assert!(poll >= WORK, "{poll:?}");
+    assert!(stats.pump_time >= poll);
+    if cfg!(unix) {
+        let cpu = stats.pump_cpu_time.expect("unix has a thread CPU clock");
+        assert!(cpu > Duration::ZERO);
+        assert_eq!(
+            stats.pump_off_cpu(),
+            Some(stats.pump_time.saturating_sub(cpu))
+        );
+    } else {
+        assert_eq!(stats.pump_cpu_time, None);
+    }
+    // That pump is the longest so far, and stays it through empty frames.
+    let longest = stats.longest_pump;
+    assert_eq!(longest.frame, stats.frames);
+    assert_eq!(longest.time, stats.pump_time);
+    assert_eq!(longest.cpu_time, stats.pump_cpu_time);
+    assert_eq!(longest.longest_poll, Some(poll));
+    app.update();
+    let stats = app.world().resource::<CoroStats>().clone();
+    assert_eq!(stats.longest_pump, longest);
+    assert_eq!(stats.longest_poll, None);
+
+    // Written back to its default, it starts over.
+    app.world_mut().resource_mut::<CoroStats>().longest_pump = Default::default();
+    app.update();
+    let stats = app.world().resource::<CoroStats>().clone();
+    assert_eq!(stats.longest_pump.frame, stats.frames);
+    assert_eq!(stats.longest_pump.time, stats.pump_time);
+
+    // Without a budget, polls are not timed.
+    app.world_mut()
+        .resource_mut::<bevy_coro::CoroScheduler>()
+        .main_budget = None;
+    coro.spawn::<Main>(async {}).detach();
+    app.update();
+    let stats = app.world().resource::<CoroStats>().clone();
+    assert_eq!((stats.main_polled, stats.longest_poll), (1, None));
+    assert_eq!(stats.pump_cpu_time.is_some(), cfg!(unix));
+}

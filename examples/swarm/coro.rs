@@ -3,9 +3,12 @@
 //! `Task` handle is kept only so that a new plan cancels the old one.
 //! Compare with `baseline.rs`.
 
+use std::fmt::Write as _;
+use std::time::Duration;
+
 use bevy_app::prelude::*;
-use bevy_coro::CoroStats;
 use bevy_coro::prelude::*;
+use bevy_coro::{CoroScheduler, CoroStats};
 use bevy_ecs::prelude::*;
 
 use crate::Options;
@@ -88,9 +91,18 @@ fn apply_path(world: &mut World, entity: Entity, plan: game::Plan) {
 }
 
 /// Adds the scheduler's own counters to the run's.
-fn scheduler_counters(mut stats: ResMut<Stats>, coro_stats: Res<CoroStats>) {
+fn scheduler_counters(
+    mut stats: ResMut<Stats>,
+    coro_stats: Res<CoroStats>,
+    scheduler: Res<CoroScheduler>,
+) {
     stats.main_polls += coro_stats.main_polled as u64;
-    stats.pump_inside = stats.pump_inside.max(coro_stats.pump_time);
+    if let Some(cpu) = coro_stats.pump_cpu_time {
+        stats.pump_cpu_max = stats.pump_cpu_max.max(cpu);
+        if let (Some(budget), Some(poll)) = (scheduler.main_budget, coro_stats.longest_poll) {
+            stats.pumps_over_budget_on_cpu += u64::from(cpu > budget + poll);
+        }
+    }
     stats.max_worker_queue = stats.max_worker_queue.max(coro_stats.worker_queue);
 }
 
@@ -99,10 +111,31 @@ pub fn scheduler_line(world: &World) -> String {
     let stats = world.resource::<Stats>();
     let coro = world.resource::<CoroStats>();
     let workers = world.resource::<Coro>().stats().workers;
-    format!(
-        "{} main-thread polls, longest pump {:.3} ms (by CoroStats), worker queue peak {}, {} tasks in flight at the end, {} panics, {} of {} workers at background priority, {} polls by the rescue thread",
+    let ms = |time: Option<Duration>| {
+        time.map_or("–".to_string(), |time| {
+            format!("{:.3}", time.as_secs_f64() * 1e3)
+        })
+    };
+    let longest = coro.longest_pump;
+    let mut line = format!(
+        "{} main-thread polls, longest pump {} ms ({} ms of it on the CPU, longest poll {} ms; by CoroStats), longest pump on the CPU {} ms",
         stats.main_polls,
-        stats.pump_inside.as_secs_f64() * 1e3,
+        ms(Some(longest.time)),
+        ms(longest.cpu_time),
+        ms(longest.longest_poll),
+        ms(Some(stats.pump_cpu_max)),
+    );
+    if world.resource::<CoroScheduler>().main_budget.is_some() {
+        write!(
+            line,
+            ", {} pumps over budget + longest poll on the CPU",
+            stats.pumps_over_budget_on_cpu
+        )
+        .unwrap();
+    }
+    write!(
+        line,
+        ", worker queue peak {}, {} tasks in flight at the end, {} panics, {} of {} workers at background priority, {} polls by the rescue thread",
         stats.max_worker_queue,
         coro.in_flight,
         coro.panics,
@@ -110,4 +143,6 @@ pub fn scheduler_line(world: &World) -> String {
         world.resource::<Coro>().worker_count(),
         workers.rescued,
     )
+    .unwrap();
+    line
 }

@@ -9,11 +9,14 @@
 //!                                        [--main-work-us N] [--budget-ms N]
 //!                                        [--plot FILE.svg]
 //!                                        [--worker-priority background | normal]
+//! cargo run --release --example swarm -- --write-map maze | rooms FILE.map [--seed N]
 //! ```
 //!
 //! `--baseline bevy_tasks` plays the same game with the task plumbing a Bevy
 //! user writes today (`baseline.rs`, to read beside `coro.rs`); `--compare`
 //! plays both, one after the other, and prints a table side by side.
+//! `--write-map` writes a generated map in the Moving AI format and plays
+//! nothing: `assets/maze.map` and `assets/rooms.map` are those of seed 7.
 //! bevy_coro's workers run at `WorkerPriority::Background` unless
 //! `--worker-priority normal` is given (the baseline's pool is always normal).
 //!
@@ -68,6 +71,9 @@ struct Options {
     plot: Option<String>,
     /// bevy_coro's `CoroPlugin::worker_priority`.
     worker_priority: WorkerPriority,
+    /// `--write-map KIND FILE`: write a generated map (see `map::generated`)
+    /// instead of playing.
+    write_map: Option<(String, String)>,
     /// Not a flag: tests replay bevy_coro in its deterministic mode.
     coro_mode: CoroMode,
 }
@@ -87,6 +93,7 @@ impl Default for Options {
             budget: None,
             plot: None,
             worker_priority: WorkerPriority::Background,
+            write_map: None,
             coro_mode: CoroMode::Threaded,
         }
     }
@@ -95,7 +102,8 @@ impl Default for Options {
 const USAGE: &str = "usage: swarm [--agents N] [--frames N] [--workers N] [--fps N (0: uncapped)] \
                      [--seed N] [--map FILE.map] [--baseline bevy_tasks | --compare] \
                      [--main-work-us N] [--budget-ms N] [--plot FILE.svg] \
-                     [--worker-priority background | normal]";
+                     [--worker-priority background | normal] \
+                     | --write-map maze|rooms FILE.map [--seed N]";
 
 fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
     let mut options = Options::default();
@@ -132,6 +140,10 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
                     }
                 }
             }
+            "--write-map" => {
+                let kind = value()?;
+                options.write_map = Some((kind, value()?));
+            }
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown flag `{other}` (try --help)")),
         }
@@ -163,6 +175,9 @@ fn main() {
     #[cfg(feature = "tracy")]
     install_tracy();
     let outcome = parse_options(std::env::args().skip(1)).and_then(|options| {
+        if let Some((kind, file)) = &options.write_map {
+            return write_map(kind, file, options.seed);
+        }
         let (grid, source) = load_map(&options)?;
         run(&options, grid, &source, &mut |text| print!("{text}"))
     });
@@ -170,6 +185,21 @@ fn main() {
         eprintln!("swarm: {message}");
         std::process::exit(2);
     }
+}
+
+/// Writes the generated map `kind` to `file`.
+fn write_map(kind: &str, file: &str, seed: u64) -> Result<(), String> {
+    let grid = map::generated(kind, seed)
+        .ok_or_else(|| format!("--write-map: `{kind}` is not one (try maze or rooms)"))?;
+    std::fs::write(file, grid.to_map_text())
+        .map_err(|error| format!("cannot write {file}: {error}"))?;
+    println!(
+        "{file}: {kind} map, seed {seed}, {}x{}, {} usable cells",
+        grid.width,
+        grid.height,
+        grid.usable_cells()
+    );
+    Ok(())
 }
 
 /// The map from `--map`, or one generated from the seed, and where it came from.

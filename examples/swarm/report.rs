@@ -30,8 +30,12 @@ pub struct Stats {
     pub waits: Vec<u32>,
     /// bevy_coro only: task polls on the main thread, from `CoroStats`.
     pub main_polls: u64,
-    /// bevy_coro only: the longest pump, as `CoroStats::pump_time` measures it.
-    pub pump_inside: Duration,
+    /// bevy_coro only: the longest on-CPU time of a pump
+    /// (`CoroStats::pump_cpu_time`).
+    pub pump_cpu_max: Duration,
+    /// bevy_coro only, with a budget: pumps whose on-CPU time passed the
+    /// budget plus their longest poll (what the budget promises not to).
+    pub pumps_over_budget_on_cpu: u64,
     pub max_worker_queue: usize,
     /// Agents despawned mid-run (their tasks cancelled with them).
     pub despawned: u64,
@@ -66,7 +70,8 @@ impl Default for Stats {
             applied: Vec::new(),
             waits: Vec::new(),
             main_polls: 0,
-            pump_inside: Duration::ZERO,
+            pump_cpu_max: Duration::ZERO,
+            pumps_over_budget_on_cpu: 0,
             max_worker_queue: 0,
             despawned: 0,
             finished: None,

@@ -10,7 +10,7 @@ use bevy_coro::{CoroMode, CoroStats};
 use bevy_ecs::prelude::*;
 
 use crate::game::{Agent, Path, Swarm};
-use crate::map::Grid;
+use crate::map::{self, Grid};
 use crate::report::Stats;
 use crate::{Options, baseline, coro};
 
@@ -288,4 +288,37 @@ fn compare_prints_a_table_that_parses_and_draws_the_chart() {
     let svg = std::fs::read_to_string(&file).unwrap();
     std::fs::remove_file(&file).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("bevy_tasks") && svg.contains("bevy_coro"));
+}
+
+#[test]
+fn the_shipped_maze_and_rooms_maps_are_the_generators_output_and_parse_back() {
+    for (kind, text, size) in [
+        ("maze", include_str!("../../assets/maze.map"), (257, 256)),
+        ("rooms", include_str!("../../assets/rooms.map"), (256, 256)),
+    ] {
+        let grid = map::generated(kind, 7).unwrap();
+        assert_eq!((grid.width, grid.height), size, "{kind}");
+        assert!(
+            text == grid.to_map_text(),
+            "assets/{kind}.map is not `swarm --write-map {kind}` of seed 7"
+        );
+        let parsed = Grid::parse(text).unwrap();
+        assert_eq!(parsed.to_map_text(), text, "{kind}");
+        // One connected region: every walkable cell is one agents can use.
+        let walkable = (0..size.1)
+            .flat_map(|y| (0..size.0).map(move |x| (x, y)))
+            .filter(|&cell| parsed.walkable(cell))
+            .count();
+        assert_eq!(parsed.usable_cells(), walkable, "{kind}");
+        assert!(
+            walkable > 256 * 256 / 2,
+            "{kind}: {walkable} walkable cells"
+        );
+    }
+    // Another seed, another map.
+    for kind in ["maze", "rooms"] {
+        let (a, b) = (map::generated(kind, 7), map::generated(kind, 8));
+        assert_ne!(a.unwrap().to_map_text(), b.unwrap().to_map_text());
+    }
+    assert!(map::generated("cave", 7).is_none());
 }

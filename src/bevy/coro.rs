@@ -44,8 +44,25 @@ pub struct CoroStats {
     pub frames: u64,
     /// Task polls on the main thread in this frame's pump.
     pub main_polled: usize,
-    /// Time this frame's pump took (timers, main tasks and `with_world` closures).
+    /// Time this frame's pump took, in wall time (tying tasks to their
+    /// entities, timers, main tasks and `with_world` closures).
     pub pump_time: Duration,
+    /// The part of `pump_time` the main thread spent on a CPU, from its own
+    /// CPU clock: the pump's own work. The rest, [`CoroStats::pump_off_cpu`],
+    /// is time the operating system gave the core to another thread. `None`
+    /// when the pump had nothing to do (no clock is read then) and where
+    /// there is no per-thread CPU clock (not unix); see
+    /// [`PumpReport::cpu_time`](crate::runtime::PumpReport::cpu_time).
+    pub pump_cpu_time: Option<Duration>,
+    /// With a [`main_budget`](crate::CoroPlugin::main_budget): this frame's
+    /// longest single task poll. The budget is checked between polls, so the
+    /// pump's own work ends at most this long after the budget is spent.
+    /// `None` without a budget (polls are not timed) or when no task ran.
+    pub longest_poll: Option<Duration>,
+    /// The longest pump so far (in wall time), with its on-CPU part and
+    /// longest poll. Kept across frames; write `LongestPump::default()` to
+    /// start over (after loading, say).
+    pub longest_pump: LongestPump,
     /// Whether this frame's pump stopped at its budget.
     pub out_of_budget: bool,
     /// Timers that came due in this frame's pump.
@@ -65,4 +82,34 @@ pub struct CoroStats {
     /// With [`CoroPlugin::report_stuck_after`](crate::CoroPlugin::report_stuck_after): tasks that have not run for
     /// that many frames.
     pub stuck: Vec<StuckTask>,
+}
+
+impl CoroStats {
+    /// The part of this frame's [`pump_time`](CoroStats::pump_time) the main
+    /// thread spent off the CPU (waiting for a core the operating system gave
+    /// another thread): `pump_time - pump_cpu_time`, `None` with no CPU time.
+    pub fn pump_off_cpu(&self) -> Option<Duration> {
+        Some(self.pump_time.saturating_sub(self.pump_cpu_time?))
+    }
+}
+
+/// The longest pump so far, in [`CoroStats::longest_pump`]: tells "the pump
+/// overran" (`cpu_time` long) from "the OS took the core" ([`off_cpu`](LongestPump::off_cpu) long).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LongestPump {
+    /// The frame of that pump ([`CoroStats::frames`] then); 0: none yet.
+    pub frame: u64,
+    /// Its wall time, as [`CoroStats::pump_time`].
+    pub time: Duration,
+    /// Its on-CPU part, as [`CoroStats::pump_cpu_time`].
+    pub cpu_time: Option<Duration>,
+    /// Its longest poll, as [`CoroStats::longest_poll`].
+    pub longest_poll: Option<Duration>,
+}
+
+impl LongestPump {
+    /// The part of that pump the main thread spent off the CPU.
+    pub fn off_cpu(&self) -> Option<Duration> {
+        Some(self.time.saturating_sub(self.cpu_time?))
+    }
 }

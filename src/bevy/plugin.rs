@@ -9,9 +9,10 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
 use bevy_time::{Time, Virtual};
 
-use crate::bevy::coro::{Coro, CoroStats};
+use crate::bevy::coro::{Coro, CoroStats, LongestPump};
 use crate::bevy::entity::attach_owned;
 use crate::bevy::world;
+use crate::runtime::diag::cpu_clock::CpuSpan;
 use crate::runtime::{
     Clock, ManualClock, Mode, Runtime, RuntimeConfig, WorkerPriority, default_workers,
 };
@@ -230,17 +231,42 @@ fn pump(world: &mut World) {
         );
         clock.set(time.elapsed());
     }
-    // Entity bindings first: a task whose entity is gone must not run again.
-    attach_owned(world, &handle);
+    // The budget counts from here: tying tasks to their entities is the
+    // pump's work too (on its clocks, though it cannot be cut short).
     let start = Instant::now();
+    // Entity bindings first: a task whose entity is gone must not run again.
+    let mut ties_cpu = CpuSpan::default();
+    if handle.shared.has_owned() {
+        ties_cpu.begin();
+        attach_owned(world, &handle);
+    }
+    let ties_cpu = ties_cpu.end();
     let report = world::lend(world, || handle.shared.pump(start, budget));
     let pump_time = start.elapsed();
+    let pump_cpu_time = match (ties_cpu, report.cpu_time) {
+        (Some(ties), Some(pump)) => Some(ties + pump),
+        (ties, pump) => ties.or(pump),
+    };
     let runtime = handle.stats();
     if let Some(mut stats) = world.get_resource_mut::<CoroStats>() {
+        let frame = stats.frames + 1;
+        let longest_pump = if pump_time > stats.longest_pump.time {
+            LongestPump {
+                frame,
+                time: pump_time,
+                cpu_time: pump_cpu_time,
+                longest_poll: report.longest_poll,
+            }
+        } else {
+            stats.longest_pump
+        };
         *stats = CoroStats {
-            frames: stats.frames + 1,
+            frames: frame,
             main_polled: report.polled,
             pump_time,
+            pump_cpu_time,
+            longest_poll: report.longest_poll,
+            longest_pump,
             out_of_budget: report.out_of_budget,
             timers_fired: report.timers_fired,
             main_queue: runtime.main_queue,

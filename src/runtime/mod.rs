@@ -81,6 +81,7 @@ pub use workers::os_priority::WorkerPriority;
 pub(crate) use workers::os_priority::restore_this_thread;
 pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
+use diag::cpu_clock::CpuSpan;
 use diag::deterministic::Deterministic;
 use diag::stats::Counters;
 use diag::wait_graph::WaitGraph;
@@ -159,7 +160,10 @@ impl Shared {
         if let Some(deterministic) = &self.deterministic {
             deterministic.step_clock();
         }
-        let timers_fired = self.timers.fire_due();
+        // The thread's CPU clock, from the first timer fired or task polled
+        // to the end (an empty pump reads no clock).
+        let mut cpu = CpuSpan::default();
+        let timers_fired = self.timers.fire_due_with(|| cpu.begin());
         let mut report = {
             // Wakes of workers held during the pump are given at its end,
             // also if it unwinds.
@@ -168,9 +172,10 @@ impl Shared {
                 timers_fired,
                 ..self
                     .main
-                    .pump(self, now, budget, self.deterministic.as_ref())
+                    .pump(self, now, budget, self.deterministic.as_ref(), &mut cpu)
             }
         };
+        report.cpu_time = cpu.end();
         if let Some(wait_graph) = &self.wait_graph {
             if self.deterministic.is_some()
                 && !report.out_of_budget
@@ -190,6 +195,11 @@ impl Shared {
             tracing::info!(tracy.frame_mark = true);
         }
         report
+    }
+
+    /// Whether tasks spawned with an owner wait to be tied to it.
+    pub(crate) fn has_owned(&self) -> bool {
+        !self.owned.is_empty()
     }
 
     /// Whether shutdown has begun.

@@ -141,6 +141,13 @@ impl Timers {
 
     /// Fires every timer due by now. Returns how many fired.
     pub(crate) fn fire_due(&self) -> usize {
+        self.fire_due_with(|| ())
+    }
+
+    /// [`fire_due`](Self::fire_due), calling `before_firing` first when a
+    /// timer is due (not at all when none is: the pump starts its CPU clock
+    /// there).
+    pub(crate) fn fire_due_with(&self, before_firing: impl FnOnce()) -> usize {
         let next_due = self.next_due.load(Ordering::Acquire);
         // No timer: no clock to read either (an empty frame stays cheap).
         if next_due == NONE_DUE {
@@ -150,6 +157,7 @@ impl Timers {
         if now_tick < next_due {
             return 0;
         }
+        before_firing();
         let mut due = Vec::new();
         let mut wheel = self.wheel();
         wheel.advance(now_tick, |waker| due.extend(waker.take()));
