@@ -115,6 +115,9 @@ pub(crate) struct Shared {
     owned: ConcurrentQueue<(u64, Arc<Node>)>,
     /// Set at the start of shutdown.
     closed: AtomicBool,
+    /// Set while the pump runs: the rescue thread starts no poll then, so
+    /// as not to take the main thread's core during its budget.
+    pumping: AtomicBool,
     /// The deterministic scheduler, in deterministic mode.
     deterministic: Option<Deterministic>,
     /// Who is alive and who awaits whom: in deterministic mode, or for
@@ -155,6 +158,7 @@ impl Shared {
         );
         // Timers, task polls and drops, held wakes: all scheduler work.
         let _working = task::context::enter_scheduler_work();
+        let _pumping = Pumping::enter(&self.pumping);
         #[cfg(feature = "trace")]
         let span = tracing::info_span!(target: "bevy_coro", "pump").entered();
         if let Some(deterministic) = &self.deterministic {
@@ -202,6 +206,12 @@ impl Shared {
         !self.owned.is_empty()
     }
 
+    /// Whether the pump is running now (on the main thread; a hint, read
+    /// from other threads without ordering).
+    pub(crate) fn is_pump_running(&self) -> bool {
+        self.pumping.load(Ordering::Relaxed)
+    }
+
     /// Whether shutdown has begun.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
@@ -240,6 +250,22 @@ impl Shared {
         self.timers.stop(threads.timer);
         // Last burial; a foreign wake after it buries for itself.
         self.graveyard.seal(|runnable| self.keeps(runnable));
+    }
+}
+
+/// Marks the pump as running while it lives (also if the pump unwinds).
+struct Pumping<'a>(&'a AtomicBool);
+
+impl<'a> Pumping<'a> {
+    fn enter(flag: &'a AtomicBool) -> Self {
+        flag.store(true, Ordering::Relaxed);
+        Pumping(flag)
+    }
+}
+
+impl Drop for Pumping<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 
@@ -307,6 +333,7 @@ impl Runtime {
             in_flight: ShardedCount::new(),
             owned: ConcurrentQueue::unbounded(),
             closed: AtomicBool::new(false),
+            pumping: AtomicBool::new(false),
             wait_graph: (deterministic.is_some() || config.report_stuck_after.is_some())
                 .then(WaitGraph::default),
             report_stuck_after: config.report_stuck_after,

@@ -19,7 +19,10 @@
 //!   a CPU, so it does not count). A frame that takes the cores for a few
 //!   milliseconds does not start it; being kept off the CPU for tens does.
 //!   So does a worker blocked in a system call, or asleep, while work waits.
-//!   It competes with the frame's threads only while it rescues.
+//!   It competes with the frame's threads only while it rescues, and starts
+//!   no poll while the pump runs: a rescued poll (a pathfinding search of
+//!   milliseconds) would take the main thread's core in the middle of its
+//!   budget.
 //!
 //! It looks every [`CHECK`] while work waits, and backs off to
 //! [`IDLE_CHECK`] when none does, so an idle pool wakes it 10 times a second.
@@ -39,6 +42,9 @@ use crate::runtime::schedule;
 /// time at each scheduler tick (every 1 to 4 ms), so a look covers two ticks
 /// or more.
 pub(crate) const CHECK: Duration = Duration::from_millis(10);
+
+/// How long a rescue waits before it looks again while the pump runs.
+const PUMP_WAIT: Duration = Duration::from_micros(500);
 
 /// The longest it sleeps while no work waits.
 pub(crate) const IDLE_CHECK: Duration = Duration::from_millis(100);
@@ -107,7 +113,7 @@ pub(crate) fn run(shared: &Shared) {
         last = Some(now);
         if streak >= STREAK {
             if runs_tasks {
-                workers.rescue(CHECK);
+                workers.rescue(CHECK, || shared.is_pump_running());
             } else {
                 // A held wake the pump could not give: give every worker one.
                 workers.rescue_wakes.add(1);
@@ -173,10 +179,17 @@ impl Workers {
     }
 
     /// Runs queued worker tasks on the calling (rescue) thread until none is
-    /// left, `stop` is called, or `time` has passed.
-    pub(crate) fn rescue(&self, time: Duration) {
+    /// left, `stop` is called, or `time` has passed. While `pump_running`
+    /// says the pump runs, it starts none: at normal priority, a rescued
+    /// poll would take the main thread's core in the middle of its budget.
+    pub(crate) fn rescue(&self, time: Duration, pump_running: impl Fn() -> bool) {
         let until = Instant::now() + time;
         while !self.is_stopping() && Instant::now() < until {
+            if pump_running() {
+                // Looks again shortly: the pump keeps to its budget.
+                thread::sleep(PUMP_WAIT);
+                continue;
+            }
             // Not the pinned queues: only their worker may run those.
             let Some(runnable) = try_pop(&self.high)
                 .or_else(|| try_pop(&self.injector))
