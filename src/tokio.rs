@@ -1,7 +1,11 @@
 //! Feature `tokio`: worker tasks (and main-thread tasks) can await futures
 //! that need a tokio runtime (`tokio::net`, `tokio::time`, and the crates
 //! built on them), because every worker thread, and the pump, enter a tokio
-//! runtime's handle. The plugin owns that runtime, or is given one.
+//! runtime's handle. The plugin owns that runtime, or is given one. With
+//! `workers: 0` (single-threaded) the pump runs the worker tasks inside that
+//! handle too, and tokio's own thread drives their IO and timers, so the
+//! same tasks work in both modes (not on `wasm32`, where tokio's runtime has
+//! no threads: leave the feature off there).
 
 use std::sync::Arc;
 

@@ -12,21 +12,21 @@ fn here() -> ThreadId {
     thread::current().id()
 }
 
-#[test]
-fn main_tasks_run_on_the_app_thread_and_worker_tasks_on_workers() {
-    let mut app = app(2);
+in_each_mode! {
+fn main_tasks_run_on_the_app_thread_and_worker_tasks_on_workers(workers = 2) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let main = coro.spawn::<Main>(async { (here(), on_worker_side()) });
     let worker = coro.spawn::<Worker>(async { (here(), on_worker_side()) });
     assert_eq!(run_task(&mut app, main), Ok((here(), false)));
     let (worker_thread, named_worker) = run_task(&mut app, worker).unwrap();
-    assert_ne!(worker_thread, here());
-    assert!(named_worker);
+    // Single-threaded, the pump runs worker tasks on the app thread.
+    assert_eq!(worker_thread != here(), workers > 0);
+    assert_eq!(named_worker, workers > 0);
 }
 
-#[test]
-fn a_hop_moves_the_same_task_there_and_back() {
-    let mut app = app(2);
+fn a_hop_moves_the_same_task_there_and_back(workers = 2) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let handle = coro.clone();
     let task = coro.spawn::<Main>(async move {
@@ -47,7 +47,11 @@ fn a_hop_moves_the_same_task_there_and_back() {
     let (start, away, in_flight_away, back, main_again, in_flight_main) =
         run_task(&mut app, task).unwrap();
     assert_eq!(start, here());
-    assert_ne!(away, here(), "`.on::<Worker>()` ran on the main thread");
+    assert_eq!(
+        away != here(),
+        workers > 0,
+        "`.on::<Worker>()` ran on the wrong thread"
+    );
     assert_eq!(
         back,
         here(),
@@ -60,9 +64,8 @@ fn a_hop_moves_the_same_task_there_and_back() {
     assert_eq!(coro.in_flight(), 0);
 }
 
-#[test]
-fn a_worker_task_hops_to_main_and_back() {
-    let mut app = app(2);
+fn a_worker_task_hops_to_main_and_back(workers = 2) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let task = coro.spawn::<Worker>(async {
         let a = on_worker_side();
@@ -70,12 +73,12 @@ fn a_worker_task_hops_to_main_and_back() {
         let c = on_worker_side();
         (a, b, c)
     });
-    assert_eq!(run_task(&mut app, task), Ok((true, here(), true)));
+    let off_main = workers > 0;
+    assert_eq!(run_task(&mut app, task), Ok((off_main, here(), off_main)));
 }
 
-#[test]
-fn tasks_spawn_tasks_from_any_thread() {
-    let mut app = app(2);
+fn tasks_spawn_tasks_from_any_thread(workers = 2) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let inner = coro.clone();
     let task = coro.spawn::<Worker>(async move {
@@ -92,9 +95,8 @@ fn tasks_spawn_tasks_from_any_thread() {
     assert_eq!(run_task(&mut app, from_thread), Ok(7));
 }
 
-#[test]
-fn spawn_local_runs_a_non_send_future_on_the_main_thread() {
-    let mut app = app(1);
+fn spawn_local_runs_a_non_send_future_on_the_main_thread(workers = 1) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let shared = Rc::new(5);
     let task = coro.spawn_local(async move {
@@ -104,9 +106,8 @@ fn spawn_local_runs_a_non_send_future_on_the_main_thread() {
     assert_eq!(run_task(&mut app, task), Ok((5, here())));
 }
 
-#[test]
-fn a_local_task_cannot_hop_to_a_worker() {
-    let mut app = app(1);
+fn a_local_task_cannot_hop_to_a_worker(workers = 1) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let task = coro.spawn_local(async { async {}.on::<Worker>().await });
     match run_task(&mut app, task) {
@@ -115,9 +116,8 @@ fn a_local_task_cannot_hop_to_a_worker() {
     }
 }
 
-#[test]
-fn yield_on_the_main_thread_resumes_next_frame() {
-    let mut app = app(1);
+fn yield_on_the_main_thread_resumes_next_frame(workers = 1) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let mut task = coro.spawn::<Main>(async {
         for _ in 0..3 {
@@ -134,7 +134,9 @@ fn yield_on_the_main_thread_resumes_next_frame() {
     // First poll in frame 1, then one frame per yield and one for next_frame.
     assert_eq!(frames, 5);
 }
+}
 
+/// Needs a worker thread: the task runs while no pump does.
 #[test]
 fn next_frame_on_a_worker_waits_for_the_next_pump() {
     let mut app = app(1);

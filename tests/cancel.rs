@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bevy_coro::prelude::*;
 use common::*;
 
-#[test]
-fn dropping_a_task_drops_its_future() {
-    let mut app = app(2);
+in_each_mode! {
+fn dropping_a_task_drops_its_future(workers = 2) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let counter = DropCounter::default();
     let worker = coro.spawn::<Worker>(parked_forever(counter.token()));
@@ -25,10 +25,11 @@ fn dropping_a_task_drops_its_future() {
     update_until(&mut app, "futures dropped", |_| counter.count() == 2);
     assert_eq!(coro.in_flight(), 0);
 }
+}
 
-#[test]
-fn cancel_stops_a_task_at_its_next_await() {
-    let mut app = app(2);
+in_each_mode! {
+fn cancel_stops_a_task_at_its_next_await(workers = 2) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let counter = DropCounter::default();
     let token = counter.token();
@@ -42,10 +43,11 @@ fn cancel_stops_a_task_at_its_next_await() {
     assert_eq!(run_task(&mut app, task), Err(TaskError::Cancelled));
     assert_eq!(counter.count(), 1);
 }
+}
 
-#[test]
-fn cancel_wakes_a_parked_task() {
-    let mut app = app(1);
+in_each_mode! {
+fn cancel_wakes_a_parked_task(workers = 1) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let counter = DropCounter::default();
     let task = coro.spawn::<Main>(parked_forever(counter.token()));
@@ -54,20 +56,22 @@ fn cancel_wakes_a_parked_task() {
     assert_eq!(run_task(&mut app, task), Err(TaskError::Cancelled));
     assert_eq!(counter.count(), 1);
 }
+}
 
-#[test]
-fn cancel_after_completion_keeps_the_output() {
-    let mut app = app(1);
+in_each_mode! {
+fn cancel_after_completion_keeps_the_output(workers = 1) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let task = coro.spawn::<Main>(async { 3 });
     app.update();
     task.cancel();
     assert_eq!(run_task(&mut app, task), Ok(3));
 }
+}
 
-#[test]
-fn a_detached_task_runs_to_the_end() {
-    let mut app = app(1);
+in_each_mode! {
+fn a_detached_task_runs_to_the_end(workers = 1) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let finished = Arc::new(AtomicBool::new(false));
     let flag = finished.clone();
@@ -83,13 +87,15 @@ fn a_detached_task_runs_to_the_end() {
     });
     assert_eq!(coro.in_flight(), 0);
 }
+}
 
-#[test]
-fn try_take_gives_the_result_once() {
-    let mut app = app(1);
+in_each_mode! {
+fn try_take_gives_the_result_once(workers = 1) {
+    let mut app = app(workers);
     let mut task = coro(&app).spawn::<Worker>(async { "done" });
     update_until(&mut app, "task", |_| task.is_finished());
     assert_eq!(task.try_take(), Some(Ok("done")));
     assert_eq!(task.try_take(), None);
     assert!(task.is_finished());
+}
 }

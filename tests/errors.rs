@@ -2,9 +2,8 @@
 
 mod common;
 
-use bevy_app::App;
 use bevy_coro::prelude::*;
-use bevy_coro::runtime::{Runtime, RuntimeConfig, RuntimeError};
+use bevy_coro::runtime::{Runtime, RuntimeConfig};
 use common::*;
 
 #[test]
@@ -31,26 +30,6 @@ fn with_world_outside_a_task_panics_and_says_so() {
 fn next_frame_outside_a_task_panics_and_says_so() {
     let message = poll_once_outside_task(next_frame()).expect("no panic");
     assert!(message.contains("outside a bevy_coro task"), "{message}");
-}
-
-#[test]
-fn zero_workers_is_rejected_when_the_plugin_is_built() {
-    let result = std::panic::catch_unwind(|| {
-        App::new().add_plugins(CoroPlugin {
-            workers: 0,
-            ..Default::default()
-        });
-    });
-    let payload = result.expect_err("workers: 0 was accepted");
-    let message = panic_text(&*payload);
-    assert!(message.contains("at least one worker thread"), "{message}");
-    assert!(matches!(
-        Runtime::new(RuntimeConfig {
-            workers: 0,
-            ..Default::default()
-        }),
-        Err(RuntimeError::NoWorkers)
-    ));
 }
 
 #[test]

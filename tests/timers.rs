@@ -25,9 +25,9 @@ fn step(runtime: &Runtime, clock: &ManualClock, step: Duration, times: usize) {
     }
 }
 
-#[test]
-fn an_interval_runs_at_once_then_stays_on_its_grid() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn an_interval_runs_at_once_then_stays_on_its_grid(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let times = Arc::new(Mutex::new(Vec::new()));
     let (coro, log) = (runtime.handle().clone(), times.clone());
     let token = runtime.interval(Duration::from_millis(10), move || {
@@ -56,12 +56,13 @@ fn an_interval_runs_at_once_then_stays_on_its_grid() {
     }
     assert_eq!(token.ticks_skipped(), 0);
 }
+}
 
 /// An interval of period P whose first run lasts 2.5 P and the others none;
 /// the clock moves by P/2 per frame. Returns run times in units of P/2, and
 /// the token's skipped count.
-fn first_run_long(policy: MissedTick) -> (Vec<u64>, u64) {
-    let (runtime, clock) = manual_runtime();
+fn first_run_long(workers: usize, policy: MissedTick) -> (Vec<u64>, u64) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let times = Arc::new(Mutex::new(Vec::new()));
     let running = Arc::new(AtomicBool::new(false));
     let origin = runtime.now();
@@ -85,24 +86,27 @@ fn first_run_long(policy: MissedTick) -> (Vec<u64>, u64) {
     (times, token.ticks_skipped())
 }
 
-#[test]
-fn skip_drops_the_ticks_a_long_run_covered() {
-    assert_eq!(first_run_long(MissedTick::Skip), (vec![0, 6, 8], 2));
+in_each_mode! {
+fn skip_drops_the_ticks_a_long_run_covered(workers = 2) {
+    assert_eq!(first_run_long(workers, MissedTick::Skip), (vec![0, 6, 8], 2));
+}
 }
 
-#[test]
-fn burst_runs_the_covered_ticks_back_to_back() {
-    assert_eq!(first_run_long(MissedTick::Burst), (vec![0, 5, 5, 6, 8], 0));
+in_each_mode! {
+fn burst_runs_the_covered_ticks_back_to_back(workers = 2) {
+    assert_eq!(first_run_long(workers, MissedTick::Burst), (vec![0, 5, 5, 6, 8], 0));
+}
 }
 
-#[test]
-fn delay_restarts_the_grid_after_a_long_run() {
-    assert_eq!(first_run_long(MissedTick::Delay), (vec![0, 5, 7, 9], 1));
+in_each_mode! {
+fn delay_restarts_the_grid_after_a_long_run(workers = 2) {
+    assert_eq!(first_run_long(workers, MissedTick::Delay), (vec![0, 5, 7, 9], 1));
+}
 }
 
-#[test]
-fn a_run_that_takes_three_periods_never_overlaps() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn a_run_that_takes_three_periods_never_overlaps(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let running = Arc::new(AtomicBool::new(false));
     let busy = running.clone();
     let token = runtime.interval(P, move || {
@@ -120,10 +124,11 @@ fn a_run_that_takes_three_periods_never_overlaps() {
     assert_eq!(token.ticks_skipped(), 6);
     assert_eq!(token.panics(), 0);
 }
+}
 
-#[test]
-fn cancel_lets_the_running_run_finish_and_starts_no_other() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn cancel_lets_the_running_run_finish_and_starts_no_other(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let finished = Arc::new(AtomicUsize::new(0));
     let done = finished.clone();
     let token = runtime.interval(P, move || {
@@ -146,10 +151,11 @@ fn cancel_lets_the_running_run_finish_and_starts_no_other() {
     assert_eq!(runtime.in_flight(), 0);
     assert_eq!(runtime.pending_timers(), 0);
 }
+}
 
-#[test]
-fn dropping_the_token_cancels_the_same_way() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn dropping_the_token_cancels_the_same_way(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let runs = Arc::new(AtomicUsize::new(0));
     let count = runs.clone();
     let token = runtime.interval(P, move || {
@@ -164,10 +170,11 @@ fn dropping_the_token_cancels_the_same_way() {
     assert_eq!(runs.load(Ordering::SeqCst), 3);
     assert_eq!(runtime.in_flight(), 0);
 }
+}
 
-#[test]
-fn a_detached_token_keeps_running() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn a_detached_token_keeps_running(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let runs = Arc::new(AtomicUsize::new(0));
     let count = runs.clone();
     runtime
@@ -180,20 +187,22 @@ fn a_detached_token_keeps_running() {
     step(&runtime, &clock, P, 3);
     assert_eq!(runs.load(Ordering::SeqCst), 4);
 }
+}
 
-#[test]
-fn first_after_period_waits_one_period() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn first_after_period_waits_one_period(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let token = runtime.every(P).first_after_period().run(|| async {});
     runtime.pump(Instant::now(), None);
     assert_eq!(token.runs_started(), 0);
     step(&runtime, &clock, P, 1);
     assert_eq!(token.runs_started(), 1);
 }
+}
 
-#[test]
-fn a_delayed_task_runs_once_when_due() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn a_delayed_task_runs_once_when_due(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let token = runtime.delayed(P * 3, || async {});
     step(&runtime, &clock, P, 2);
     assert_eq!(token.runs_started(), 0);
@@ -203,10 +212,11 @@ fn a_delayed_task_runs_once_when_due() {
     assert_eq!(token.runs_started(), 1);
     assert!(token.is_finished());
 }
+}
 
-#[test]
-fn a_delayed_task_cancelled_before_it_is_due_never_calls_its_factory() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn a_delayed_task_cancelled_before_it_is_due_never_calls_its_factory(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let called = Arc::new(AtomicBool::new(false));
     let flag = called.clone();
     let token = runtime.delayed(P, move || {
@@ -219,10 +229,11 @@ fn a_delayed_task_cancelled_before_it_is_due_never_calls_its_factory() {
     assert!(!called.load(Ordering::SeqCst));
     assert_eq!(runtime.pending_timers(), 0, "the cancelled timer was freed");
 }
+}
 
-#[test]
-fn a_delay_in_the_past_fires_on_the_next_pump_and_max_never_does() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn a_delay_in_the_past_fires_on_the_next_pump_and_max_never_does(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let now = runtime.delayed(Duration::ZERO, || async {});
     let never = runtime.delayed(Duration::MAX, || async {});
     let far_interval = runtime.interval(Duration::MAX, || async {});
@@ -239,10 +250,11 @@ fn a_delay_in_the_past_fires_on_the_next_pump_and_max_never_does() {
         "runs at once, then never again"
     );
 }
+}
 
-#[test]
-fn a_zero_period_panics_at_the_call() {
-    let (runtime, _clock) = manual_runtime();
+in_each_mode! {
+fn a_zero_period_panics_at_the_call(workers = 2) {
+    let (runtime, _clock) = manual_runtime_with(workers);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.interval(Duration::ZERO, || async {}).detach();
     }));
@@ -252,10 +264,11 @@ fn a_zero_period_panics_at_the_call() {
         "{message}"
     );
 }
+}
 
-#[test]
-fn a_panicking_run_ends_that_run_only() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn a_panicking_run_ends_that_run_only(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let token = runtime.interval(P, {
         let mut run = 0;
         move || {
@@ -274,10 +287,11 @@ fn a_panicking_run_ends_that_run_only() {
     assert_eq!(token.panics(), 1);
     assert_eq!(token.last_panic().as_deref(), Some("run 2 failed"));
 }
+}
 
-#[test]
-fn timeout_gives_elapsed_and_drops_the_future() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn timeout_gives_elapsed_and_drops_the_future(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let counter = DropCounter::default();
     let token = counter.token();
     let mut task = runtime.spawn::<Worker>(async move { timeout(P, parked_forever(token)).await });
@@ -292,10 +306,11 @@ fn timeout_gives_elapsed_and_drops_the_future() {
     let mut quick = quick;
     assert_eq!(quick.try_take(), Some(Ok(Ok(5))));
 }
+}
 
-#[test]
-fn a_cancelled_task_does_not_stay_alive_for_its_sleep() {
-    let (runtime, _clock) = manual_runtime();
+in_each_mode! {
+fn a_cancelled_task_does_not_stay_alive_for_its_sleep(workers = 2) {
+    let (runtime, _clock) = manual_runtime_with(workers);
     let task = runtime.spawn::<Main>(async { sleep(Duration::from_secs(3600)).await });
     runtime.pump(Instant::now(), None);
     assert_eq!(runtime.pending_timers(), 1);
@@ -304,10 +319,11 @@ fn a_cancelled_task_does_not_stay_alive_for_its_sleep() {
     assert_eq!(runtime.in_flight(), 0);
     assert_eq!(runtime.pending_timers(), 0);
 }
+}
 
-#[test]
-fn sleep_until_a_clock_instant() {
-    let (runtime, clock) = manual_runtime();
+in_each_mode! {
+fn sleep_until_a_clock_instant(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
     let deadline = runtime.now() + P;
     let mut task = runtime.spawn::<Main>(async move { sleep_until(deadline).await });
     runtime.pump(Instant::now(), None);
@@ -316,6 +332,7 @@ fn sleep_until_a_clock_instant() {
     runtime.pump(Instant::now(), None); // fires the timer, wakes the task...
     runtime.pump(Instant::now(), None);
     assert_eq!(task.try_take(), Some(Ok(())));
+}
 }
 
 /// Polls every sleep it holds until all are done.

@@ -14,9 +14,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[derive(Resource)]
 struct Received(String);
 
-#[test]
-fn worker_tasks_talk_tcp_through_tokio_and_apply_results_with_with_world() {
-    let mut app = app(2);
+// Single-threaded, the pump enters the tokio runtime for the worker tasks
+// it runs, and tokio's own thread drives the IO.
+in_each_mode! {
+fn worker_tasks_talk_tcp_through_tokio_and_apply_results_with_with_world(workers = 2) {
+    let mut app = app(workers);
     let coro = coro(&app);
     let client = coro.clone();
     coro.spawn::<Worker>(async move {
@@ -41,6 +43,7 @@ fn worker_tasks_talk_tcp_through_tokio_and_apply_results_with_with_world() {
         app.world().contains_resource::<Received>()
     });
     assert_eq!(app.world().resource::<Received>().0, "hello from a worker");
+}
 }
 
 #[test]

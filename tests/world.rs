@@ -14,9 +14,9 @@ struct Counter(u32);
 #[derive(Resource)]
 struct Seen;
 
-#[test]
-fn a_main_task_reads_and_writes_the_world() {
-    let mut app = app(1);
+in_each_mode! {
+fn a_main_task_reads_and_writes_the_world(workers = 1) {
+    let mut app = app(workers);
     app.init_resource::<Counter>();
     let task = coro(&app).spawn::<Main>(async {
         with_world(|world| world.resource_mut::<Counter>().0 += 1).await;
@@ -25,10 +25,11 @@ fn a_main_task_reads_and_writes_the_world() {
     assert_eq!(run_task(&mut app, task), Ok(1));
     assert_eq!(app.world().resource::<Counter>().0, 1);
 }
+}
 
-#[test]
-fn a_worker_task_reads_and_writes_the_world() {
-    let mut app = app(2);
+in_each_mode! {
+fn a_worker_task_reads_and_writes_the_world(workers = 2) {
+    let mut app = app(workers);
     app.init_resource::<Counter>();
     let task = coro(&app).spawn::<Worker>(async {
         let before = with_world(|world| world.resource::<Counter>().0).await;
@@ -36,8 +37,9 @@ fn a_worker_task_reads_and_writes_the_world() {
         let on_worker = on_worker_side();
         (before, on_worker)
     });
-    assert_eq!(run_task(&mut app, task), Ok((0, true)));
+    assert_eq!(run_task(&mut app, task), Ok((0, workers > 0)));
     assert_eq!(app.world().resource::<Counter>().0, 10);
+}
 }
 
 #[test]

@@ -31,21 +31,23 @@ impl Searching {
 struct Found(Option<game::Plan>);
 
 /// The game with bevy_tasks, without its runner. The pool gets `workers`
-/// threads, as many as bevy_coro's workers. It is process-wide (what
+/// threads, as many as bevy_coro's workers, but at least one: a pool with
+/// none never runs its tasks (`tick_global_task_pools_on_main_thread` ticks
+/// only the thread-local executors). It is process-wide (what
 /// `TaskPoolPlugin` sets up): the first run sizes it, and a later run asking
 /// for another size is an error.
 pub fn build_app(options: &Options, grid: Grid) -> Result<App, String> {
+    let threads = crate::baseline_threads(options);
     let pool = AsyncComputeTaskPool::get_or_init(|| {
         TaskPoolBuilder::new()
-            .num_threads(options.workers)
+            .num_threads(threads)
             .thread_name("Async Compute Task Pool".to_string())
             .build()
     });
-    if pool.thread_num() != options.workers {
+    if pool.thread_num() != threads {
         return Err(format!(
-            "the bevy_tasks pool already has {} threads, not {}",
+            "the bevy_tasks pool already has {} threads, not {threads}",
             pool.thread_num(),
-            options.workers
         ));
     }
     let mut app = App::new();

@@ -19,6 +19,9 @@
 //! nothing: `assets/maze.map` and `assets/rooms.map` are those of seed 7.
 //! bevy_coro's workers run at `WorkerPriority::Background` unless
 //! `--worker-priority normal` is given (the baseline's pool is always normal).
+//! `--workers 0` plays bevy_coro single-threaded, as on the web: the pump
+//! runs the searches on the main thread. bevy_tasks' pool runs no task
+//! without a thread of its own, so the baseline then gets 1, and says so.
 //!
 //! With `--features tracy`, it installs a Tracy layer and prints how to
 //! connect the Tracy profiler.
@@ -148,13 +151,19 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
             other => return Err(format!("unknown flag `{other}` (try --help)")),
         }
     }
-    if options.agents == 0 || options.frames == 0 || options.workers == 0 {
-        return Err("--agents, --frames and --workers must be at least 1".into());
+    if options.agents == 0 || options.frames == 0 {
+        return Err("--agents and --frames must be at least 1".into());
     }
     if options.budget == Some(Duration::ZERO) {
         return Err("--budget-ms must be at least 1".into());
     }
     Ok(options)
+}
+
+/// The bevy_tasks pool's threads: as many as bevy_coro's workers, and at
+/// least one (a pool without threads never runs what it is given).
+fn baseline_threads(options: &Options) -> usize {
+    options.workers.max(1)
 }
 
 /// Sends every span (tasks, pumps, Bevy systems) to Tracy: the client listens
@@ -233,13 +242,21 @@ fn run(
     } else {
         "bevy_coro swarm"
     };
+    let workers = if options.workers > 0 {
+        format!("{} workers", options.workers)
+    } else if options.compare || options.version == Version::BevyTasks {
+        "bevy_coro single-threaded (0 workers: the pump runs the searches), \
+         bevy_tasks on 1 worker (its pool runs no task with 0)"
+            .to_string()
+    } else {
+        "single-threaded (0 workers: the pump runs the searches)".to_string()
+    };
     let mut header = format!(
-        "{what}: {} agents on a {}x{} map ({source}, {} usable cells), {} workers, {} frames at {}",
+        "{what}: {} agents on a {}x{} map ({source}, {} usable cells), {workers}, {} frames at {}",
         options.agents,
         grid.width,
         grid.height,
         grid.usable_cells(),
-        options.workers,
         options.frames,
         if options.fps == 0 {
             "uncapped fps".to_string()
@@ -258,7 +275,7 @@ fn run(
     if let Some(budget) = options.budget {
         write!(header, ", pump budget {} ms", budget.as_millis()).unwrap();
     }
-    if options.compare || options.version == Version::Coro {
+    if options.workers > 0 && (options.compare || options.version == Version::Coro) {
         let priority = match options.worker_priority {
             WorkerPriority::Background => "background",
             _ => "normal",

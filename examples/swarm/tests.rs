@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use bevy_app::App;
+use bevy_coro::prelude::Coro;
 use bevy_coro::{CoroMode, CoroStats};
 use bevy_ecs::prelude::*;
 
@@ -228,6 +229,38 @@ fn worker_threads_with_a_budget_lose_or_repeat_no_path() {
         app.update();
         check_every_plan_accounted_for::<baseline::Searching>(&mut app);
     }
+}
+
+#[test]
+fn zero_workers_plays_single_threaded_and_says_so() {
+    let options = crate::parse_options(["--workers", "0"].map(String::from)).unwrap();
+    assert_eq!(options.workers, 0);
+    let options = Options {
+        workers: 0,
+        frames: 120,
+        ..small(60, 5)
+    };
+    let mut output = String::new();
+    crate::run(&options, Grid::generate(32, 32, 5), "test", &mut |text| {
+        output.push_str(text)
+    })
+    .unwrap();
+    assert!(output.contains("single-threaded (0 workers"), "{output}");
+    assert!(output.contains("of 0 workers"), "{output}");
+    // Every agent routed, by the pump alone, past a rally (goals changed
+    // while plans were waiting).
+    let mut app = coro::build_app(&options, Grid::generate(32, 32, 5));
+    let start = Instant::now();
+    loop {
+        app.update();
+        check_every_plan_accounted_for::<coro::Planning>(&mut app);
+        if unrouted(&mut app) == 0 && app.world().resource::<Swarm>().frame > 130 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "agents unrouted");
+    }
+    assert_eq!(app.world().resource::<Coro>().worker_count(), 0);
+    assert_eq!(app.world().resource::<CoroStats>().panics, 0);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! [`CoroPlugin`], the [`CoroSystems`] set and the pump system: the thin
 //! Bevy layer over [`Runtime`].
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bevy_app::{App, Plugin, PreUpdate};
 use bevy_ecs::intern::Interned;
@@ -32,8 +32,28 @@ use crate::runtime::{
 /// ```
 #[derive(Debug, Clone)]
 pub struct CoroPlugin {
-    /// Worker threads. Default: available cores − 1, at least 1. Zero is
-    /// rejected when the plugin is built.
+    /// Worker threads. Default: available cores − 1, at least 1 (0 on
+    /// `wasm32`). **0 is the single-threaded mode**, for the web and
+    /// one-core machines: the pump runs the worker tasks on the main thread,
+    /// after the main-thread ones and under the same `main_budget`, and fires
+    /// every timer; no thread is started. On `wasm32` every value means 0.
+    /// See [`RuntimeConfig::workers`](crate::runtime::RuntimeConfig::workers).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_coro::prelude::*;
+    /// # use std::time::Duration;
+    /// let mut app = App::new();
+    /// app.add_plugins(CoroPlugin {
+    ///     workers: 0,
+    ///     main_budget: Some(Duration::from_millis(4)), // for main and worker tasks together
+    ///     ..Default::default()
+    /// });
+    /// let coro = app.world().resource::<Coro>().clone();
+    /// let mut task = coro.spawn::<Worker>(async { 6 * 7 });
+    /// app.update();
+    /// assert_eq!(task.try_take(), Some(Ok(42)));
+    /// ```
     pub workers: usize,
     /// Pin each worker to its own core (with `core_affinity`). Default: `false`.
     pub pin_workers: bool,
@@ -233,7 +253,7 @@ fn pump(world: &mut World) {
     }
     // The budget counts from here: tying tasks to their entities is the
     // pump's work too (on its clocks, though it cannot be cut short).
-    let start = Instant::now();
+    let start = crate::runtime::Instant::now();
     // Entity bindings first: a task whose entity is gone must not run again.
     let mut ties_cpu = CpuSpan::default();
     if handle.shared.has_owned() {

@@ -48,7 +48,7 @@ impl Wake for Unpark {
 /// - On a runtime's main thread, when the future awaits a
 ///   [`Task`](super::Task) of that runtime that only its pump can run (a
 ///   main-thread task, a task hopped to the main thread, or any task in
-///   deterministic mode) and that is not finished: the pump cannot run while
+///   deterministic or single-threaded mode) and that is not finished: the pump cannot run while
 ///   this thread blocks, so the wait would never end. Pump frames instead,
 ///   until [`Task::try_take`](super::Task::try_take) gives the result. (A
 ///   worker task that hops to the main thread only after the wait began is

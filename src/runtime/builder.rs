@@ -59,7 +59,9 @@ impl<'a> TaskBuilder<'a> {
 
     /// Runs the task's worker polls only on workers pinned to these cores
     /// (core ids as `core_affinity` numbers them). Main-thread polls are
-    /// unaffected.
+    /// unaffected. In the single-threaded mode (`workers: 0`, the web) it
+    /// does nothing: the pump runs every worker poll, so a game that names
+    /// cores runs there too.
     ///
     /// # Panics
     ///
@@ -68,6 +70,9 @@ impl<'a> TaskBuilder<'a> {
     /// task could never run, so it is refused here rather than left waiting.
     #[track_caller]
     pub fn cores(mut self, cores: &[usize]) -> Self {
+        if self.handle.shared.is_single_threaded() {
+            return self;
+        }
         let pinned: Vec<usize> = self.handle.shared.workers.cores().flatten().collect();
         assert!(
             !pinned.is_empty(),

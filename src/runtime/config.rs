@@ -13,8 +13,33 @@ use super::timer::Clock;
 /// How to build a [`Runtime`](super::Runtime).
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
-    /// Number of worker threads; at least 1. Default: available cores − 1, at
-    /// least 1 (the main thread has the remaining core).
+    /// Number of worker threads. Default: available cores − 1, at least 1
+    /// (the main thread has the remaining core); 0 on `wasm32`.
+    ///
+    /// **0 is the single-threaded mode**, for the web and one-core machines:
+    /// no thread is started (no worker, no timer thread); the pump runs the
+    /// worker-affinity tasks on the main thread, after the main-thread ones
+    /// (`.on::<Worker>()` is a hop to the back of that queue), under the same
+    /// budget, and fires every timer. A worker task's `yield_now()` resumes
+    /// in the next frame, as a main task's does; `pin_workers`,
+    /// `worker_priority` and core masks (`TaskBuilder::cores`) do nothing.
+    /// Nothing else changes for the tasks, so one game runs in both modes.
+    /// On `wasm32`, where there are no threads to start, every value means 0.
+    ///
+    /// ```
+    /// use bevy_coro::prelude::*;
+    /// use bevy_coro::runtime::{Instant, Runtime, RuntimeConfig};
+    ///
+    /// let runtime = Runtime::new(RuntimeConfig { workers: 0, ..Default::default() }).unwrap();
+    /// assert_eq!(runtime.worker_count(), 0);
+    /// let mut task = runtime.spawn::<Main>(async {
+    ///     // Runs in the pump, after the main-thread tasks ready in that frame.
+    ///     let sum: u64 = async { (1..=1000u64).sum() }.on::<Worker>().await;
+    ///     (sum, std::thread::current().id())
+    /// });
+    /// runtime.pump(Instant::now(), None); // the whole hop, there and back, in one pump
+    /// assert_eq!(task.try_take(), Some(Ok((500_500, std::thread::current().id()))));
+    /// ```
     pub workers: usize,
     /// Pin each worker to its own core with `core_affinity`. Default: `false`.
     pub pin_workers: bool,
@@ -86,16 +111,22 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// Available cores − 1, at least 1.
+/// Whether this platform can start threads: not `wasm32` (the web), where
+/// every runtime is single-threaded.
+pub(crate) const THREADS: bool = cfg!(not(target_arch = "wasm32"));
+
+/// Available cores − 1, at least 1; 0 (single-threaded) where there are no
+/// threads.
 pub(crate) fn default_workers() -> usize {
+    if !THREADS {
+        return 0;
+    }
     thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 /// Why a [`Runtime`](super::Runtime) could not be built.
 #[derive(Debug)]
 pub enum RuntimeError {
-    /// `workers` was 0; worker-affinity tasks would never run.
-    NoWorkers,
     /// The operating system refused to start a worker thread.
     Spawn(io::Error),
 }
@@ -103,10 +134,6 @@ pub enum RuntimeError {
 impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RuntimeError::NoWorkers => f.write_str(
-                "bevy_coro needs at least one worker thread (workers: 0 was given); \
-                 leave `workers` at its default or set it to 1 or more",
-            ),
             RuntimeError::Spawn(error) => {
                 write!(f, "bevy_coro could not start a worker thread: {error}")
             }
@@ -118,7 +145,6 @@ impl std::error::Error for RuntimeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RuntimeError::Spawn(error) => Some(error),
-            RuntimeError::NoWorkers => None,
         }
     }
 }

@@ -5,14 +5,13 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::Instant;
 
-use crate::runtime::Shared;
 use crate::runtime::affinity::Affinity;
 use crate::runtime::diag::stats::RuntimeStats;
 use crate::runtime::task::options::Options;
 use crate::runtime::task::{Task, spawn_local, spawn_send};
 use crate::runtime::tree::CancelHandle;
+use crate::runtime::{Instant, Shared};
 
 /// A handle to a [`Runtime`](super::Runtime): `Clone + Send + Sync`, usable from
 /// systems, from inside tasks and from any thread. In a Bevy app it is the
@@ -102,7 +101,8 @@ impl Handle {
         self.shared.in_flight.get()
     }
 
-    /// Number of worker threads.
+    /// Number of worker threads (0 in the single-threaded mode and in
+    /// deterministic mode, where the pump runs the worker tasks).
     pub fn worker_count(&self) -> usize {
         self.shared.workers.count()
     }
@@ -125,7 +125,7 @@ impl Handle {
         RuntimeStats {
             in_flight: self.in_flight(),
             main_queue: self.shared.main.len(),
-            worker_queue: self.shared.workers.queued(),
+            worker_queue: self.shared.workers.queued() + self.shared.main.worker_len(),
             panics,
             ticks_skipped,
             workers: self.shared.workers.stats(),

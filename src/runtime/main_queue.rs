@@ -1,24 +1,20 @@
 //! The main queue and the pump that drains it once per frame.
 //!
 //! Main-affinity tasks only ever run inside [`MainQueue::pump`], on the thread
-//! that owns the runtime (in Bevy, inside an exclusive system). A task that
-//! wakes itself while the pump polls it (a `yield_now()`, or any foreign
-//! "yield" future) goes to `next_frame` instead of `ready`, so the pump cannot
-//! spin on it: on the main thread, a yield means "resume next frame", as a game
-//! coroutine's `yield` does. Wakes from anywhere else go to `ready` and are
-//! served by the running pump if it is still draining. A task that asked
-//! for a turn in this pump (`context::wait_for_turn`: an interval whose next
-//! tick was already due) wakes itself into the back of `ready` instead, so
+//! that owns the runtime (in Bevy, inside an exclusive system), in the order
+//! [`FrameQueue`] gives them: on the main thread, a yield means "resume next
+//! frame", as a game coroutine's `yield` does. A task that asked for a turn
+//! in this pump (`context::wait_for_turn`: an interval whose next tick was
+//! already due) wakes itself into the back of the ready tasks instead, so
 //! the budget is checked before it runs again.
 //!
-//! Last frame's yielders and the ready tasks take turns (one of each, while
-//! both wait), and the turn carries over to the next pump, so when a budget
-//! cuts a pump short neither kind can starve the other: what the budget left
-//! runs in the next frames.
+//! In the single-threaded mode (`workers: 0`) the pump runs the worker tasks
+//! too, from a queue of their own, once no main task is ready: main tasks
+//! keep their latency, and one budget bounds the whole pump.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
@@ -27,11 +23,12 @@ use crate::runtime::Shared;
 use crate::runtime::diag::cpu_clock::CpuSpan;
 use crate::runtime::diag::deterministic::Deterministic;
 use crate::runtime::diag::report::{CoroError, Stall, StuckTask};
-use crate::runtime::queue::{HIGH_BURST, drain_queue, try_pop};
+use crate::runtime::frame_queue::{FrameQueue, Turn};
+use crate::runtime::queue::drain_queue;
 use crate::runtime::schedule::run;
 use crate::runtime::task::context;
 use crate::runtime::task::header::Header;
-use crate::runtime::task::options::Priority;
+use crate::runtime::timer::clock::{self, Instant};
 use crate::runtime::workers::held_wakes;
 
 /// What one pump did.
@@ -78,41 +75,31 @@ impl PumpReport {
     }
 }
 
-/// Where a pump is in its queues.
-struct Turn {
-    /// Last frame's yielders still to run in this pump.
-    yielded: usize,
-    /// `High` tasks run in a row.
-    high_run: u32,
-}
-
 /// The main-thread side of the scheduler.
 pub(crate) struct MainQueue {
-    /// `High` tasks to poll in this pump, before `ready` ones (but see
-    /// `HIGH_BURST`).
-    high: ConcurrentQueue<Runnable<Header>>,
-    /// Tasks to poll in this pump.
-    ready: ConcurrentQueue<Runnable<Header>>,
-    /// Tasks that yielded during a pump: polled in the next one, taking
-    /// turns with `ready`.
-    next_frame: ConcurrentQueue<Runnable<Header>>,
-    /// Whether the next `Normal` task comes from last frame's yielders (else
-    /// from `ready`). Kept across pumps: a pump cut short by its budget
-    /// resumes the alternation where it stopped. Only the pump touches it.
-    yielder_next: AtomicBool,
+    /// Main-affinity (and `spawn_local`) tasks.
+    main: FrameQueue,
+    /// In the single-threaded mode: worker-affinity tasks, which the pump
+    /// runs after the main ones.
+    workers: Option<FrameQueue>,
     /// `next_frame()` futures waiting for the next pump to start.
     frame_waiters: ConcurrentQueue<Waker>,
     /// Pumps started so far; `next_frame()` compares against it.
     frame: AtomicU64,
 }
 
+/// Where a pump is in its queues.
+struct Turns {
+    main: Turn,
+    workers: Option<Turn>,
+}
+
 impl MainQueue {
-    pub(crate) fn new() -> Self {
+    /// `single_threaded`: the pump runs worker tasks too.
+    pub(crate) fn new(single_threaded: bool) -> Self {
         MainQueue {
-            high: ConcurrentQueue::unbounded(),
-            ready: ConcurrentQueue::unbounded(),
-            next_frame: ConcurrentQueue::unbounded(),
-            yielder_next: AtomicBool::new(true),
+            main: FrameQueue::new(),
+            workers: single_threaded.then(FrameQueue::new),
             frame_waiters: ConcurrentQueue::unbounded(),
             frame: AtomicU64::new(0),
         }
@@ -125,14 +112,13 @@ impl MainQueue {
         runnable: Runnable<Header>,
         yielded: bool,
     ) -> Option<Runnable<Header>> {
-        let queue = if yielded {
-            &self.next_frame
-        } else if runnable.metadata().priority() == Priority::High {
-            &self.high
-        } else {
-            &self.ready
-        };
-        queue.push(runnable).err().map(|error| error.into_inner())
+        self.main.push(runnable, yielded)
+    }
+
+    /// In the single-threaded mode, the queue of worker tasks the pump runs.
+    #[inline]
+    pub(crate) fn worker_tasks(&self) -> Option<&FrameQueue> {
+        self.workers.as_ref()
     }
 
     /// Number of pumps started so far.
@@ -147,7 +133,8 @@ impl MainQueue {
     }
 
     /// Runs main-queue tasks until none is ready or `budget` (counted from
-    /// `now`) is spent. At least one task runs per pump when any is ready, so
+    /// `now`) is spent; in the single-threaded mode, then worker tasks, under
+    /// the same budget. At least one task runs per pump when any is ready, so
     /// a budget too small for one task still makes progress. In deterministic
     /// mode, `deterministic` picks the next task among the ready main and worker tasks.
     /// `cpu` is begun before the first poll.
@@ -170,34 +157,40 @@ impl MainQueue {
             waker.wake();
         }
         let deadline = budget.map(|budget| now + budget);
-        let mut turn = Turn {
-            yielded: self.next_frame.len(),
-            high_run: 0,
+        let mut turns = Turns {
+            main: self.main.turn(),
+            workers: self.workers.as_ref().map(FrameQueue::turn),
         };
         let mut report = PumpReport::default();
         loop {
             // With a budget, the clock read that checks it also starts the
             // next poll's timing.
-            let checked = deadline.map(|deadline| (deadline, Instant::now()));
+            let checked = deadline.map(|deadline| (deadline, clock::now()));
             if report.polled > 0 && checked.is_some_and(|(deadline, at)| at >= deadline) {
-                report.out_of_budget = !self.ready.is_empty()
-                    || !self.high.is_empty()
-                    || turn.yielded > 0
-                    || deterministic.is_some_and(Deterministic::has_ready);
+                report.out_of_budget =
+                    self.has_ready(&turns) || deterministic.is_some_and(Deterministic::has_ready);
                 break;
             }
             let next = match deterministic {
-                None => self.pop(&mut turn),
-                Some(deterministic) => deterministic.pick(|| self.pop(&mut turn)),
+                None => self.pop(&mut turns),
+                Some(deterministic) => deterministic
+                    .pick(|| self.main.pop(&mut turns.main))
+                    .map(|runnable| (runnable, false)),
             };
-            let Some(runnable) = next else {
+            let Some((runnable, worker_task)) = next else {
                 // The deterministic picker stops at its poll cap with tasks
                 // still ready: that is a full frame, not a stall.
                 report.out_of_budget |= deterministic.is_some_and(Deterministic::has_ready);
                 break;
             };
             cpu.begin();
-            run(runnable);
+            if worker_task {
+                // Its hops and yields are routed as a worker's (`schedule`).
+                let _worker = context::enter_worker_in_pump();
+                run(runnable);
+            } else {
+                run(runnable);
+            }
             if let Some((_, started)) = checked {
                 let took = started.elapsed();
                 report.longest_poll = Some(report.longest_poll.map_or(took, |t| t.max(took)));
@@ -210,69 +203,47 @@ impl MainQueue {
         report
     }
 
-    /// The next main task: `High` first, but a waiting `Normal` one after every
-    /// `HIGH_BURST`; among `Normal` ones, last frame's yielders and this
-    /// frame's ready tasks in turn.
-    fn pop(&self, turn: &mut Turn) -> Option<Runnable<Header>> {
-        if turn.high_run < HIGH_BURST {
-            match try_pop(&self.high) {
-                Some(runnable) => {
-                    turn.high_run += 1;
-                    Some(runnable)
-                }
-                None => self.pop_normal(turn),
-            }
-        } else {
-            turn.high_run = 0;
-            self.pop_normal(turn).or_else(|| try_pop(&self.high))
+    /// The next task, and whether it is a worker task: main tasks first.
+    fn pop(&self, turns: &mut Turns) -> Option<(Runnable<Header>, bool)> {
+        if let Some(runnable) = self.main.pop(&mut turns.main) {
+            return Some((runnable, false));
         }
+        let (queue, turn) = self.workers.as_ref().zip(turns.workers.as_mut())?;
+        queue.pop(turn).map(|runnable| (runnable, true))
     }
 
-    /// A yielder or a ready task, whichever's turn it is (the other if that
-    /// queue is empty). Serving yielders first every frame would let a frame
-    /// full of per-frame coroutines keep every other task waiting for good.
-    fn pop_normal(&self, turn: &mut Turn) -> Option<Runnable<Header>> {
-        let (runnable, was_yielder) = if self.yielder_next.load(Ordering::Relaxed) {
-            match self.pop_yielder(turn) {
-                Some(runnable) => (runnable, true),
-                None => (try_pop(&self.ready)?, false),
-            }
-        } else {
-            match try_pop(&self.ready) {
-                Some(runnable) => (runnable, false),
-                None => (self.pop_yielder(turn)?, true),
-            }
-        };
-        self.yielder_next.store(!was_yielder, Ordering::Relaxed);
-        Some(runnable)
-    }
-
-    /// One of last frame's yielders, if this pump has not served them all
-    /// (those yielding during this pump wait for the next).
-    fn pop_yielder(&self, turn: &mut Turn) -> Option<Runnable<Header>> {
-        if turn.yielded == 0 {
-            return None;
-        }
-        turn.yielded -= 1;
-        try_pop(&self.next_frame)
+    /// Whether tasks wait that this pump would still run.
+    fn has_ready(&self, turns: &Turns) -> bool {
+        self.main.has_ready(&turns.main)
+            || self
+                .workers
+                .as_ref()
+                .zip(turns.workers.as_ref())
+                .is_some_and(|(queue, turn)| queue.has_ready(turn))
     }
 
     /// Whether tasks wait for the next frame (yielders or `next_frame()`).
     pub(crate) fn waits_for_next_frame(&self) -> bool {
-        !self.next_frame.is_empty() || !self.frame_waiters.is_empty()
+        self.main.has_yielders() || !self.frame_waiters.is_empty()
     }
 
     /// Refuses further pushes, hands every queued task to `dispose` and drops
     /// the waiters.
     pub(crate) fn close(&self, mut dispose: impl FnMut(Runnable<Header>)) {
-        drain_queue(&self.high, &mut dispose);
-        drain_queue(&self.ready, &mut dispose);
-        drain_queue(&self.next_frame, &mut dispose);
+        self.main.close(&mut dispose);
+        if let Some(workers) = &self.workers {
+            workers.close(&mut dispose);
+        }
         drain_queue(&self.frame_waiters, drop);
     }
 
     /// Number of tasks waiting to run on the main thread.
     pub(crate) fn len(&self) -> usize {
-        self.high.len() + self.ready.len() + self.next_frame.len()
+        self.main.len()
+    }
+
+    /// In the single-threaded mode, the worker tasks waiting for the pump.
+    pub(crate) fn worker_len(&self) -> usize {
+        self.workers.as_ref().map_or(0, FrameQueue::len)
     }
 }

@@ -30,6 +30,7 @@ mod block;
 mod builder;
 mod config;
 pub(crate) mod diag;
+mod frame_queue;
 mod graveyard;
 mod handle;
 mod main_queue;
@@ -47,7 +48,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
@@ -65,8 +66,8 @@ pub(crate) use task::context::{current_task_in_pump, with_current_task};
 pub use task::options::Priority;
 pub use task::{SharedTask, Task, TaskError};
 pub use timer::{
-    After, Clock, Elapsed, Every, ManualClock, MissedTick, Sleep, Timeout, TimerHandle, sleep,
-    sleep_until, timeout,
+    After, Clock, Elapsed, Every, Instant, ManualClock, MissedTick, Sleep, Timeout, TimerHandle,
+    sleep, sleep_until, timeout,
 };
 pub use tree::{
     CancelHandle, Join, Joining, Race, Racing, TaskGroup, TryJoin, Winner, join, join_all, race,
@@ -212,6 +213,12 @@ impl Shared {
         self.pumping.load(Ordering::Relaxed)
     }
 
+    /// Whether the pump runs the worker tasks too: no worker threads
+    /// (`workers: 0`, or a platform without threads).
+    pub(crate) fn is_single_threaded(&self) -> bool {
+        self.main.worker_tasks().is_some()
+    }
+
     /// Whether shutdown has begun.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
@@ -298,11 +305,19 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Starts a runtime with `config.workers` worker threads. The calling thread
-    /// becomes its main thread.
+    /// Starts a runtime with `config.workers` worker threads (none: the
+    /// single-threaded mode, see [`RuntimeConfig::workers`]). The calling
+    /// thread becomes its main thread.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let single_threaded =
+            config.mode == Mode::Threaded && (config.workers == 0 || !config::THREADS);
         let (workers, clock, deterministic) = match config.mode {
-            Mode::Threaded if config.workers == 0 => return Err(RuntimeError::NoWorkers),
+            // The pump runs the worker tasks: no threads to start.
+            Mode::Threaded if single_threaded => (
+                Workers::new(0, false, WorkerPriority::Normal),
+                config.clock,
+                None,
+            ),
             Mode::Threaded => (
                 Workers::new(config.workers, config.pin_workers, config.worker_priority),
                 config.clock,
@@ -324,7 +339,7 @@ impl Runtime {
             }
         };
         let shared = Arc::new(Shared {
-            main: MainQueue::new(),
+            main: MainQueue::new(single_threaded),
             workers,
             parked: ParkedTasks::new(),
             timers: Timers::new(clock),
@@ -341,7 +356,8 @@ impl Runtime {
             main_thread: thread::current().id(),
         });
         let started = Workers::start(&shared, config.worker_wrapper).and_then(|workers| {
-            // No timer thread in deterministic mode: the clock is manual.
+            // No timer thread in deterministic mode (the clock is manual) nor
+            // in the single-threaded mode (the pump fires the timers).
             let timer = Timers::start(&shared)?;
             Ok(Threads { workers, timer })
         });

@@ -1,7 +1,8 @@
 //! Routing: where a woken task goes. async-task calls [`schedule`] every
 //! time a task is woken; it reads the task's header and pushes the task onto
-//! the queue of the side it runs on now (the main queue, the workers', or
-//! the deterministic picker's). A hop is only a header write and a wake: the
+//! the queue of the side it runs on now (the main queue, the workers', the
+//! pump's worker queue in the single-threaded mode, or the deterministic
+//! picker's). A hop is only a header write and a wake: the
 //! routing here does the rest. [`run`] polls what a queue gives back.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -36,14 +37,19 @@ fn route(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
     let header = runnable.metadata();
     // A local task goes to the main queue whatever its header says: its
     // future must never be polled anywhere else.
+    // Woken in its own poll, in the pump: a yield, unless the task changed
+    // sides (a hop, in the single-threaded mode, where both are the pump).
+    let in_pump = info.woken_while_running && context::is_pumping(this);
     let rejected = if header.affinity() == Side::Main || header.is_local() {
         // A self-wake in the pump waits for the next frame, unless the task
         // asked for a turn in this one (an interval catching up).
-        let yielded =
-            info.woken_while_running && context::is_pumping(this) && !context::takes_turn(header);
+        let yielded = in_pump && !context::is_worker_in_pump() && !context::takes_turn(header);
         this.main.push(runnable, yielded)
     } else if let Some(deterministic) = &this.deterministic {
         deterministic.push(runnable)
+    } else if let Some(worker_tasks) = this.main.worker_tasks() {
+        // The single-threaded mode: the pump runs worker tasks too.
+        worker_tasks.push(runnable, in_pump && context::is_worker_in_pump())
     } else {
         this.workers.push(this, runnable)
     };

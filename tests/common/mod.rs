@@ -23,6 +23,43 @@ pub fn app(workers: usize) -> App {
     app
 }
 
+/// Runs a behaviour test in both ways worker tasks can run: as
+/// `NAME::threaded`, with the given number of worker threads, and as
+/// `NAME::single_threaded`, with none (`workers: 0`: the pump runs them on
+/// the main thread). The body gets the count as `workers`; build the App or
+/// runtime with it (`app(workers)`, `manual_runtime_with(workers)`).
+///
+/// ```ignore
+/// in_each_mode! {
+///     fn a_hop_works(workers = 2) {
+///         let mut app = app(workers);
+///         ..
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! in_each_mode {
+    ($($(#[$attr:meta])* fn $name:ident($workers:ident = $threads:literal) $body:block)*) => {$(
+        $(#[$attr])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn threaded() {
+                run($threads);
+            }
+
+            #[test]
+            fn single_threaded() {
+                run(0);
+            }
+
+            fn run($workers: usize) $body
+        }
+    )*};
+}
+
 /// The App's `Coro` handle.
 pub fn coro(app: &App) -> Coro {
     app.world().resource::<Coro>().clone()
@@ -185,10 +222,18 @@ pub fn describe(coro: &bevy_coro::runtime::Handle) -> String {
 
 /// A runtime on 2 workers with a manual clock, and that clock.
 pub fn manual_runtime() -> (bevy_coro::runtime::Runtime, bevy_coro::runtime::ManualClock) {
+    manual_runtime_with(2)
+}
+
+/// A runtime on `workers` workers (0: single-threaded) with a manual clock,
+/// and that clock.
+pub fn manual_runtime_with(
+    workers: usize,
+) -> (bevy_coro::runtime::Runtime, bevy_coro::runtime::ManualClock) {
     use bevy_coro::runtime::{Clock, ManualClock, Runtime, RuntimeConfig};
     let clock = ManualClock::new();
     let runtime = Runtime::new(RuntimeConfig {
-        workers: 2,
+        workers,
         clock: Clock::Manual(clock.clone()),
         ..Default::default()
     })

@@ -38,7 +38,8 @@ pub struct RuntimeStats {
     pub in_flight: usize,
     /// Tasks waiting for the main thread (this pump or the next).
     pub main_queue: usize,
-    /// Tasks waiting for a worker: the injector and every local queue.
+    /// Tasks waiting for a worker: the injector and every local queue (in the
+    /// single-threaded mode, the worker tasks waiting for the pump).
     pub worker_queue: usize,
     /// Task polls and timer runs that panicked, since the start.
     pub panics: u64,

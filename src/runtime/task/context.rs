@@ -22,6 +22,8 @@ thread_local! {
     static WORKER_INDEX: Cell<usize> = const { Cell::new(0) };
     /// The runtime whose pump is running on this thread, or null.
     static PUMPING: Cell<*const Shared> = const { Cell::new(ptr::null()) };
+    /// Whether that pump is polling a worker task (the single-threaded mode).
+    static WORKER_IN_PUMP: Cell<bool> = const { Cell::new(false) };
     /// The main task that asked, during its poll, to wait for its turn in
     /// this pump rather than the next frame (see [`wait_for_turn`]), or null.
     static TURN: Cell<*const Header> = const { Cell::new(ptr::null()) };
@@ -79,17 +81,41 @@ pub(crate) fn worker_index(shared: &Shared) -> Option<usize> {
 }
 
 /// Restores the previous pump marker when dropped.
-pub(crate) struct PumpGuard(*const Shared);
+pub(crate) struct PumpGuard(*const Shared, bool);
 
 impl Drop for PumpGuard {
     fn drop(&mut self) {
         PUMPING.set(self.0);
+        WORKER_IN_PUMP.set(self.1);
     }
 }
 
 /// Marks this thread as running `shared`'s pump until the guard drops.
 pub(crate) fn enter_pump(shared: &Shared) -> PumpGuard {
-    PumpGuard(PUMPING.replace(shared))
+    // A pump nested in a worker task's poll polls its own tasks as main ones.
+    PumpGuard(PUMPING.replace(shared), WORKER_IN_PUMP.replace(false))
+}
+
+/// Restores the previous worker-in-pump marker when dropped.
+pub(crate) struct WorkerInPumpGuard(bool);
+
+impl Drop for WorkerInPumpGuard {
+    fn drop(&mut self) {
+        WORKER_IN_PUMP.set(self.0);
+    }
+}
+
+/// Marks the pump as polling a worker task (the single-threaded mode) until
+/// the guard drops: the poll runs on the worker side, so a hop to the main
+/// thread is a hop, and a self-wake with worker affinity is a yield.
+pub(crate) fn enter_worker_in_pump() -> WorkerInPumpGuard {
+    WorkerInPumpGuard(WORKER_IN_PUMP.replace(true))
+}
+
+/// Whether the pump running on this thread polls a worker task now.
+#[inline]
+pub(crate) fn is_worker_in_pump() -> bool {
+    WORKER_IN_PUMP.get()
 }
 
 /// Whether this thread is inside `shared`'s pump right now.
@@ -99,10 +125,16 @@ pub(crate) fn is_pumping(shared: &Shared) -> bool {
 }
 
 /// Which side of `shared` this thread is running: [`Side::Main`] inside its
-/// pump, [`Side::Worker`] on one of its workers, `None` elsewhere.
+/// pump (but [`Side::Worker`] while it polls a worker task, in the
+/// single-threaded mode), [`Side::Worker`] on one of its workers, `None`
+/// elsewhere.
 pub(crate) fn side(shared: &Shared) -> Option<Side> {
     if is_pumping(shared) {
-        Some(Side::Main)
+        Some(if is_worker_in_pump() {
+            Side::Worker
+        } else {
+            Side::Main
+        })
     } else if worker_index(shared).is_some() {
         Some(Side::Worker)
     } else {

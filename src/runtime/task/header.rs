@@ -191,9 +191,12 @@ impl Header {
 
     /// Whether only the pump can run the task now: a main-thread task (or
     /// one hopped to the main thread), a `spawn_local` one, or any task in
-    /// deterministic mode.
+    /// deterministic or single-threaded mode.
     pub(crate) fn only_the_pump_runs_it(&self) -> bool {
-        self.affinity() == Side::Main || self.is_local() || self.shared.deterministic.is_some()
+        self.affinity() == Side::Main
+            || self.is_local()
+            || self.shared.deterministic.is_some()
+            || self.shared.is_single_threaded()
     }
 
     /// Whether the task was spawned with `spawn_local`.

@@ -272,8 +272,9 @@ impl<T> Future for Task<T> {
                         && std::thread::current().id() == target.shared.main_thread),
                     "bevy_coro: `block_on` (or `Task::block()`) on the main thread would wait forever \
                      for a task that runs in the pump (a main-thread task, or any task in \
-                     deterministic mode): the pump cannot run while this thread blocks; pump \
-                     frames until `Task::try_take` gives the result, or await the task in a task"
+                     deterministic or single-threaded mode, `workers: 0`): the pump cannot run \
+                     while this thread blocks; pump frames until `Task::try_take` gives the \
+                     result, or await the task in a task"
                 );
                 Poll::Pending
             }

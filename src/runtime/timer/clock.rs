@@ -1,9 +1,22 @@
 //! Where timers read the time: the real monotonic clock, or a clock advanced
-//! by hand (tests, replays, and Bevy's `Time<Virtual>`).
+//! by hand (tests, replays, and Bevy's `Time<Virtual>`). The real clock is
+//! read by [`now`] alone, the one place the scheduler asks the system for
+//! the time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// The scheduler's instants: `std::time::Instant` natively; on the web
+/// (`wasm32` with `bevy_platform`'s `web` feature, which Bevy's `web`
+/// feature turns on), a web-safe one, as `std`'s panics there.
+pub use bevy_platform::time::Instant;
+
+/// The time now, on the real monotonic clock.
+#[inline]
+pub(crate) fn now() -> Instant {
+    Instant::now()
+}
 
 /// The latest time a clock can show, in nanoseconds: one before `u64::MAX`, so
 /// a deadline of `u64::MAX` (what `Duration::MAX` comes to) is never reached.

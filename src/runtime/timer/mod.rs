@@ -11,7 +11,7 @@
 //! exact time and files itself again for the next tick if so. It never
 //! completes early.
 
-mod clock;
+pub(crate) mod clock;
 mod every;
 mod handle;
 mod runs;
@@ -22,11 +22,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use event_listener::{Event, Listener, listener};
 
-pub use clock::{Clock, ManualClock};
+pub use clock::{Clock, Instant, ManualClock};
 pub use every::{After, Every};
 pub use handle::TimerHandle;
 pub use runs::MissedTick;
@@ -60,7 +60,7 @@ impl Timers {
         Timers {
             wheel: Mutex::new(Wheel::new()),
             clock,
-            epoch: Instant::now(),
+            epoch: clock::now(),
             next_due: AtomicU64::new(NONE_DUE),
             event: Event::new(),
             stopping: AtomicBool::new(false),
@@ -76,7 +76,7 @@ impl Timers {
     /// Nanoseconds since the clock started.
     pub(crate) fn now(&self) -> u64 {
         let elapsed = match &self.clock {
-            Clock::Real => self.epoch.elapsed(),
+            Clock::Real => clock::now().saturating_duration_since(self.epoch),
             Clock::Manual(clock) => clock.elapsed(),
         };
         u64::try_from(elapsed.as_nanos()).map_or(clock::END_OF_TIME, |n| n.min(clock::END_OF_TIME))
@@ -173,9 +173,11 @@ impl Timers {
         fired
     }
 
-    /// Starts the timer thread (real clock only).
+    /// Starts the timer thread (real clock with worker threads only).
     pub(crate) fn start(shared: &Arc<Shared>) -> std::io::Result<Option<JoinHandle<()>>> {
-        if !matches!(shared.timers.clock, Clock::Real) {
+        // The single-threaded mode has no thread to spare: its pump fires
+        // the timers, worker ones included.
+        if !matches!(shared.timers.clock, Clock::Real) || shared.is_single_threaded() {
             return Ok(None);
         }
         let shared = shared.clone();
@@ -198,10 +200,13 @@ impl Timers {
             let due = self.next_due.load(Ordering::Acquire);
             if due == NONE_DUE {
                 listener.wait();
-            } else if due > self.now() / TICK_NANOS {
-                listener.wait_deadline(
-                    self.epoch + Duration::from_nanos(due.saturating_mul(TICK_NANOS)),
-                );
+            } else {
+                // A timeout, not a deadline: the clock's `Instant` may not be
+                // the one `event-listener` waits for (on the web).
+                let wait = due.saturating_mul(TICK_NANOS).saturating_sub(self.now());
+                if wait > 0 {
+                    listener.wait_timeout(Duration::from_nanos(wait));
+                }
             }
         }
     }

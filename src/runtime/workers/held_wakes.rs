@@ -26,9 +26,9 @@
 
 use std::cell::Cell;
 use std::ptr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::runtime::Shared;
+use crate::runtime::{Instant, Shared};
 
 /// The longest a wake is held.
 pub(crate) const HOLD_AT_MOST: Duration = Duration::from_millis(1);

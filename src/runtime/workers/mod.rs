@@ -26,13 +26,13 @@ use std::thread::{self, JoinHandle};
 
 use async_task::Runnable;
 use concurrent_queue::{ConcurrentQueue, PushError};
-use core_affinity::CoreId;
 
 mod counters;
 mod find;
 pub(crate) mod held_wakes;
 pub(crate) mod os_priority;
 mod park;
+mod pin;
 mod rescue;
 
 use crate::runtime::queue::{drain_queue, move_some};
@@ -58,7 +58,7 @@ pub(super) struct Local {
     /// Tasks whose core mask picked this worker; never stolen.
     pub(super) pinned: ConcurrentQueue<Runnable<Header>>,
     /// The core this worker is pinned to, if pinning is on.
-    core: Option<CoreId>,
+    core: Option<usize>,
     /// What this worker did; written by this worker only.
     pub(super) counters: WorkerCounters,
     /// Where the kernel counts this worker's time on a CPU (background
@@ -87,11 +87,7 @@ impl Workers {
     /// Workers to start; with `pin`, worker `i` is pinned to a core of its own
     /// (the first core is left to the main thread while there are enough).
     pub(crate) fn new(count: usize, pin: bool, priority: WorkerPriority) -> Self {
-        let cores = if pin {
-            core_affinity::get_core_ids().unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        let cores = if pin { pin::core_ids() } else { Vec::new() };
         Workers {
             high: ConcurrentQueue::unbounded(),
             injector: ConcurrentQueue::unbounded(),
@@ -120,9 +116,7 @@ impl Workers {
 
     /// The core each worker is pinned to (`None`: not pinned).
     pub(crate) fn cores(&self) -> impl Iterator<Item = Option<usize>> + '_ {
-        self.locals
-            .iter()
-            .map(|local| local.core.map(|core| core.id))
+        self.locals.iter().map(|local| local.core)
     }
 
     /// Tasks waiting for a worker, in every queue.
@@ -257,7 +251,7 @@ impl Workers {
             .filter(|local| {
                 local
                     .core
-                    .is_some_and(|core| core.id < 64 && mask & (1 << core.id) != 0)
+                    .is_some_and(|core| core < 64 && mask & (1 << core) != 0)
             })
             .min_by_key(|local| local.pinned.len())
             .expect("core masks are checked at spawn")
@@ -278,7 +272,7 @@ impl Workers {
                     .name(format!("bevy_coro worker {index}"))
                     .spawn(move || {
                         if let Some(core) = core {
-                            core_affinity::set_for_current(core);
+                            pin::pin_this_thread(core);
                         }
                         shared.workers.set_priority(index);
                         run_wrapped(wrapper, || shared.workers.run(&shared, index));
