@@ -20,9 +20,10 @@
 //!   milliseconds does not start it; being kept off the CPU for tens does.
 //!   So does a worker blocked in a system call, or asleep, while work waits.
 //!   It competes with the frame's threads only while it rescues, and starts
-//!   no poll while the pump runs: a rescued poll (a pathfinding search of
-//!   milliseconds) would take the main thread's core in the middle of its
-//!   budget.
+//!   no poll while the pump runs, for up to half a look: a rescued poll (a
+//!   pathfinding search of milliseconds) would take the main thread's core
+//!   in the middle of its budget. A pump that runs longer is blocked inside
+//!   a task, and the rescue goes ahead.
 //!
 //! It looks every [`CHECK`] while work waits, and backs off to
 //! [`IDLE_CHECK`] when none does, so an idle pool wakes it 10 times a second.
@@ -182,10 +183,19 @@ impl Workers {
     /// left, `stop` is called, or `time` has passed. While `pump_running`
     /// says the pump runs, it starts none: at normal priority, a rescued
     /// poll would take the main thread's core in the middle of its budget.
+    /// A pump still running after half of `time` is blocked inside a task
+    /// (or far over its budget): the rescue goes ahead. Meanwhile it wakes
+    /// the workers once, in case what they miss is a wake the pump holds.
     pub(crate) fn rescue(&self, time: Duration, pump_running: impl Fn() -> bool) {
-        let until = Instant::now() + time;
+        let start = Instant::now();
+        let until = start + time;
+        let mut woken = false;
         while !self.is_stopping() && Instant::now() < until {
-            if pump_running() {
+            if pump_running() && start.elapsed() < time / 2 {
+                if !woken {
+                    self.wake(usize::MAX);
+                    woken = true;
+                }
                 // Looks again shortly: the pump keeps to its budget.
                 thread::sleep(PUMP_WAIT);
                 continue;
