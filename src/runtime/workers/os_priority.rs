@@ -46,7 +46,9 @@ pub enum WorkerPriority {
     /// the time: kept off the CPU, or blocked in a system call (counted in
     /// [`WorkerStats::rescued`](crate::runtime::WorkerStats::rescued)). It runs
     /// inside the same [`worker_wrapper`](crate::runtime::RuntimeConfig::worker_wrapper)
-    /// as the workers. Tasks given cores (`.cores(..)`) are not rescued: only
+    /// as the workers, and starts no poll while the pump runs (for up to
+    /// 5 ms: a pump running longer is blocked inside a task), so as not to
+    /// take the main thread's core in the middle of its budget. Tasks given cores (`.cores(..)`) are not rescued: only
     /// the worker pinned there may run them.
     ///
     /// Threads that a worker task starts (a `std::thread::spawn`, the
