@@ -34,6 +34,7 @@ mod frame_queue;
 mod graveyard;
 mod handle;
 mod main_queue;
+mod pump;
 mod queue;
 mod schedule;
 mod sync;
@@ -82,7 +83,6 @@ pub use workers::os_priority::WorkerPriority;
 pub(crate) use workers::os_priority::restore_this_thread;
 pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
-use diag::cpu_clock::CpuSpan;
 use diag::deterministic::Deterministic;
 use diag::stats::Counters;
 use diag::wait_graph::WaitGraph;
@@ -149,68 +149,9 @@ impl Shared {
         runnable.metadata().is_local() && thread::current().id() != self.main_thread
     }
 
-    /// Runs one pump on the main thread: fires due timers, then runs the main
-    /// queue.
-    pub(crate) fn pump(&self, now: Instant, budget: Option<Duration>) -> PumpReport {
-        assert!(
-            thread::current().id() == self.main_thread,
-            "bevy_coro: the runtime must be pumped on the thread that created it \
-             (main-thread tasks, including `spawn_local` ones, live there)"
-        );
-        // Timers, task polls and drops, held wakes: all scheduler work.
-        let _working = task::context::enter_scheduler_work();
-        let _pumping = Pumping::enter(&self.pumping);
-        #[cfg(feature = "trace")]
-        let span = tracing::info_span!(target: "bevy_coro", "pump").entered();
-        if let Some(deterministic) = &self.deterministic {
-            deterministic.step_clock();
-        }
-        // The thread's CPU clock, from the first timer fired or task polled
-        // to the end (an empty pump reads no clock).
-        let mut cpu = CpuSpan::default();
-        let timers_fired = self.timers.fire_due_with(|| cpu.begin());
-        let mut report = {
-            // Wakes of workers held during the pump are given at its end,
-            // also if it unwinds.
-            let _release = ReleaseWakes(self);
-            PumpReport {
-                timers_fired,
-                ..self
-                    .main
-                    .pump(self, now, budget, self.deterministic.as_ref(), &mut cpu)
-            }
-        };
-        report.cpu_time = cpu.end();
-        if let Some(wait_graph) = &self.wait_graph {
-            if self.deterministic.is_some()
-                && !report.out_of_budget
-                && self.timers.pending() == 0
-                && !self.main.waits_for_next_frame()
-            {
-                report.stall = wait_graph.stall();
-            }
-            if let Some(frames) = self.report_stuck_after {
-                report.stuck = wait_graph.stuck(self.main.frame(), frames);
-            }
-        }
-        #[cfg(feature = "trace")]
-        {
-            drop(span);
-            // tracing-tracy turns this field into a Tracy frame mark.
-            tracing::info!(tracy.frame_mark = true);
-        }
-        report
-    }
-
     /// Whether tasks spawned with an owner wait to be tied to it.
     pub(crate) fn has_owned(&self) -> bool {
         !self.owned.is_empty()
-    }
-
-    /// Whether the pump is running now (on the main thread; a hint, read
-    /// from other threads without ordering).
-    pub(crate) fn is_pump_running(&self) -> bool {
-        self.pumping.load(Ordering::Relaxed)
     }
 
     /// Whether the pump runs the worker tasks too: no worker threads
@@ -257,31 +198,6 @@ impl Shared {
         self.timers.stop(threads.timer);
         // Last burial; a foreign wake after it buries for itself.
         self.graveyard.seal(|runnable| self.keeps(runnable));
-    }
-}
-
-/// Marks the pump as running while it lives (also if the pump unwinds).
-struct Pumping<'a>(&'a AtomicBool);
-
-impl<'a> Pumping<'a> {
-    fn enter(flag: &'a AtomicBool) -> Self {
-        flag.store(true, Ordering::Relaxed);
-        Pumping(flag)
-    }
-}
-
-impl Drop for Pumping<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Relaxed);
-    }
-}
-
-/// Gives the worker wakes the pump held back (see `held_wakes`) when dropped.
-struct ReleaseWakes<'a>(&'a Shared);
-
-impl Drop for ReleaseWakes<'_> {
-    fn drop(&mut self) {
-        self.0.workers.wake(workers::held_wakes::release(self.0));
     }
 }
 
