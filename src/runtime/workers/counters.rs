@@ -62,7 +62,9 @@ pub struct WorkerStats {
     /// of them took it for two looks in a row: a wake the pump held while a
     /// `with_world` closure blocked (see
     /// [`WorkerPriority::Normal`](crate::runtime::WorkerPriority::Normal)).
-    /// 0 in a healthy game.
+    /// 0 in a healthy game, but for polls longer than 20 ms while work
+    /// waits (counted too: the wake then finds no worker asleep, and costs
+    /// nothing).
     pub rescue_wakes: u64,
     /// Workers the operating system runs at background priority (0 unless
     /// [`WorkerPriority::Background`](crate::runtime::WorkerPriority::Background) was
