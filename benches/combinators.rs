@@ -15,13 +15,13 @@
 
 mod common;
 
-use common::ExecutorThreads;
+use common::Peer;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use bevy_coro::prelude::*;
-use bevy_coro::runtime::{Runtime, RuntimeConfig, block_on};
+use bevy_coro::runtime::block_on;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_lite::future::{or, zip};
 
@@ -31,39 +31,8 @@ const ROUNDS: u64 = 100;
 
 type Boxed = Pin<Box<dyn Future<Output = u64> + Send>>;
 
-/// The peers, each running one `Send` future to its end on 2 threads.
-enum Peer {
-    Coro(Runtime),
-    Tokio(tokio::runtime::Runtime),
-    AsyncExecutor(ExecutorThreads),
-    BevyTasks(bevy_tasks::TaskPool),
-}
-
+/// The peers (`common::Peer`), each running one `Send` future to its end.
 impl Peer {
-    fn all() -> Vec<(&'static str, Peer)> {
-        let coro = Runtime::new(RuntimeConfig {
-            workers: THREADS,
-            ..Default::default()
-        })
-        .unwrap();
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(THREADS)
-            .build()
-            .unwrap();
-        let pool = bevy_tasks::TaskPoolBuilder::new()
-            .num_threads(THREADS)
-            .build();
-        vec![
-            ("coro", Peer::Coro(coro)),
-            ("tokio", Peer::Tokio(tokio)),
-            (
-                "async-executor",
-                Peer::AsyncExecutor(ExecutorThreads::start(THREADS)),
-            ),
-            ("bevy_tasks", Peer::BevyTasks(pool)),
-        ]
-    }
-
     /// Runs `future` as a task on the peer's threads; waits for it.
     fn run(&self, future: impl Future<Output = u64> + Send + 'static) -> u64 {
         match self {
@@ -115,7 +84,7 @@ async fn tokio_spawned_race(branch: fn() -> Boxed) -> u64 {
 fn race_group(c: &mut Criterion) {
     let mut group = c.benchmark_group("race");
     group.throughput(Throughput::Elements(ROUNDS));
-    for (name, peer) in Peer::all() {
+    for (name, peer) in Peer::all(THREADS) {
         let branch = peer.branch();
         if let Peer::Coro(_) = peer {
             group.bench_function("coro/race", |b| {
@@ -163,7 +132,7 @@ fn race_group(c: &mut Criterion) {
 fn join_group(c: &mut Criterion) {
     let mut group = c.benchmark_group("join");
     group.throughput(Throughput::Elements(ROUNDS));
-    for (name, peer) in Peer::all() {
+    for (name, peer) in Peer::all(THREADS) {
         let branch = peer.branch();
         if let Peer::Coro(_) = peer {
             group.bench_function("coro/join", |b| {

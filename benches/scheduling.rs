@@ -23,7 +23,7 @@
 
 mod common;
 
-use common::ExecutorThreads;
+use common::Peer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -66,39 +66,8 @@ impl Finish {
     }
 }
 
-/// The peers, each able to spawn a detached `Send` task on 2 threads.
-enum Peer {
-    Coro(Runtime),
-    Tokio(tokio::runtime::Runtime),
-    AsyncExecutor(ExecutorThreads),
-    BevyTasks(bevy_tasks::TaskPool),
-}
-
+/// The peers (`common::Peer`), each able to spawn a detached `Send` task.
 impl Peer {
-    fn all() -> Vec<(&'static str, Peer)> {
-        let coro = Runtime::new(RuntimeConfig {
-            workers: THREADS,
-            ..Default::default()
-        })
-        .unwrap();
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(THREADS)
-            .build()
-            .unwrap();
-        let pool = bevy_tasks::TaskPoolBuilder::new()
-            .num_threads(THREADS)
-            .build();
-        vec![
-            ("bevy_coro", Peer::Coro(coro)),
-            ("tokio", Peer::Tokio(tokio)),
-            (
-                "async-executor",
-                Peer::AsyncExecutor(ExecutorThreads::start(THREADS)),
-            ),
-            ("bevy_tasks", Peer::BevyTasks(pool)),
-        ]
-    }
-
     fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
         match self {
             Peer::Coro(runtime) => runtime.spawn::<Worker>(future).detach(),
@@ -119,7 +88,7 @@ fn yielder(peer: &Peer) -> fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + S
 }
 
 fn spawn(c: &mut Criterion) {
-    let peers = Peer::all();
+    let peers = Peer::all(THREADS);
     let mut group = c.benchmark_group("spawn");
     for n in [1_000usize, 100_000] {
         group.throughput(Throughput::Elements(n as u64));
@@ -167,7 +136,7 @@ fn spawn(c: &mut Criterion) {
 }
 
 fn yields(c: &mut Criterion) {
-    let peers = Peer::all();
+    let peers = Peer::all(THREADS);
     let mut group = c.benchmark_group("yield");
     for (tasks, rounds) in [(100usize, 100usize), (1_000, 1_000)] {
         group.throughput(Throughput::Elements((tasks * rounds) as u64));

@@ -3,6 +3,46 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use bevy_coro::runtime::{Runtime, RuntimeConfig};
+
+/// The peers, each on `threads` threads of its own: bevy_coro, tokio,
+/// async-executor and bevy_tasks. Each benchmark adds what it asks of them.
+#[allow(dead_code)] // not every benchmark binary sets the peers side by side
+pub enum Peer {
+    Coro(Runtime),
+    Tokio(tokio::runtime::Runtime),
+    AsyncExecutor(ExecutorThreads),
+    BevyTasks(bevy_tasks::TaskPool),
+}
+
+#[allow(dead_code)]
+impl Peer {
+    /// Every peer, named as its benchmark IDs name it.
+    pub fn all(threads: usize) -> Vec<(&'static str, Peer)> {
+        let coro = Runtime::new(RuntimeConfig {
+            workers: threads,
+            ..Default::default()
+        })
+        .unwrap();
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .build()
+            .unwrap();
+        let pool = bevy_tasks::TaskPoolBuilder::new()
+            .num_threads(threads)
+            .build();
+        vec![
+            ("bevy_coro", Peer::Coro(coro)),
+            ("tokio", Peer::Tokio(tokio)),
+            (
+                "async-executor",
+                Peer::AsyncExecutor(ExecutorThreads::start(threads)),
+            ),
+            ("bevy_tasks", Peer::BevyTasks(pool)),
+        ]
+    }
+}
+
 /// async-executor run the way its users run it: an `Executor` driven by
 /// threads of its own. Dropping it stops and joins the threads.
 pub struct ExecutorThreads {
