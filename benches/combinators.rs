@@ -87,7 +87,7 @@ fn race_group(c: &mut Criterion) {
     for (name, peer) in Peer::all(THREADS) {
         let branch = peer.branch();
         if let Peer::Coro(_) = peer {
-            group.bench_function("coro/race", |b| {
+            group.bench_function(format!("{name}/race"), |b| {
                 b.iter(|| {
                     peer.run(async move {
                         let mut sum = 0;
@@ -135,7 +135,7 @@ fn join_group(c: &mut Criterion) {
     for (name, peer) in Peer::all(THREADS) {
         let branch = peer.branch();
         if let Peer::Coro(_) = peer {
-            group.bench_function("coro/join", |b| {
+            group.bench_function(format!("{name}/join"), |b| {
                 b.iter(|| {
                     peer.run(async move {
                         let mut sum = 0;
