@@ -405,3 +405,47 @@ fn a_real_clock_interval_ticks_between_frames() {
     wait_until("five worker ticks", || runs.load(Ordering::SeqCst) >= 5);
     drop(token);
 }
+
+/// A worker interval on a manual clock, the clock moved the moment each run
+/// is seen: the move (and the pump's firing of that tick) lands now and then
+/// between the worker's read of the clock and its filing of the next tick.
+/// The filing must not go to a tick the clock never reaches (a CI run once
+/// hung so in `faults.rs`).
+#[test]
+fn a_clock_moved_while_a_worker_files_its_next_tick_does_not_lose_it() {
+    const RUNS: u64 = 20_000;
+    const P: Duration = Duration::from_millis(1);
+    let (runtime, clock) = manual_runtime();
+    let _hogs = Hogs::start();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let ticks = {
+        let seen = seen.clone();
+        runtime.every(P).on::<Worker>().run(move || {
+            let seen = seen.clone();
+            async move {
+                seen.fetch_add(1, Ordering::Release);
+            }
+        })
+    };
+    // A main-thread interval on the same grid: the pump's firing of its tick
+    // moves the wheel on.
+    let _beside = runtime.every(P).run(|| async {});
+    let start = Instant::now();
+    for run in 1..=RUNS {
+        while (seen.load(Ordering::Acquire) as u64) < run {
+            assert!(
+                start.elapsed() < WATCHDOG,
+                "watchdog: run {run} never started (runs started: {}, ticks skipped: {})",
+                ticks.runs_started(),
+                ticks.ticks_skipped()
+            );
+            runtime.pump(Instant::now(), None);
+        }
+        if run < RUNS {
+            clock.advance(P);
+            runtime.pump(Instant::now(), None);
+        }
+    }
+    assert_eq!(ticks.runs_started(), RUNS);
+    assert_eq!(ticks.ticks_skipped(), 0);
+}

@@ -128,6 +128,16 @@ impl Future for Sleep {
         // tick began before the deadline): file again for the next tick.
         if !this.key.is_some_and(|key| timers.refresh(key, cx.waker())) {
             this.key = Some(timers.insert(deadline, cx.waker().clone()));
+            // Read again once filed: the clock may have passed the deadline,
+            // and the wheel that tick, between the read above and the filing
+            // (a worker preempted there). The filing then went to the tick
+            // after the wheel's, which a manual clock may never reach.
+            if timers.now() >= deadline {
+                if let Some(key) = this.key.take() {
+                    timers.remove(key);
+                }
+                return Poll::Ready(());
+            }
         }
         Poll::Pending
     }
