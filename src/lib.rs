@@ -62,6 +62,7 @@ mod tokio;
 pub use bevy::commands::CoroCommandsExt;
 pub use bevy::coro::{Coro, CoroStats, LongestPump};
 pub use bevy::entity::EntityTasks;
+pub use bevy::game::{GameWait, GameWaitError, until, until_some};
 pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
 pub use runtime::{
@@ -81,6 +82,6 @@ pub mod prelude {
     pub use crate::{
         Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, Main, Priority, SpawnOn,
         Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, join, next_frame, race, sleep,
-        timeout, try_join, with_world, yield_now,
+        timeout, try_join, until, until_some, with_world, yield_now,
     };
 }

@@ -77,6 +77,11 @@ pub struct CoroStats {
     pub ticks_skipped: u64,
     /// Panics in task polls and timer runs, since the start.
     pub panics: u64,
+    /// Waits on the game ([`until`](crate::until), ...) registered with the
+    /// World after this frame's check: tasks asleep until the game does what
+    /// they wait for. Waits given up (their task cancelled) leave with the
+    /// next check of their kind.
+    pub game_waits: usize,
     /// In deterministic mode: why tasks are stuck, when nothing can run.
     pub stall: Option<Stall>,
     /// With [`CoroPlugin::report_stuck_after`](crate::CoroPlugin::report_stuck_after): tasks that have not run for

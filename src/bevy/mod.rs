@@ -5,5 +5,6 @@
 pub(crate) mod commands;
 pub(crate) mod coro;
 pub(crate) mod entity;
+pub(crate) mod game;
 pub(crate) mod plugin;
 pub(crate) mod world;

@@ -261,6 +261,8 @@ fn pump(world: &mut World) {
         attach_owned(world, &handle);
     }
     let ties_cpu = ties_cpu.end();
+    // Then the game waits: the tasks whose wait holds are woken into this pump.
+    crate::bevy::game::watchers::check(world);
     let report = world::lend(world, || handle.shared.pump(start, budget));
     let pump_time = start.elapsed();
     let pump_cpu_time = match (ties_cpu, report.cpu_time) {
@@ -268,6 +270,7 @@ fn pump(world: &mut World) {
         (ties, pump) => ties.or(pump),
     };
     let runtime = handle.stats();
+    let game_waits = crate::bevy::game::watchers::waiting(world);
     if let Some(mut stats) = world.get_resource_mut::<CoroStats>() {
         let frame = stats.frames + 1;
         let longest_pump = if pump_time > stats.longest_pump.time {
@@ -296,6 +299,7 @@ fn pump(world: &mut World) {
             panics: runtime.panics,
             stall: report.stall.clone(),
             stuck: report.stuck.clone(),
+            game_waits,
         };
     }
     if panic_on_deadlock && let Err(deadlock) = report.deadlock() {

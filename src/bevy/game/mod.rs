@@ -1,0 +1,11 @@
+//! Awaiting the game: futures that resolve when something happens in the
+//! World (a condition holds, ...), woken by the pump's once-a-frame check of
+//! what they wait for instead of polling every frame.
+
+pub(crate) mod slot;
+mod until;
+mod wait;
+pub(crate) mod watchers;
+
+pub use until::{until, until_some};
+pub use wait::{GameWait, GameWaitError};

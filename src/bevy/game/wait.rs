@@ -1,0 +1,65 @@
+//! [`GameWait`], the future every game wait returns, and [`GameWaitError`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bevy_ecs::entity::Entity;
+
+/// The future of a wait on the game ([`until`](crate::until),
+/// [`until_some`](crate::until_some), ...): it registers the wait with the
+/// World (at once on the main thread, after a hop from a worker, as
+/// [`with_world`](crate::with_world) does) and then sleeps until the pump's
+/// once-a-frame check finds that it holds. Dropping it (its task cancelled)
+/// unregisters the wait.
+#[must_use = "futures do nothing unless awaited"]
+pub struct GameWait<T>(Pin<Box<dyn Future<Output = T> + Send>>);
+
+impl<T> GameWait<T> {
+    pub(crate) fn new(future: impl Future<Output = T> + Send + 'static) -> Self {
+        GameWait(Box::pin(future))
+    }
+}
+
+impl<T> Future for GameWait<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl<T> fmt::Debug for GameWait<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GameWait").finish_non_exhaustive()
+    }
+}
+
+/// Why a wait on the game ended without what it waited for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GameWaitError {
+    /// The entity waited on does not exist.
+    NoSuchEntity(Entity),
+    /// The entity waited on was despawned before the wait was over.
+    Despawned(Entity),
+    /// The World that held the wait is gone (the App was dropped).
+    WorldGone,
+}
+
+impl fmt::Display for GameWaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GameWaitError::NoSuchEntity(entity) => {
+                write!(f, "entity {entity} does not exist")
+            }
+            GameWaitError::Despawned(entity) => {
+                write!(f, "entity {entity} was despawned while a task waited on it")
+            }
+            GameWaitError::WorldGone => f.write_str("the World that held the wait is gone"),
+        }
+    }
+}
+
+impl std::error::Error for GameWaitError {}
