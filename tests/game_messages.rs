@@ -235,7 +235,10 @@ fn an_inbox_gets_every_message_once_in_order_across_frames_budgets_and_hops(work
         }
         update_until(&mut app, "all read", |_| read.lock().unwrap().len() == written as usize);
         assert_eq!(*read.lock().unwrap(), (0..written).collect::<Vec<_>>(), "on a worker: {on_worker}");
+        // Cancelled (on a worker, perhaps): its inbox goes with its future.
         drop(task);
+        let coro = coro(&app);
+        update_until(&mut app, "reader freed", |_| coro.in_flight() == 0);
         app.update();
         app.update();
         assert_eq!(game_waits(&app), 0);

@@ -187,7 +187,9 @@ pub(super) fn messages_of<'w, M: Message>(world: &'w World, wait: &str) -> &'w M
 /// task (as [`with_world`](crate::with_world)); a message written before
 /// does not count. The pump looks once per frame, before it runs tasks, and
 /// wakes only the tasks waiting for `M`; a frame in which no `M` was written
-/// costs it one comparison for all of them.
+/// costs it one comparison for all of them. (Should Bevy drop messages before
+/// the pump looks, see [`MissedMessages`](crate::MissedMessages), the wait
+/// takes the first one the pump sees.)
 ///
 /// ```
 /// # use bevy_ecs::prelude::*;
@@ -213,7 +215,8 @@ pub fn next_message<M: Message + Clone>() -> GameWait<M> {
 
 /// Waits for the next `M` written for which `matches` holds, and resolves
 /// with a clone of it: [`next_message`] with a filter. `matches` sees each
-/// `M` written after the wait began, in order, until one matches.
+/// `M` written after the wait began, in order, until one matches; it runs
+/// in the pump, on the main thread, once per message.
 ///
 /// ```
 /// # use bevy_ecs::prelude::*;
