@@ -62,7 +62,10 @@ mod tokio;
 pub use bevy::commands::CoroCommandsExt;
 pub use bevy::coro::{Coro, CoroStats, LongestPump};
 pub use bevy::entity::EntityTasks;
-pub use bevy::game::{GameWait, GameWaitError, until, until_some};
+pub use bevy::game::{
+    GameWait, GameWaitError, MessageInbox, MissedMessages, messages, next_message,
+    next_message_where, triggered, triggered_on, until, until_some,
+};
 pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
 pub use runtime::{
@@ -81,7 +84,8 @@ pub use crate::tokio::CoroTokio;
 pub mod prelude {
     pub use crate::{
         Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, Main, Priority, SpawnOn,
-        Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, join, next_frame, race, sleep,
-        timeout, try_join, until, until_some, with_world, yield_now,
+        Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, join, messages, next_frame,
+        next_message, next_message_where, race, sleep, timeout, triggered, triggered_on, try_join,
+        until, until_some, with_world, yield_now,
     };
 }

@@ -54,6 +54,12 @@ impl Abandoned {
             false
         }
     }
+
+    /// Counts one more abandoned wait (for a wait that is not a slot: a
+    /// message inbox dropped by its reader).
+    pub(crate) fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// A new slot: the watcher's end and the task's. `abandoned` is the
@@ -155,7 +161,7 @@ impl<T> Drop for Wait<T> {
             *state = State::Abandoned;
             drop(state);
             drop(waker);
-            self.abandoned.0.fetch_add(1, Ordering::Relaxed);
+            self.abandoned.bump();
         }
     }
 }
