@@ -33,7 +33,10 @@ fn a_task_resumes_in_the_frame_its_condition_first_holds(workers = 2) {
     for _ in 0..10 {
         app.update();
     }
-    assert_eq!(polls.load(Ordering::SeqCst), registered_polls, "not woken while it fails");
+    // At most the worker's poll after its hop back, which may come after
+    // the registration was seen: not one poll a frame.
+    let polls_while_failing = polls.load(Ordering::SeqCst) - registered_polls;
+    assert!(polls_while_failing <= 1, "woken {polls_while_failing} times while it fails");
     app.world_mut().resource_mut::<Level>().0 = 3;
     assert_eq!(run_task(&mut app, task), Ok(3));
     assert_eq!(app.world().resource::<CoroStats>().game_waits, 0);
