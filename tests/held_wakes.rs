@@ -96,6 +96,7 @@ fn a_closure_blocked_on_a_task_the_pump_moved_is_rescued_at_every_priority() {
         let mut rescue_wakes = 0;
         for round in 0..5 {
             let (send, receive) = std::sync::mpsc::channel::<u32>();
+            let parks = coro.stats().workers.parks;
             // Visits the main thread, then goes back to the worker to send:
             // the pump moves it and holds the wake.
             let moved = coro.spawn::<Worker>(async move {
@@ -108,8 +109,10 @@ fn a_closure_blocked_on_a_task_the_pump_moved_is_rescued_at_every_priority() {
             // Queued after it, so it runs later in the same pump.
             let blocked =
                 coro.spawn::<Main>(async move { receive.recv_timeout(Duration::from_secs(60)) });
-            // Let the worker finish its spin and fall asleep.
-            std::thread::sleep(Duration::from_millis(5));
+            // The worker has looked for work a last time and sleeps (under
+            // load it may not have had a core since the hop: a nap would
+            // not do).
+            wait_until("the worker parks", || coro.stats().workers.parks > parks);
             app.update();
             assert_eq!(
                 run_task(&mut app, blocked).unwrap(),
