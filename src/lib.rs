@@ -62,7 +62,8 @@ mod tokio;
 pub use bevy::commands::CoroCommandsExt;
 pub use bevy::coro::{Coro, CoroStats, LongestPump};
 pub use bevy::entity::EntityTasks;
-pub use bevy::game::{GameWait, GameWaitError, until, until_some};
+pub use bevy::frame_points::{ResumeIn, resume_in};
+pub use bevy::game::{GameWait, GameWaitError, on_cancel, until, until_some};
 pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
 pub use runtime::{
@@ -81,7 +82,7 @@ pub use crate::tokio::CoroTokio;
 pub mod prelude {
     pub use crate::{
         Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, Main, Priority, SpawnOn,
-        Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, join, next_frame, race, sleep,
-        timeout, try_join, until, until_some, with_world, yield_now,
+        Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, join, next_frame, on_cancel, race,
+        resume_in, sleep, timeout, try_join, until, until_some, with_world, yield_now,
     };
 }
