@@ -396,17 +396,23 @@ fn on_cancel_outside_a_task_panics_with_a_clear_message() {
     assert!(message.contains("outside a bevy_coro task"), "{message}");
 }
 
-/// A cleanup gets the World: it can undo what the task spawned.
+/// A cleanup gets the World: it can undo what the task spawned. Filed in
+/// the `with_world` closure that spawns it, it leaves no window: the task
+/// is cancelled here while it hops back to its worker, before any of its
+/// code after the closure runs.
 #[test]
 fn a_cleanup_despawns_what_its_task_spawned() {
     #[derive(Component)]
     struct Banner;
     let mut app = app(1);
     let task = coro(&app).spawn::<Worker>(async {
-        let banner = with_world(|world| world.spawn(Banner).id()).await;
-        on_cancel(move |world| {
-            world.despawn(banner);
-        });
+        with_world(|world| {
+            let banner = world.spawn(Banner).id();
+            on_cancel(move |world| {
+                world.despawn(banner);
+            });
+        })
+        .await;
         std::future::pending::<()>().await
     });
     fn banners(app: &mut App) -> usize {
@@ -417,4 +423,36 @@ fn a_cleanup_despawns_what_its_task_spawned() {
     drop(task);
     settle(&mut app);
     assert_eq!(banners(&mut app), 0);
+}
+
+/// Cleanups do not keep to `main_budget`: with a zero budget (one task poll
+/// a frame), the next pump still runs every queued cleanup.
+#[test]
+fn cleanups_do_not_count_against_the_budget() {
+    let mut app = app(2);
+    app.world_mut()
+        .resource_mut::<bevy_coro::CoroScheduler>()
+        .main_budget = Some(std::time::Duration::ZERO);
+    let coro = coro(&app);
+    let count = Arc::new(AtomicUsize::new(0));
+    let registered = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..1_000)
+        .map(|_| {
+            let (count, registered) = (count.clone(), registered.clone());
+            coro.spawn::<Worker>(async move {
+                on_cancel(move |_| {
+                    count.fetch_add(1, Ordering::Relaxed);
+                });
+                registered.fetch_add(1, Ordering::Relaxed);
+                std::future::pending::<()>().await
+            })
+        })
+        .collect();
+    wait_until("registered", || registered.load(Ordering::SeqCst) == 1_000);
+    drop(tasks);
+    // The workers drop them; the cleanups wait for the pump.
+    wait_until("dropped", || coro.in_flight() == 0);
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+    app.update();
+    assert_eq!(count.load(Ordering::SeqCst), 1_000);
 }

@@ -21,15 +21,24 @@ use crate::runtime::task::cleanup;
 /// struct Banner;
 ///
 /// async fn show_banner() {
-///     let banner = with_world(|world| world.spawn(Banner).id()).await;
-///     // If the task is cancelled from here on, the banner goes with it.
-///     on_cancel(move |world| {
-///         world.despawn(banner);
-///     });
+///     let banner = with_world(|world| {
+///         let banner = world.spawn(Banner).id();
+///         // If the task is cancelled from here on, the banner goes with it.
+///         on_cancel(move |world| {
+///             world.despawn(banner);
+///         });
+///         banner
+///     })
+///     .await;
 ///     sleep(std::time::Duration::from_secs(3)).await;
 ///     with_world(move |world| world.despawn(banner)).await;
 /// }
 /// ```
+///
+/// Register the cleanup in the `with_world` closure that makes what it
+/// undoes, as above: a task cancelled between that closure and its next
+/// line (a worker task hopping back from the main thread, say) never runs
+/// that line.
 ///
 /// - **When:** on the main thread, in the pump ([`CoroSystems::Pump`](crate::CoroSystems::Pump))
 ///   that follows the task's end: a cancelled task ends at its next poll
