@@ -56,7 +56,9 @@ pub(crate) struct Node {
     /// Children, weakly: a finished child is pruned when the list grows.
     children: Mutex<Vec<Weak<Node>>>,
     /// What to run if the task is cancelled (see `task::cleanup`); boxed,
-    /// so a node without any is 16 bytes larger, not 32.
+    /// so a node without any is 16 bytes larger, not 32 (every task in a
+    /// tree has a node, few file cleanups).
+    #[allow(clippy::box_collection)]
     cleanups: Mutex<Option<Box<Vec<Cleanup>>>>,
 }
 
