@@ -309,3 +309,37 @@ fn points_replay_in_the_same_order_with_one_seed() {
     assert_eq!(first.len(), 72);
     assert_eq!(first, run(11));
 }
+
+/// Dropping the App drops every task waiting at a point, or queued there
+/// by a run cut short by the budget, exactly once.
+#[test]
+fn at_shutdown_tasks_at_points_are_dropped_once() {
+    for workers in [0, 2] {
+        let mut app = staged_app(workers);
+        let coro = coro(&app);
+        let drops = DropCounter::default();
+        let asked = Arc::new(AtomicUsize::new(0));
+        for i in 0..40 {
+            let (token, asked) = (drops.token(), asked.clone());
+            spawn_on(&coro, i % 2 == 1, async move {
+                let _token = token;
+                let point = if i % 4 < 2 {
+                    resume_in(Never)
+                } else {
+                    resume_in(First)
+                };
+                asked.fetch_add(1, Ordering::SeqCst);
+                point.await;
+                std::future::pending::<()>().await
+            })
+            .detach();
+        }
+        update_until(&mut app, "all wait", |_| asked.load(Ordering::SeqCst) == 40);
+        // A zero budget leaves most of those at `First` queued there.
+        app.world_mut().resource_mut::<CoroScheduler>().main_budget = Some(Duration::ZERO);
+        app.update();
+        assert!(coro.stats().at_resume_points >= 20);
+        drop(app);
+        assert_eq!(drops.count(), 40);
+    }
+}
