@@ -456,3 +456,22 @@ fn cleanups_do_not_count_against_the_budget() {
     app.update();
     assert_eq!(count.load(Ordering::SeqCst), 1_000);
 }
+
+in_each_mode! {
+fn a_cancelled_task_group_runs_each_members_cleanup_once(workers = 2) {
+    let mut app = app_with_log(workers);
+    let coro = coro(&app);
+    let registered = Arc::new(AtomicUsize::new(0));
+    let mut group = TaskGroup::new();
+    for id in 50..56 {
+        group.push(spawn_on(&coro, id % 2 == 0, registers(id, &registered)));
+    }
+    update_until(&mut app, "registered", |_| registered.load(Ordering::SeqCst) == 6);
+    group.cancel_all();
+    settle(&mut app);
+    app.update();
+    let mut ran = cleaned(&app);
+    ran.sort();
+    assert_eq!(ran, (50..56).collect::<Vec<_>>());
+}
+}
