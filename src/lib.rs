@@ -62,9 +62,10 @@ mod tokio;
 pub use bevy::commands::CoroCommandsExt;
 pub use bevy::coro::{Coro, CoroStats, LongestPump};
 pub use bevy::entity::EntityTasks;
+pub use bevy::frame_points::{ResumeIn, resume_in};
 pub use bevy::game::{
     GameWait, GameWaitError, MessageInbox, MissedMessages, messages, next_message,
-    next_message_where, triggered, triggered_on, until, until_some,
+    next_message_where, on_cancel, triggered, triggered_on, until, until_some,
 };
 pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
@@ -85,7 +86,7 @@ pub mod prelude {
     pub use crate::{
         Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, Main, Priority, SpawnOn,
         Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, join, messages, next_frame,
-        next_message, next_message_where, race, sleep, timeout, triggered, triggered_on, try_join,
-        until, until_some, with_world, yield_now,
+        next_message, next_message_where, on_cancel, race, resume_in, sleep, timeout, triggered,
+        triggered_on, try_join, until, until_some, with_world, yield_now,
     };
 }

@@ -22,6 +22,17 @@ struct Recorder {
     names: Mutex<HashMap<u64, &'static str>>,
     entered: Mutex<Vec<(&'static str, ThreadId)>>,
     frame_marks: AtomicUsize,
+    /// Events' fields, as `name=value` joined by spaces.
+    events: Mutex<Vec<String>>,
+}
+
+/// Writes an event's fields as `name=value` pairs.
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0 += &format!("{}={value:?} ", field.name());
+    }
 }
 
 /// The subscriber: a handle on the shared recorder.
@@ -51,6 +62,9 @@ impl Subscriber for Recording {
         {
             self.0.frame_marks.fetch_add(1, Ordering::Relaxed);
         }
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.0.events.lock().unwrap().push(fields.0);
     }
     fn enter(&self, span: &Id) {
         let name = self.0.names.lock().unwrap()[&span.into_u64()];
@@ -118,5 +132,24 @@ fn task_polls_pumps_and_frames_are_traced() {
         recorder.entries(&location).len(),
         1,
         "no span named {location}"
+    );
+
+    // A panicking `on_cancel` cleanup is logged as a task panic is, with
+    // its task's name and the panic message.
+    let doomed = coro.task("doomed").spawn::<Main>(async {
+        on_cancel(|_| panic!("[injected] cleanup"));
+        std::future::pending::<()>().await
+    });
+    app.update();
+    drop(doomed);
+    app.update();
+    let events = recorder.events.lock().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|event| event.contains("task cleanup panicked")
+                && event.contains("doomed")
+                && event.contains("[injected] cleanup")),
+        "{events:?}"
     );
 }

@@ -75,7 +75,8 @@ pub struct CoroStats {
     pub in_flight: usize,
     /// Interval ticks skipped because a run was still going, since the start.
     pub ticks_skipped: u64,
-    /// Panics in task polls and timer runs, since the start.
+    /// Panics in task polls, timer runs and [`on_cancel`](crate::on_cancel)
+    /// cleanups, since the start.
     pub panics: u64,
     /// Waits on the game ([`until`](crate::until), ...) registered with the
     /// World after this frame's check: tasks asleep until the game does what

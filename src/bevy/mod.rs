@@ -5,6 +5,7 @@
 pub(crate) mod commands;
 pub(crate) mod coro;
 pub(crate) mod entity;
+pub(crate) mod frame_points;
 pub(crate) mod game;
 pub(crate) mod plugin;
 pub(crate) mod world;

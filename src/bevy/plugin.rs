@@ -6,7 +6,7 @@ use std::time::Duration;
 use bevy_app::{App, Plugin, PreUpdate};
 use bevy_ecs::intern::Interned;
 use bevy_ecs::prelude::*;
-use bevy_ecs::schedule::ScheduleLabel;
+use bevy_ecs::schedule::{InternedScheduleLabel, ScheduleLabel};
 use bevy_time::{Time, Virtual};
 
 use crate::bevy::coro::{Coro, CoroStats, LongestPump};
@@ -75,6 +75,21 @@ pub struct CoroPlugin {
     /// The schedule the pump runs in. Default: `PreUpdate`, so what tasks do
     /// with the World is seen by `Update` systems in the same frame.
     pub schedule: Interned<dyn ScheduleLabel>,
+    /// Schedules where a main-thread task can choose to resume, with
+    /// [`resume_in`](crate::resume_in): the plugin adds an extra pump in each
+    /// ([`CoroSystems::ResumePoint`]) that runs only the tasks waiting for
+    /// it. Default: none.
+    ///
+    /// ```
+    /// # use bevy_app::{App, FixedUpdate, PostUpdate};
+    /// # use bevy_ecs::schedule::{InternedScheduleLabel, ScheduleLabel};
+    /// # use bevy_coro::prelude::*;
+    /// App::new().add_plugins(CoroPlugin {
+    ///     resume_points: vec![FixedUpdate.intern(), PostUpdate.intern()],
+    ///     ..Default::default()
+    /// });
+    /// ```
+    pub resume_points: Vec<InternedScheduleLabel>,
     /// The clock timers (`sleep`, `delayed`, `interval`, `timeout`) follow.
     /// Default: [`CoroClock::Real`].
     pub clock: CoroClock,
@@ -134,6 +149,7 @@ impl Default for CoroPlugin {
             worker_priority: WorkerPriority::Background,
             main_budget: None,
             schedule: PreUpdate.intern(),
+            resume_points: Vec::new(),
             clock: CoroClock::Real,
             mode: CoroMode::Threaded,
             report_stuck_after: None,
@@ -176,6 +192,7 @@ impl Plugin for CoroPlugin {
             worker_wrapper,
         })
         .unwrap_or_else(|error| panic!("CoroPlugin: {error}"));
+        crate::bevy::frame_points::add_resume_points(app, &runtime, &self.resume_points);
         app.insert_resource(Coro {
             handle: runtime.handle().clone(),
         })
@@ -204,6 +221,10 @@ pub enum CoroSystems {
     /// The pump: runs the main-thread tasks that are ready (and the `with_world`
     /// closures of worker tasks). Systems after it see what they did this frame.
     Pump,
+    /// The extra pumps of [`CoroPlugin::resume_points`], one in each of those
+    /// schedules, after `Pump` where they share its schedule: each runs the
+    /// tasks that [`resume_in`](crate::resume_in) its schedule.
+    ResumePoint,
 }
 
 /// The scheduler the plugin owns. It lives in the World, so dropping the App

@@ -146,26 +146,37 @@ impl<F: FnOnce(&mut World) -> R, R> Future for WorldAccess<F> {
              A task has one affinity at a time: await `with_world` before or after that \
              combinator, or spawn the worker branch as a task of its own and await its handle"
         );
-        // Taken out while `f` runs, so a nested `with_world` cannot reach it.
-        let lent = WORLD.replace(Lent::InUse);
-        let _restore = Restore(lent);
-        let world = match lent {
-            Lent::World(world) => world,
-            Lent::InUse => panic!(
-                "bevy_coro: `with_world` was awaited inside another `with_world` closure (driven \
-                 there by a `block_on`, say), which holds the `&mut World` until it returns: use \
-                 that closure's `World` instead (a second one would alias it)"
-            ),
-            Lent::Nothing => panic!(
-                "bevy_coro: `with_world` needs the World, but this pump was not run by \
-                 CoroPlugin (a Runtime pumped by hand has no World to lend)"
-            ),
-        };
-        // SAFETY: the pointer was lent by `lend` from a `&mut World` that stays
-        // borrowed for the whole pump, on this thread; it was taken out of the
-        // cell (which says `InUse` meanwhile), so this is the only reference
-        // made from it until `_restore` puts it back after `f` returns (or
-        // unwinds).
-        Poll::Ready(f(unsafe { &mut *world }))
+        Poll::Ready(with_lent_world(f))
     }
+}
+
+/// Runs `f` with the `World` the running pump system lent to this thread:
+/// for `with_world` closures and cleanups, on the main thread, in the pump.
+///
+/// # Panics
+///
+/// Inside another such closure (which holds the `&mut World`), and where no
+/// World is lent (a runtime pumped by hand).
+pub(crate) fn with_lent_world<R>(f: impl FnOnce(&mut World) -> R) -> R {
+    // Taken out while `f` runs, so a nested `with_world` cannot reach it.
+    let lent = WORLD.replace(Lent::InUse);
+    let _restore = Restore(lent);
+    let world = match lent {
+        Lent::World(world) => world,
+        Lent::InUse => panic!(
+            "bevy_coro: `with_world` was awaited inside another `with_world` closure (driven \
+             there by a `block_on`, say), which holds the `&mut World` until it returns: use \
+             that closure's `World` instead (a second one would alias it)"
+        ),
+        Lent::Nothing => panic!(
+            "bevy_coro: `with_world` needs the World, but this pump was not run by \
+             CoroPlugin (a Runtime pumped by hand has no World to lend)"
+        ),
+    };
+    // SAFETY: the pointer was lent by `lend` from a `&mut World` that stays
+    // borrowed for the whole pump, on this thread; it was taken out of the
+    // cell (which says `InUse` meanwhile), so this is the only reference
+    // made from it until `_restore` puts it back after `f` returns (or
+    // unwinds).
+    f(unsafe { &mut *world })
 }

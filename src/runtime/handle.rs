@@ -126,6 +126,7 @@ impl Handle {
             in_flight: self.in_flight(),
             main_queue: self.shared.main.len(),
             worker_queue: self.shared.workers.queued() + self.shared.main.worker_len(),
+            at_resume_points: self.shared.at_resume_points(),
             panics,
             ticks_skipped,
             workers: self.shared.workers.stats(),

@@ -34,6 +34,7 @@ mod frame_queue;
 mod graveyard;
 mod handle;
 mod main_queue;
+pub(crate) mod points;
 mod pump;
 mod queue;
 mod schedule;
@@ -103,6 +104,9 @@ use workers::Workers;
 #[repr(align(128))]
 pub(crate) struct Shared {
     main: MainQueue,
+    /// Resume points: extra main-thread queues the driver runs where it
+    /// chooses (see `points`).
+    points: points::Points,
     workers: Workers,
     parked: ParkedTasks,
     timers: Timers,
@@ -114,6 +118,9 @@ pub(crate) struct Shared {
     /// Tasks spawned with an owner, for the driver to tie to it (see
     /// `Handle::take_owned`).
     owned: ConcurrentQueue<(u64, Arc<Node>)>,
+    /// The cleanups of cancelled tasks, for the pump to run (see
+    /// `task::cleanup`).
+    cleanups: ConcurrentQueue<task::cleanup::Cancelled>,
     /// Set at the start of shutdown.
     closed: AtomicBool,
     /// Set while the pump runs: the rescue thread starts no poll then, so
@@ -181,7 +188,11 @@ impl Shared {
         // the queued ones are dropped now.
         self.workers.close(|runnable| self.dispose(runnable));
         self.main.close(|runnable| self.dispose(runnable));
+        self.points.close(|runnable| self.dispose(runnable));
         queue::drain_queue(&self.owned, drop);
+        // No pump runs them any more: dropped unrun (and cleanups queued
+        // from here on are refused, and dropped).
+        queue::drain_queue(&self.cleanups, drop);
         if let Some(deterministic) = &self.deterministic {
             deterministic.close(|runnable| self.dispose(runnable));
         }
@@ -256,6 +267,7 @@ impl Runtime {
         };
         let shared = Arc::new(Shared {
             main: MainQueue::new(single_threaded),
+            points: points::Points::default(),
             workers,
             parked: ParkedTasks::new(),
             timers: Timers::new(clock),
@@ -263,6 +275,7 @@ impl Runtime {
             counters: Counters::default(),
             in_flight: ShardedCount::new(),
             owned: ConcurrentQueue::unbounded(),
+            cleanups: ConcurrentQueue::unbounded(),
             closed: AtomicBool::new(false),
             pumping: AtomicBool::new(false),
             wait_graph: (deterministic.is_some() || config.report_stuck_after.is_some())

@@ -33,6 +33,11 @@ impl Shared {
         // The thread's CPU clock, from the first timer fired or task polled
         // to the end (an empty pump reads no clock).
         let mut cpu = CpuSpan::default();
+        // The cleanups of the tasks cancelled since the last pump, first.
+        if !self.cleanups.is_empty() {
+            cpu.begin();
+            self.run_cleanups();
+        }
         let timers_fired = self.timers.fire_due_with(|| cpu.begin());
         let mut report = {
             // Wakes of workers held during the pump are given at its end,
@@ -45,12 +50,18 @@ impl Shared {
                     .pump(self, now, budget, self.deterministic.as_ref(), &mut cpu)
             }
         };
+        // Those of the tasks this pump dropped (cancelled ones it polled).
+        if !self.cleanups.is_empty() {
+            cpu.begin();
+            self.run_cleanups();
+        }
         report.cpu_time = cpu.end();
         if let Some(wait_graph) = &self.wait_graph {
             if self.deterministic.is_some()
                 && !report.out_of_budget
                 && self.timers.pending() == 0
                 && !self.main.waits_for_next_frame()
+                && self.points.waiting() == 0
             {
                 report.stall = wait_graph.stall();
             }
@@ -65,6 +76,28 @@ impl Shared {
             tracing::info!(tracy.frame_mark = true);
         }
         report
+    }
+
+    /// One run of resume point `index` (see `points`), on the main thread,
+    /// as a pump: the World is lent as there, and a task's self-wake goes to
+    /// the next frame's main pump.
+    pub(crate) fn pump_point(
+        &self,
+        index: usize,
+        now: Instant,
+        budget: Option<Duration>,
+    ) -> crate::runtime::points::PointReport {
+        assert!(
+            thread::current().id() == self.main_thread,
+            "bevy_coro: a resume point must run on the thread that created the runtime"
+        );
+        let _working = task::context::enter_scheduler_work();
+        let _pumping = Pumping::enter(&self.pumping);
+        #[cfg(feature = "trace")]
+        let _span = tracing::info_span!(target: "bevy_coro", "resume point", index).entered();
+        let _release = ReleaseWakes(self);
+        let _in_pump = task::context::enter_pump(self);
+        self.run_point(index, now, budget)
     }
 
     /// Whether the pump is running now (on the main thread; a hint, read

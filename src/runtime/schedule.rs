@@ -1,8 +1,8 @@
 //! Routing: where a woken task goes. async-task calls [`schedule`] every
 //! time a task is woken; it reads the task's header and pushes the task onto
-//! the queue of the side it runs on now (the main queue, the workers', the
-//! pump's worker queue in the single-threaded mode, or the deterministic
-//! picker's). A hop is only a header write and a wake: the
+//! the queue of the side it runs on now (the main queue, a resume point's,
+//! the workers', the pump's worker queue in the single-threaded mode, or the
+//! deterministic picker's). A hop is only a header write and a wake: the
 //! routing here does the rest. [`run`] polls what a queue gives back.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -40,7 +40,14 @@ fn route(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
     // Woken in its own poll, in the pump: a yield, unless the task changed
     // sides (a hop, in the single-threaded mode, where both are the pump).
     let in_pump = info.woken_while_running && context::is_pumping(this);
-    let rejected = if header.affinity() == Side::Main || header.is_local() {
+    let rejected = if let Some(point) = header.point()
+        && context::at_point(this) == Some(point)
+    {
+        // Woken by the run of the resume point it waits for: that run polls
+        // it. Other wakes (a cancel, a timeout's timer) go where its affinity
+        // says, as ever.
+        this.points.push(point, runnable)
+    } else if header.affinity() == Side::Main || header.is_local() {
         // A self-wake in the pump waits for the next frame, unless the task
         // asked for a turn in this one (an interval catching up).
         let yielded = in_pump && !context::is_worker_in_pump() && !context::takes_turn(header);

@@ -1,8 +1,10 @@
 //! Awaiting the game: futures that resolve when something happens in the
 //! World (a condition holds, a message is written, an event triggered, ...),
 //! woken by the pump's once-a-frame check of what they wait for, or by an
-//! observer, instead of polling every frame.
+//! observer, instead of polling every frame; and the World cleanup of a
+//! cancelled task.
 
+mod cleanup;
 mod entity_events;
 mod events;
 mod inbox;
@@ -12,6 +14,7 @@ mod until;
 mod wait;
 pub(crate) mod watchers;
 
+pub use cleanup::on_cancel;
 pub use entity_events::triggered_on;
 pub use events::triggered;
 pub use inbox::{MessageInbox, MissedMessages, messages};

@@ -41,7 +41,11 @@ pub struct RuntimeStats {
     /// Tasks waiting for a worker: the injector and every local queue (in the
     /// single-threaded mode, the worker tasks waiting for the pump).
     pub worker_queue: usize,
-    /// Task polls and timer runs that panicked, since the start.
+    /// Tasks waiting for a resume point's next run (`resume_in`), or woken
+    /// for it (a lock per resume point to count).
+    pub at_resume_points: usize,
+    /// Task polls, timer runs and cleanups (`on_cancel`) that panicked,
+    /// since the start.
     pub panics: u64,
     /// Interval ticks skipped because a run was still going, since the start.
     pub ticks_skipped: u64,

@@ -215,5 +215,8 @@ impl<F> Drop for TaskBody<F> {
         if let Err(payload) = dropped {
             drop_payload(payload);
         }
+        // Its cleanups were dropped if it ended: any left are a cancelled
+        // task's (or a shutdown's, which drops them).
+        super::cleanup::future_dropped(_deregister.0);
     }
 }

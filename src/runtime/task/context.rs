@@ -31,6 +31,9 @@ thread_local! {
     /// twice): all this thread does meanwhile is scheduler work, task polls
     /// and also the drops of futures outside any poll (a cancelled task's).
     static SCHEDULER_WORK: Cell<u32> = const { Cell::new(0) };
+    /// The resume point whose run is polling tasks on this thread, plus one
+    /// (0: none); meaningful while `PUMPING` is set.
+    static POINT: Cell<usize> = const { Cell::new(0) };
     /// Whether `block_on` is waiting on this thread.
     static BLOCKING: Cell<bool> = const { Cell::new(false) };
 }
@@ -137,6 +140,30 @@ pub(crate) fn side(shared: &Shared) -> Option<Side> {
         })
     } else if worker_index(shared).is_some() {
         Some(Side::Worker)
+    } else {
+        None
+    }
+}
+
+/// Restores the previous resume point marker when dropped.
+pub(crate) struct PointGuard(usize);
+
+impl Drop for PointGuard {
+    fn drop(&mut self) {
+        POINT.set(self.0);
+    }
+}
+
+/// Marks this thread's pump as the run of resume point `index` until the
+/// guard drops.
+pub(crate) fn enter_point(index: usize) -> PointGuard {
+    PointGuard(POINT.replace(index + 1))
+}
+
+/// The resume point whose run polls tasks on this thread for `shared`, if any.
+pub(crate) fn at_point(shared: &Shared) -> Option<usize> {
+    if is_pumping(shared) {
+        POINT.get().checked_sub(1)
     } else {
         None
     }

@@ -3,7 +3,7 @@
 //!
 //! # Who touches which field
 //!
-//! - `affinity` is written only by the task itself, during its own poll (a hop),
+//! - `affinity` (and `point`) is written only by the task itself, during its own poll (a hop),
 //!   and read by the schedule function, which async-task calls after that poll
 //!   ends. async-task's state transitions order the two, so the schedule function
 //!   always sees the affinity the task asked for.
@@ -54,6 +54,10 @@ pub(crate) struct Header {
     affinity: AtomicU8,
     /// Set by `Task::cancel`; the task ends at its next poll.
     cancelled: AtomicBool,
+    /// The resume point the task waits for, plus one (0: none): written by
+    /// the task itself, in its poll (as `affinity`), read by the schedule
+    /// function. In the header's spare byte.
+    point: AtomicU8,
     /// [`LOCAL`], [`HIGH_FLAG`], [`PINNED`]: written once, at spawn.
     flags: u8,
     /// The tracing callsite named after the task, made at its first traced poll.
@@ -130,6 +134,7 @@ impl Header {
             slot: SlotCell::default(),
             affinity: AtomicU8::new(start.side as u8),
             cancelled: AtomicBool::new(false),
+            point: AtomicU8::new(0),
             flags,
             #[cfg(feature = "trace")]
             callsite: Default::default(),
@@ -189,6 +194,22 @@ impl Header {
         self.affinity.store(side as u8, Ordering::Release);
     }
 
+    /// The resume point the task waits for, if any (see `points`).
+    #[inline]
+    pub(crate) fn point(&self) -> Option<usize> {
+        let point = self.point.load(Ordering::Acquire);
+        (point != 0).then(|| usize::from(point) - 1)
+    }
+
+    /// Sends the task's wakes to resume point `point` (`None`: where its
+    /// affinity says).
+    pub(crate) fn set_point(&self, point: Option<usize>) {
+        let byte = point.map_or(0, |point| {
+            u8::try_from(point + 1).expect("at most 255 resume points")
+        });
+        self.point.store(byte, Ordering::Release);
+    }
+
     /// Whether only the pump can run the task now: a main-thread task (or
     /// one hopped to the main thread), a `spawn_local` one, or any task in
     /// deterministic or single-threaded mode.
@@ -232,6 +253,12 @@ impl Header {
         if let Some(node) = self.node.get() {
             node.finish();
         }
+    }
+
+    /// The cleanups the task filed and has not run nor dropped (`None`: none).
+    #[inline]
+    pub(crate) fn take_cleanups(&self) -> Option<Vec<super::cleanup::Cleanup>> {
+        self.node.get().and_then(|node| node.take_cleanups())
     }
 
     /// The task's registry slot ([`Slot::NONE`] until it parks).

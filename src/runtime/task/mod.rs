@@ -14,6 +14,7 @@ use async_task::FallibleTask;
 
 mod body;
 pub(crate) mod cancel_handshake;
+pub(crate) mod cleanup;
 pub(crate) mod context;
 pub(crate) mod header;
 mod node_cell;
