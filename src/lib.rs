@@ -62,7 +62,9 @@ mod tokio;
 pub use bevy::commands::CoroCommandsExt;
 pub use bevy::coro::{Coro, CoroStats, LongestPump};
 pub use bevy::entity::EntityTasks;
-pub use bevy::game::{GameWait, GameWaitError, until, until_some};
+pub use bevy::game::{
+    GameWait, GameWaitError, added, changed, despawned, removed, until, until_some,
+};
 pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
 pub use runtime::{
@@ -74,14 +76,25 @@ pub use runtime::{
 
 #[cfg(feature = "tokio")]
 pub use crate::tokio::CoroTokio;
+#[cfg(feature = "asset")]
+pub use bevy::game::loaded;
+#[cfg(feature = "state")]
+pub use bevy::game::{state_entered, state_exited};
+#[cfg(feature = "state")]
+pub use bevy::state::{CoroAppExt, StateTasks};
 
 /// What a game uses: `use bevy_coro::prelude::*;`. Configuration and report
 /// types ([`CoroMode`], [`CoroClock`], [`CoroStats`], [`WorkerPriority`],
 /// [`MissedTick`], ...) are at the crate root.
 pub mod prelude {
+    #[cfg(feature = "asset")]
+    pub use crate::loaded;
     pub use crate::{
-        Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, Main, Priority, SpawnOn,
-        Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, join, next_frame, race, sleep,
-        timeout, try_join, until, until_some, with_world, yield_now,
+        Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, GameWaitError, Main,
+        Priority, SpawnOn, Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, added, changed,
+        despawned, join, next_frame, race, removed, sleep, timeout, try_join, until, until_some,
+        with_world, yield_now,
     };
+    #[cfg(feature = "state")]
+    pub use crate::{CoroAppExt, state_entered, state_exited};
 }

@@ -7,4 +7,6 @@ pub(crate) mod coro;
 pub(crate) mod entity;
 pub(crate) mod game;
 pub(crate) mod plugin;
+#[cfg(feature = "state")]
+pub(crate) mod state;
 pub(crate) mod world;
