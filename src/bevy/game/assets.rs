@@ -83,15 +83,14 @@ fn look<A: Asset>(world: &World, id: UntypedAssetId) -> Option<Outcome> {
 /// Each wait looks its asset up in the `AssetServer` once per frame, in the
 /// pump's check: meant for the handful of handles of a loading screen.
 ///
-/// ```no_run
+/// ```
 /// # use bevy_asset::prelude::*;
 /// # use bevy_coro::prelude::*;
-/// async fn load_level(level: Handle<Image>) -> Result<(), GameWaitError> {
+/// async fn load_level<Level: Asset>(level: Handle<Level>) -> Result<(), GameWaitError> {
 ///     loaded(&level).await?;
 ///     // Spawn the level...
 ///     Ok(())
 /// }
-/// # #[derive(Asset, TypePath)] struct Image;
 /// ```
 ///
 /// # Panics
