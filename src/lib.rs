@@ -64,8 +64,9 @@ pub use bevy::coro::{Coro, CoroStats, LongestPump};
 pub use bevy::entity::EntityTasks;
 pub use bevy::frame_points::{ResumeIn, resume_in};
 pub use bevy::game::{
-    GameWait, GameWaitError, MessageInbox, MissedMessages, messages, next_message,
-    next_message_where, on_cancel, triggered, triggered_on, until, until_some,
+    GameWait, GameWaitError, MessageInbox, MissedMessages, added, changed, despawned, messages,
+    next_message, next_message_where, on_cancel, removed, triggered, triggered_on, until,
+    until_some,
 };
 pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
@@ -78,15 +79,26 @@ pub use runtime::{
 
 #[cfg(feature = "tokio")]
 pub use crate::tokio::CoroTokio;
+#[cfg(feature = "asset")]
+pub use bevy::game::loaded;
+#[cfg(feature = "state")]
+pub use bevy::game::{state_entered, state_exited};
+#[cfg(feature = "state")]
+pub use bevy::state::{CoroAppExt, StateTasks};
 
 /// What a game uses: `use bevy_coro::prelude::*;`. Configuration and report
 /// types ([`CoroMode`], [`CoroClock`], [`CoroStats`], [`WorkerPriority`],
 /// [`MissedTick`], ...) are at the crate root.
 pub mod prelude {
+    #[cfg(feature = "asset")]
+    pub use crate::loaded;
     pub use crate::{
-        Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, Main, Priority, SpawnOn,
-        Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, join, messages, next_frame,
-        next_message, next_message_where, on_cancel, race, resume_in, sleep, timeout, triggered,
-        triggered_on, try_join, until, until_some, with_world, yield_now,
+        Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, GameWaitError, Main,
+        Priority, SpawnOn, Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, added, changed,
+        despawned, join, messages, next_frame, next_message, next_message_where, on_cancel, race,
+        removed, resume_in, sleep, timeout, triggered, triggered_on, try_join, until, until_some,
+        with_world, yield_now,
     };
+    #[cfg(feature = "state")]
+    pub use crate::{CoroAppExt, state_entered, state_exited};
 }

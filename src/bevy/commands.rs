@@ -23,6 +23,37 @@ pub trait CoroCommandsExt {
         &mut self,
         future: impl Future<Output = ()> + Send + 'static,
     ) -> &mut Self;
+
+    /// Spawns `future` with affinity `A`, detached and scoped to `state`
+    /// (feature `state`): cancelled when `S` leaves it, or at once if `S` is
+    /// not in it when the command is applied. See
+    /// [`TaskBuilder::in_state`](crate::TaskBuilder::in_state).
+    ///
+    /// ```
+    /// # use bevy_ecs::prelude::*;
+    /// # use bevy_state::prelude::*;
+    /// # use bevy_coro::prelude::*;
+    /// #[derive(States, Default, Debug, Clone, PartialEq, Eq, Hash)]
+    /// enum Screen { #[default] Menu, Game }
+    ///
+    /// fn start_menu_music(mut commands: Commands) {
+    ///     commands.spawn_task_in_state::<Main, _>(Screen::Menu, async {
+    ///         loop { next_frame().await }
+    ///     });
+    /// }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the command is applied in a World without [`CoroPlugin`](crate::CoroPlugin),
+    /// or whose App does not scope tasks to `S` (see
+    /// [`CoroAppExt::add_coro_state`](crate::CoroAppExt::add_coro_state)).
+    #[cfg(feature = "state")]
+    fn spawn_task_in_state<A: Affinity, S: bevy_state::state::States>(
+        &mut self,
+        state: S,
+        future: impl Future<Output = ()> + Send + 'static,
+    ) -> &mut Self;
 }
 
 impl CoroCommandsExt for Commands<'_, '_> {
@@ -34,6 +65,20 @@ impl CoroCommandsExt for Commands<'_, '_> {
         let location = std::panic::Location::caller();
         self.queue(move |world: &mut World| {
             coro_of(world, location).spawn::<A>(future).detach();
+        });
+        self
+    }
+
+    #[cfg(feature = "state")]
+    #[track_caller]
+    fn spawn_task_in_state<A: Affinity, S: bevy_state::state::States>(
+        &mut self,
+        state: S,
+        future: impl Future<Output = ()> + Send + 'static,
+    ) -> &mut Self {
+        let location = std::panic::Location::caller();
+        self.queue(move |world: &mut World| {
+            spawn_in_state::<A, S>(world, None, state, future, location);
         });
         self
     }
@@ -58,6 +103,43 @@ impl CoroCommandsExt for EntityCommands<'_> {
         });
         self
     }
+
+    /// Spawns `future` with affinity `A`, detached, tied to this entity and
+    /// scoped to `state`: despawning the entity or leaving the state cancels
+    /// it.
+    #[cfg(feature = "state")]
+    #[track_caller]
+    fn spawn_task_in_state<A: Affinity, S: bevy_state::state::States>(
+        &mut self,
+        state: S,
+        future: impl Future<Output = ()> + Send + 'static,
+    ) -> &mut Self {
+        let location = std::panic::Location::caller();
+        let entity = self.id();
+        self.commands().queue(move |world: &mut World| {
+            spawn_in_state::<A, S>(world, Some(entity), state, future, location);
+        });
+        self
+    }
+}
+
+/// Spawns a detached task scoped to `state` (and tied to `entity`, if any).
+#[cfg(feature = "state")]
+fn spawn_in_state<A: Affinity, S: bevy_state::state::States>(
+    world: &mut World,
+    entity: Option<Entity>,
+    state: S,
+    future: impl Future<Output = ()> + Send + 'static,
+    location: &'static std::panic::Location<'static>,
+) {
+    let task = coro_of(world, location).spawn::<A>(future);
+    if let Some(cancel) = task.cancel_handle() {
+        if let Some(entity) = entity {
+            bind(world, entity, cancel.clone());
+        }
+        crate::bevy::state::bind_to_state(world, &state, cancel, location);
+    }
+    task.detach();
 }
 
 fn coro_of(world: &World, location: &std::panic::Location<'_>) -> Coro {

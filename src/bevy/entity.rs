@@ -10,7 +10,7 @@ use bevy_ecs::lifecycle::HookContext;
 use bevy_ecs::prelude::*;
 use bevy_ecs::world::DeferredWorld;
 
-use crate::runtime::{CancelHandle, Handle, TaskBuilder};
+use crate::runtime::{CancelHandle, Handle, Owner, TaskBuilder};
 
 /// The tasks tied to an entity; removing the component or despawning the
 /// entity cancels them (a task that has finished is left alone, and so are
@@ -53,13 +53,26 @@ fn cancel_entity_tasks(world: DeferredWorld, context: HookContext) {
 /// Ties the tasks spawned with `for_entity` since the last pump to their
 /// entities; called by the pump before it runs tasks.
 pub(crate) fn attach_owned(world: &mut World, handle: &Handle) {
-    for (bits, task) in handle.take_owned() {
-        match Entity::try_from_bits(bits) {
-            Some(entity) => bind(world, entity, task),
-            None => task.cancel(),
+    for (owner, task) in handle.take_owned() {
+        match owner {
+            Owner::Key(bits) => match Entity::try_from_bits(bits) {
+                Some(entity) => bind(world, entity, task),
+                None => task.cancel(),
+            },
+            Owner::Value(value) => match value.downcast_ref::<BindTo>() {
+                Some(bind_to) => (bind_to.0)(world, task),
+                None => task.cancel(),
+            },
         }
     }
 }
+
+/// An owner the pump ties a task to by calling it with the World (a game
+/// state's scope, say).
+pub(crate) struct BindTo(pub(crate) Box<Bind>);
+
+/// How a [`BindTo`] ties a task.
+pub(crate) type Bind = dyn Fn(&mut World, CancelHandle) + Send + Sync;
 
 /// Ties `task` to `entity` now, or cancels it if the entity is gone.
 pub(crate) fn bind(world: &mut World, entity: Entity, task: CancelHandle) {
@@ -98,7 +111,7 @@ impl TaskBuilder<'_> {
     /// app.world_mut().despawn(enemy); // cancelled with it
     /// ```
     pub fn for_entity(self, entity: Entity) -> Self {
-        self.owned_by(entity.to_bits())
+        self.owned_by(Owner::Key(entity.to_bits()))
     }
 }
 

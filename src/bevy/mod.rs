@@ -8,4 +8,6 @@ pub(crate) mod entity;
 pub(crate) mod frame_points;
 pub(crate) mod game;
 pub(crate) mod plugin;
+#[cfg(feature = "state")]
+pub(crate) mod state;
 pub(crate) mod world;

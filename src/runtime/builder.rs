@@ -6,6 +6,7 @@ use std::panic::Location;
 
 use crate::runtime::affinity::Affinity;
 use crate::runtime::handle::{Handle, SpawnOn};
+use crate::runtime::owner::Owner;
 use crate::runtime::task::options::{Options, Priority};
 use crate::runtime::task::{Task, spawn_local, spawn_send};
 
@@ -31,12 +32,12 @@ impl Handle {
 /// # drop(task);
 /// ```
 #[must_use = "a task builder spawns nothing until `.spawn::<A>(fut)`"]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TaskBuilder<'a> {
     handle: &'a Handle,
     options: Options,
-    /// The owner's key, from `owned_by`.
-    owner: Option<u64>,
+    /// The owner, from `owned_by`.
+    owner: Option<Owner>,
 }
 
 impl<'a> TaskBuilder<'a> {
@@ -94,18 +95,18 @@ impl<'a> TaskBuilder<'a> {
         self
     }
 
-    /// Ties the task to an owner its driver knows by `key`: the task is
-    /// listed by [`Handle::take_owned`] after its spawn, for the driver to
-    /// cancel when the owner goes. In a Bevy app, `for_entity` does this.
-    pub(crate) fn owned_by(mut self, key: u64) -> Self {
-        self.owner = Some(key);
+    /// Ties the task to `owner`: the task is listed by
+    /// [`Handle::take_owned`] after its spawn, for the driver to cancel when
+    /// the owner goes. In a Bevy app, `for_entity` and `in_state` do this.
+    pub(crate) fn owned_by(mut self, owner: Owner) -> Self {
+        self.owner = Some(owner);
         self
     }
 
     /// `task`, tied to the owner if one was given.
     fn tied<T>(&self, task: Task<T>) -> Task<T> {
-        if let Some(key) = self.owner {
-            task.tie_to(key);
+        if let Some(owner) = &self.owner {
+            task.tie_to(owner.clone());
         }
         task
     }
@@ -122,12 +123,12 @@ impl<'a> TaskBuilder<'a> {
         F: Future + 'static,
         F::Output: 'static,
     {
-        spawn_local(
+        self.tied(spawn_local(
             &self.handle.shared,
             self.options,
             Location::caller(),
             future,
-        )
+        ))
     }
 }
 

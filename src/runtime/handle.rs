@@ -11,7 +11,7 @@ use crate::runtime::diag::stats::RuntimeStats;
 use crate::runtime::task::options::Options;
 use crate::runtime::task::{Task, spawn_local, spawn_send};
 use crate::runtime::tree::CancelHandle;
-use crate::runtime::{Instant, Shared};
+use crate::runtime::{Instant, Owner, Shared};
 
 /// A handle to a [`Runtime`](super::Runtime): `Clone + Send + Sync`, usable from
 /// systems, from inside tasks and from any thread. In a Bevy app it is the
@@ -136,7 +136,7 @@ impl Handle {
     /// The tasks spawned with an owner (see [`TaskBuilder`](crate::runtime::TaskBuilder)) since the last
     /// call, with their owner's key, for the driver to tie to their owners.
     /// The plugin's pump ties them to their entities.
-    pub fn take_owned(&self) -> impl Iterator<Item = (u64, CancelHandle)> + '_ {
+    pub fn take_owned(&self) -> impl Iterator<Item = (Owner, CancelHandle)> + '_ {
         std::iter::from_fn(|| {
             let (owner, node) = self.shared.owned.pop().ok()?;
             Some((owner, CancelHandle::new(node, self.shared.clone())))

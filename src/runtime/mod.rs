@@ -34,6 +34,7 @@ mod frame_queue;
 mod graveyard;
 mod handle;
 mod main_queue;
+mod owner;
 pub(crate) mod points;
 mod pump;
 mod queue;
@@ -64,6 +65,7 @@ pub use diag::report::{CoroError, Stall, StuckTask, TaskInfo};
 pub use diag::stats::RuntimeStats;
 pub use handle::{Handle, SpawnOn};
 pub use main_queue::PumpReport;
+pub use owner::Owner;
 pub(crate) use task::context::{current_task_in_pump, with_current_task};
 pub use task::options::Priority;
 pub use task::{SharedTask, Task, TaskError};
@@ -117,7 +119,7 @@ pub(crate) struct Shared {
     in_flight: ShardedCount,
     /// Tasks spawned with an owner, for the driver to tie to it (see
     /// `Handle::take_owned`).
-    owned: ConcurrentQueue<(u64, Arc<Node>)>,
+    owned: ConcurrentQueue<(Owner, Arc<Node>)>,
     /// The cleanups of cancelled tasks, for the pump to run (see
     /// `task::cleanup`).
     cleanups: ConcurrentQueue<task::cleanup::Cancelled>,

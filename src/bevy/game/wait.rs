@@ -46,6 +46,9 @@ pub enum GameWaitError {
     Despawned(Entity),
     /// The World that held the wait is gone (the App was dropped).
     WorldGone,
+    /// The asset waited on, or one of its dependencies, failed to load
+    /// (`loaded`, feature `asset`): the loader's error.
+    LoadFailed(String),
 }
 
 impl fmt::Display for GameWaitError {
@@ -58,6 +61,7 @@ impl fmt::Display for GameWaitError {
                 write!(f, "entity {entity} was despawned while a task waited on it")
             }
             GameWaitError::WorldGone => f.write_str("the World that held the wait is gone"),
+            GameWaitError::LoadFailed(error) => write!(f, "the asset failed to load: {error}"),
         }
     }
 }

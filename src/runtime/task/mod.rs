@@ -27,6 +27,7 @@ pub(crate) use body::{Failed, Output, catch_poll, drop_payload, panic_message};
 pub use shared::SharedTask;
 pub(crate) use spawn::{spawn_local, spawn_send};
 
+use crate::runtime::owner::Owner;
 use crate::runtime::tree::CancelHandle;
 use header::Header;
 
@@ -133,12 +134,12 @@ impl<T> Task<T> {
             .map(|header| CancelHandle::new(header.node().clone(), header.shared.to_arc()))
     }
 
-    /// Lists the task for its driver as tied to the owner it knows by `key`
+    /// Lists the task for its driver as tied to `owner`
     /// (see `Handle::take_owned`). Nothing happens once the result was taken
     /// or after shutdown.
-    pub(crate) fn tie_to(&self, key: u64) {
+    pub(crate) fn tie_to(&self, owner: Owner) {
         if let Some(header) = self.header() {
-            let _ = header.shared.owned.push((key, header.node().clone()));
+            let _ = header.shared.owned.push((owner, header.node().clone()));
         }
     }
 
