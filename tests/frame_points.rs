@@ -83,18 +83,6 @@ fn stage() -> impl std::future::Future<Output = Stage> + Send {
     with_world(|world| *world.resource::<Stage>())
 }
 
-fn spawn_on<F>(coro: &Coro, worker: bool, future: F) -> Task<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    if worker {
-        coro.spawn::<Worker>(future)
-    } else {
-        coro.spawn::<Main>(future)
-    }
-}
-
 in_each_mode! {
 fn a_task_resumes_in_the_schedule_it_chose(workers = 2) {
     for worker in [false, true] {

@@ -32,19 +32,6 @@ fn log(id: u32) -> impl FnOnce(&mut World) + Send + 'static {
     move |world| world.resource_mut::<Cleaned>().0.push(id)
 }
 
-/// Spawns on a worker or the main thread.
-fn spawn_on<F>(coro: &Coro, worker: bool, future: F) -> Task<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    if worker {
-        coro.spawn::<Worker>(future)
-    } else {
-        coro.spawn::<Main>(future)
-    }
-}
-
 /// A task that registers cleanup `id`, says so, and waits for good.
 fn registers(
     id: u32,

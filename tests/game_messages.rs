@@ -484,20 +484,6 @@ fn a_deterministic_run_replays_message_waits() {
     assert_eq!(first, replay(5));
 }
 
-/// Counts the polls of the future it wraps.
-struct CountPolls<F>(Arc<AtomicUsize>, std::pin::Pin<Box<F>>);
-
-impl<F: std::future::Future> std::future::Future for CountPolls<F> {
-    type Output = F::Output;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        self.1.as_mut().poll(cx)
-    }
-}
-
 /// A small deterministic random source (xorshift).
 struct Random(u64);
 

@@ -112,17 +112,3 @@ fn a_panicking_condition_ends_only_its_task() {
     ));
     assert_eq!(run_task(&mut app, fine), Ok(()));
 }
-
-/// Counts the polls of the future it wraps.
-struct CountPolls<F>(Arc<AtomicUsize>, std::pin::Pin<Box<F>>);
-
-impl<F: std::future::Future> std::future::Future for CountPolls<F> {
-    type Output = F::Output;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        self.1.as_mut().poll(cx)
-    }
-}

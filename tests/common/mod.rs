@@ -335,3 +335,31 @@ pub fn on_worker_side() -> bool {
         .name()
         .is_some_and(|name| name.starts_with("bevy_coro worker") || name == "bevy_coro rescue")
 }
+
+/// Counts the polls of the future it wraps: a wait that polls its task
+/// every frame shows here.
+pub struct CountPolls<F>(pub Arc<AtomicUsize>, pub std::pin::Pin<Box<F>>);
+
+impl<F: Future> Future for CountPolls<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        self.1.as_mut().poll(cx)
+    }
+}
+
+/// Spawns `future` on a worker (`worker`) or on the main thread.
+pub fn spawn_on<F>(coro: &Coro, worker: bool, future: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    if worker {
+        coro.spawn::<Worker>(future)
+    } else {
+        coro.spawn::<Main>(future)
+    }
+}
