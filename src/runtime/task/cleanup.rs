@@ -18,7 +18,6 @@
 //! One task's cleanups run last registered first, as drops do. A panic in
 //! one is counted with the task panics and stops nothing else.
 
-use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::header::Header;
@@ -28,30 +27,26 @@ use crate::runtime::diag::stats::Counters;
 
 /// One cleanup closure. Dropping it unrun never unwinds: it may be dropped
 /// where async-task forbids panics (a task's last reference, the runtime's).
-pub(crate) struct Cleanup(ManuallyDrop<Box<dyn FnOnce() + Send>>);
+pub(crate) struct Cleanup(Option<Box<dyn FnOnce() + Send>>);
 
 impl Cleanup {
     pub(crate) fn new(f: Box<dyn FnOnce() + Send>) -> Self {
-        Cleanup(ManuallyDrop::new(f))
+        Cleanup(Some(f))
     }
 
     /// Runs the closure; `Err` with the panic message if it panicked.
-    fn run(self) -> Result<(), String> {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never dropped, so the closure is taken once and
-        // never dropped by `Cleanup::drop`.
-        let f = unsafe { ManuallyDrop::take(&mut this.0) };
+    fn run(mut self) -> Result<(), String> {
+        let f = self.0.take().expect("a cleanup runs once");
         catch_unwind(AssertUnwindSafe(f)).map_err(panic_message)
     }
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        // SAFETY: dropped exactly once, here; `run` forgets the wrapper instead.
-        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
-            ManuallyDrop::drop(&mut self.0)
-        }));
-        if let Err(payload) = dropped {
+        // Unrun: its captures' drops may panic; contained here.
+        if let Some(f) = self.0.take()
+            && let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(f)))
+        {
             drop_payload(payload);
         }
     }
