@@ -10,7 +10,6 @@ use bevy_app::{App, TaskPoolPlugin};
 use bevy_asset::io::Reader;
 use bevy_asset::prelude::*;
 use bevy_asset::{AssetLoader, LoadContext};
-use bevy_coro::CoroStats;
 use bevy_coro::prelude::*;
 use bevy_internal::reflect::TypePath;
 use common::*;
@@ -110,10 +109,6 @@ fn app_with_assets(workers: usize, folder: &Folder) -> App {
 
 fn load(app: &App, path: &'static str) -> Handle<Text> {
     app.world().resource::<AssetServer>().load(path)
-}
-
-fn game_waits(app: &App) -> usize {
-    app.world().resource::<CoroStats>().game_waits
 }
 
 in_each_mode! {

@@ -6,8 +6,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use bevy_app::{App, Update};
+use bevy_coro::Affinity;
 use bevy_coro::prelude::*;
-use bevy_coro::{Affinity, CoroMode, CoroStats};
 use bevy_ecs::prelude::*;
 use common::*;
 
@@ -25,10 +25,6 @@ fn hit_in_update(mut hit: ResMut<HitInUpdate>, mut health: Query<&mut Health>) {
     if let Some(entity) = hit.0.take() {
         health.get_mut(entity).unwrap().0 += 1;
     }
-}
-
-fn game_waits(app: &App) -> usize {
-    app.world().resource::<CoroStats>().game_waits
 }
 
 /// An App with `others` more entities with `Health` than the waited ones: many
@@ -302,14 +298,7 @@ fn two_waits_joined_on_a_worker(workers = 2) {
 /// Worker tasks waiting on changes to entities hit in a fixed pattern: the
 /// order in which they resume.
 fn replay(seed: u64) -> Vec<usize> {
-    let mut app = App::new();
-    app.add_plugins(CoroPlugin {
-        mode: CoroMode::Deterministic {
-            seed,
-            panic_on_deadlock: true,
-        },
-        ..Default::default()
-    });
+    let mut app = deterministic_app(seed);
     let entities: Vec<Entity> = (0..20)
         .map(|_| app.world_mut().spawn(Health(0)).id())
         .collect();

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bevy_coro::prelude::*;
-use bevy_coro::{CoroMode, CoroStats, GameWaitError};
+use bevy_coro::{CoroStats, GameWaitError};
 use bevy_ecs::prelude::*;
 use common::*;
 use futures_lite::future::poll_once;
@@ -28,10 +28,6 @@ struct Opened {
 #[entity_event(propagate, auto_propagate)]
 struct Clicked {
     entity: Entity,
-}
-
-fn game_waits(app: &bevy_app::App) -> usize {
-    app.world().resource::<CoroStats>().game_waits
 }
 
 in_each_mode! {
@@ -303,14 +299,7 @@ fn waits_begun_and_cancelled_leave_nothing_registered() {
 /// Runs `seed`'s deterministic App with tasks waiting for events on the
 /// main thread and on (simulated) workers; returns what they saw, in order.
 fn replay(seed: u64) -> Vec<String> {
-    let mut app = bevy_app::App::new();
-    app.add_plugins(CoroPlugin {
-        mode: CoroMode::Deterministic {
-            seed,
-            panic_on_deadlock: true,
-        },
-        ..Default::default()
-    });
+    let mut app = deterministic_app(seed);
     let doors: Vec<Entity> = (0..3).map(|_| app.world_mut().spawn_empty().id()).collect();
     let log = Arc::new(Mutex::new(Vec::new()));
     let coro = coro(&app);

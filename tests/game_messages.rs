@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bevy_coro::prelude::*;
-use bevy_coro::{CoroMode, CoroScheduler, CoroStats, MissedMessages};
+use bevy_coro::{CoroScheduler, MissedMessages};
 use bevy_ecs::message::Messages;
 use bevy_ecs::prelude::*;
 use common::*;
@@ -33,10 +33,6 @@ fn message_app(workers: usize) -> bevy_app::App {
 
 fn write(app: &mut bevy_app::App, message: Ping) {
     app.world_mut().write_message(message);
-}
-
-fn game_waits(app: &bevy_app::App) -> usize {
-    app.world().resource::<CoroStats>().game_waits
 }
 
 in_each_mode! {
@@ -433,14 +429,7 @@ fn waits_cancelled_from_workers_mid_hop_leave_nothing_registered() {
 /// Runs `seed`'s deterministic App with waiting tasks on the main thread and
 /// on (simulated) workers; returns the order in which they saw what.
 fn replay(seed: u64) -> Vec<String> {
-    let mut app = bevy_app::App::new();
-    app.add_plugins(CoroPlugin {
-        mode: CoroMode::Deterministic {
-            seed,
-            panic_on_deadlock: true,
-        },
-        ..Default::default()
-    });
+    let mut app = deterministic_app(seed);
     app.add_message::<Ping>();
     let log = Arc::new(Mutex::new(Vec::new()));
     let coro = coro(&app);

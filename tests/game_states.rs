@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bevy_app::{App, Update};
 use bevy_coro::prelude::*;
-use bevy_coro::{CoroMode, CoroStats, StateTasks};
+use bevy_coro::{CoroMode, StateTasks};
 use bevy_ecs::prelude::*;
 use bevy_state::app::StatesPlugin;
 use bevy_state::prelude::*;
@@ -36,10 +36,6 @@ fn go(app: &mut App, screen: Screen) {
         .resource_mut::<NextState<Screen>>()
         .set(screen);
     app.update();
-}
-
-fn game_waits(app: &App) -> usize {
-    app.world().resource::<CoroStats>().game_waits
 }
 
 in_each_mode! {

@@ -363,3 +363,22 @@ where
         coro.spawn::<Main>(future)
     }
 }
+
+/// Waits on the game registered after the last frame's check.
+pub fn game_waits(app: &App) -> usize {
+    app.world().resource::<bevy_coro::CoroStats>().game_waits
+}
+
+/// An App with the plugin in deterministic mode for `seed`, panicking on a
+/// deadlock.
+pub fn deterministic_app(seed: u64) -> App {
+    let mut app = App::new();
+    app.add_plugins(CoroPlugin {
+        mode: bevy_coro::CoroMode::Deterministic {
+            seed,
+            panic_on_deadlock: true,
+        },
+        ..Default::default()
+    });
+    app
+}
