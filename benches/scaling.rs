@@ -43,6 +43,7 @@ fn measure(
         parks: after.parks - before.parks,
         rescued: after.rescued - before.rescued,
         rescue_wakes: after.rescue_wakes - before.rescue_wakes,
+        frame_held: after.frame_held - before.frame_held,
         background: after.background,
     };
     (seconds, delta)

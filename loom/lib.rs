@@ -24,6 +24,8 @@
 //! - `graveyard`: a spawn, or a foreign wake, racing shutdown drops its task
 //!   exactly once and leaves nothing behind, also when a dropped task wakes
 //!   another.
+//! - `workers/frame_hold`: a wake held while the game's frame ends (and an
+//!   overdue frame's held wakes are taken) is given exactly once.
 //! - `tasks`: async-task's state machine: a wake racing a running poll, a
 //!   cancel racing a hop and completion, an interval tick racing a run.
 #![cfg(loom)]
@@ -33,7 +35,7 @@
 mod runtime {
     /// Loom's atomics under the names `src/runtime/sync.rs` gives std's.
     pub(crate) mod sync {
-        pub(crate) use loom::sync::atomic::{AtomicBool, Ordering, fence};
+        pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
         /// No spinning before parking under loom (see `src/runtime/sync.rs`).
         pub(crate) const SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::ZERO;
@@ -54,6 +56,9 @@ mod cancel_handshake;
 
 #[path = "../src/runtime/graveyard.rs"]
 mod graveyard;
+
+#[path = "../src/runtime/workers/frame_hold.rs"]
+mod frame_hold;
 
 /// `loom::model`, printing how many interleavings it explored.
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub fn build_app(options: &Options, grid: Grid) -> App {
         workers: options.workers,
         worker_priority: options.worker_priority,
         main_budget: options.budget,
+        frame_hold: options.frame_hold,
         mode: options.coro_mode,
         ..Default::default()
     });

@@ -9,6 +9,7 @@
 //!                                        [--main-work-us N] [--budget-ms N]
 //!                                        [--plot FILE.svg]
 //!                                        [--worker-priority background | normal]
+//!                                        [--frame-hold-ms N]
 //! cargo run --release --example swarm -- --write-map maze | rooms FILE.map [--seed N]
 //! ```
 //!
@@ -74,6 +75,8 @@ struct Options {
     plot: Option<String>,
     /// bevy_coro's `CoroPlugin::worker_priority`.
     worker_priority: WorkerPriority,
+    /// bevy_coro's `CoroPlugin::frame_hold` (`--frame-hold-ms 0`: `None`).
+    frame_hold: Option<Duration>,
     /// `--write-map KIND FILE`: write a generated map (see `map::generated`)
     /// instead of playing.
     write_map: Option<(String, String)>,
@@ -96,6 +99,7 @@ impl Default for Options {
             budget: None,
             plot: None,
             worker_priority: WorkerPriority::Background,
+            frame_hold: CoroPlugin::default().frame_hold,
             write_map: None,
             coro_mode: CoroMode::Threaded,
         }
@@ -105,7 +109,7 @@ impl Default for Options {
 const USAGE: &str = "usage: swarm [--agents N] [--frames N] [--workers N] [--fps N (0: uncapped)] \
                      [--seed N] [--map FILE.map] [--baseline bevy_tasks | --compare] \
                      [--main-work-us N] [--budget-ms N] [--plot FILE.svg] \
-                     [--worker-priority background | normal] \
+                     [--worker-priority background | normal] [--frame-hold-ms N (0: off)] \
                      | --write-map maze|rooms FILE.map [--seed N]";
 
 fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -132,6 +136,10 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
             "--main-work-us" => options.main_work = Duration::from_micros(number(value()?)?),
             "--budget-ms" => options.budget = Some(Duration::from_millis(number(value()?)?)),
             "--plot" => options.plot = Some(value()?),
+            "--frame-hold-ms" => {
+                let ms = number(value()?)?;
+                options.frame_hold = (ms > 0).then(|| Duration::from_millis(ms));
+            }
             "--worker-priority" => {
                 options.worker_priority = match value()?.as_str() {
                     "background" => WorkerPriority::Background,
@@ -281,6 +289,12 @@ fn run(
             _ => "normal",
         };
         write!(header, ", bevy_coro workers at {priority} priority").unwrap();
+        if options.frame_hold != CoroPlugin::default().frame_hold {
+            match options.frame_hold {
+                Some(hold) => write!(header, ", frame hold {} ms", hold.as_millis()).unwrap(),
+                None => header.push_str(", no frame hold"),
+            }
+        }
     }
     out(&format!("{header}\n"));
     let mut runs: Vec<(&str, Summary)> = Vec::new();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bevy_app::{App, Plugin, PreUpdate};
+use bevy_app::{App, First, Last, Plugin, PreUpdate};
 use bevy_ecs::intern::Interned;
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{InternedScheduleLabel, ScheduleLabel};
@@ -14,7 +14,8 @@ use crate::bevy::entity::attach_owned;
 use crate::bevy::world;
 use crate::runtime::diag::cpu_clock::CpuSpan;
 use crate::runtime::{
-    Clock, ManualClock, Mode, Runtime, RuntimeConfig, WorkerPriority, default_workers,
+    Clock, DEFAULT_FRAME_HOLD, ManualClock, Mode, Runtime, RuntimeConfig, WorkerPriority,
+    default_workers,
 };
 
 /// Adds the coroutine scheduler to an App: worker threads, the [`Coro`]
@@ -100,6 +101,18 @@ pub struct CoroPlugin {
     /// run for this many frames, with the task they await where known. Costs
     /// a lock per poll. Default: `None` (off).
     pub report_stuck_after: Option<u64>,
+    /// While the frame runs (from [`CoroSystems::BeginFrame`] in `First` to
+    /// [`CoroSystems::EndFrame`] in `Last`), a *sleeping* worker is not
+    /// woken for tasks the frame spawns or sends back (the plan a system
+    /// starts, the rest of a task after its `with_world`): the wake waits
+    /// for the frame's end, at most this long after the frame began, so the
+    /// worker does not take a core the frame's systems want. A worker still
+    /// awake takes the work at once; timers, the workers' own wakes and a
+    /// system blocking on a `Task` (`Task::block`) are never held. `None`:
+    /// wake at once. Default:
+    /// [`DEFAULT_FRAME_HOLD`](crate::runtime::DEFAULT_FRAME_HOLD), 8 ms (see
+    /// the README's "Frame health").
+    pub frame_hold: Option<Duration>,
     /// The tokio runtime the scheduler's threads enter (feature `tokio`).
     /// Default: [`CoroTokio::Owned`](crate::CoroTokio::Owned).
     #[cfg(feature = "tokio")]
@@ -153,6 +166,7 @@ impl Default for CoroPlugin {
             clock: CoroClock::Real,
             mode: CoroMode::Threaded,
             report_stuck_after: None,
+            frame_hold: Some(DEFAULT_FRAME_HOLD),
             #[cfg(feature = "tokio")]
             tokio: crate::CoroTokio::Owned,
         }
@@ -190,6 +204,7 @@ impl Plugin for CoroPlugin {
             mode,
             report_stuck_after: self.report_stuck_after,
             worker_wrapper,
+            frame_hold: self.frame_hold,
         })
         .unwrap_or_else(|error| panic!("CoroPlugin: {error}"));
         crate::bevy::frame_points::add_resume_points(app, &runtime, &self.resume_points);
@@ -212,7 +227,22 @@ impl Plugin for CoroPlugin {
         })
         .init_resource::<CoroStats>()
         .add_systems(self.schedule, pump.in_set(CoroSystems::Pump));
+        if self.frame_hold.is_some() {
+            app.add_systems(First, begin_frame.in_set(CoroSystems::BeginFrame))
+                .add_systems(Last, end_frame.in_set(CoroSystems::EndFrame));
+        }
     }
+}
+
+/// Opens the frame: sleeping workers wait for its end (see
+/// [`CoroPlugin::frame_hold`]).
+fn begin_frame(scheduler: Res<CoroScheduler>) {
+    scheduler.runtime.begin_frame();
+}
+
+/// Closes the frame: the worker wakes it held are given.
+fn end_frame(scheduler: Res<CoroScheduler>) {
+    scheduler.runtime.end_frame();
 }
 
 /// System sets of the scheduler, to order systems around it.
@@ -225,6 +255,13 @@ pub enum CoroSystems {
     /// schedules, after `Pump` where they share its schedule: each runs the
     /// tasks that [`resume_in`](crate::resume_in) its schedule.
     ResumePoint,
+    /// In `First`: the frame begins, and sleeping workers wait for its end
+    /// (see [`CoroPlugin::frame_hold`]). Order systems that should count as
+    /// the frame after it.
+    BeginFrame,
+    /// In `Last`: the frame ends, and the worker wakes it held are given.
+    /// Order the frame's last systems before it.
+    EndFrame,
 }
 
 /// The scheduler the plugin owns. It lives in the World, so dropping the App

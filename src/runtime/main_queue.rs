@@ -198,7 +198,9 @@ impl MainQueue {
             context::forget_turn();
             report.polled += 1;
             // Worker wakes this pump held for a millisecond are due now.
-            shared.workers.wake(held_wakes::overdue(shared));
+            shared
+                .workers
+                .wake_or_hold(shared, held_wakes::overdue(shared));
         }
         report
     }

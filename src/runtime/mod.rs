@@ -60,7 +60,9 @@ pub use affinity::{Affinity, CoroFutureExt, Main, On, Worker};
 pub use block::block_on;
 pub use builder::TaskBuilder;
 pub(crate) use config::default_workers;
-pub use config::{Mode, RuntimeConfig, RuntimeError, WorkerWrapper, WrapWorker};
+pub use config::{
+    DEFAULT_FRAME_HOLD, Mode, RuntimeConfig, RuntimeError, WorkerWrapper, WrapWorker,
+};
 pub use diag::report::{CoroError, Stall, StuckTask, TaskInfo};
 pub use diag::stats::RuntimeStats;
 pub use handle::{Handle, SpawnOn};
@@ -243,12 +245,17 @@ impl Runtime {
         let (workers, clock, deterministic) = match config.mode {
             // The pump runs the worker tasks: no threads to start.
             Mode::Threaded if single_threaded => (
-                Workers::new(0, false, WorkerPriority::Normal),
+                Workers::new(0, false, WorkerPriority::Normal, None),
                 config.clock,
                 None,
             ),
             Mode::Threaded => (
-                Workers::new(config.workers, config.pin_workers, config.worker_priority),
+                Workers::new(
+                    config.workers,
+                    config.pin_workers,
+                    config.worker_priority,
+                    config.frame_hold,
+                ),
                 config.clock,
                 None,
             ),
@@ -261,7 +268,7 @@ impl Runtime {
                 };
                 let step = (!frame_step.is_zero()).then(|| (clock.clone(), frame_step));
                 (
-                    Workers::new(0, false, WorkerPriority::Normal),
+                    Workers::new(0, false, WorkerPriority::Normal, None),
                     Clock::Manual(clock),
                     Some(Deterministic::new(seed, step)),
                 )
@@ -315,6 +322,33 @@ impl Runtime {
     /// When called on another thread than the one that created the runtime.
     pub fn pump(&self, now: Instant, budget: Option<Duration>) -> PumpReport {
         self.handle.shared.pump(now, budget)
+    }
+
+    /// The game's frame begins: until [`end_frame`](Runtime::end_frame),
+    /// sleeping workers are woken at the frame's end (or after
+    /// [`RuntimeConfig::frame_hold`]) for work the frame queues, rather than
+    /// in the middle of it (see there). Call it where the frame's work
+    /// starts, on any thread; the plugin does, in `First`.
+    ///
+    /// ```
+    /// use bevy_coro::prelude::*;
+    /// use bevy_coro::runtime::{Instant, Runtime, RuntimeConfig};
+    ///
+    /// let runtime = Runtime::new(RuntimeConfig { workers: 1, ..Default::default() }).unwrap();
+    /// runtime.begin_frame();
+    /// // Queued now; a sleeping worker starts it when the frame ends.
+    /// let task = runtime.spawn::<Worker>(async { 6 * 7 });
+    /// runtime.pump(Instant::now(), None);
+    /// runtime.end_frame();
+    /// assert_eq!(task.block(), Ok(42));
+    /// ```
+    pub fn begin_frame(&self) {
+        self.handle.shared.workers.begin_frame();
+    }
+
+    /// The game's frame ends: the worker wakes it held are given now.
+    pub fn end_frame(&self) {
+        self.handle.shared.workers.end_frame();
     }
 
     /// A cheap, cloneable handle for spawning from anywhere.

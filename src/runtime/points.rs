@@ -221,7 +221,7 @@ impl Shared {
             run(runnable);
             context::forget_turn();
             report.polled += 1;
-            self.workers.wake(held_wakes::overdue(self));
+            self.workers.wake_or_hold(self, held_wakes::overdue(self));
         }
         report
     }

@@ -128,6 +128,7 @@ struct ReleaseWakes<'a>(&'a Shared);
 
 impl Drop for ReleaseWakes<'_> {
     fn drop(&mut self) {
-        self.0.workers.wake(workers::held_wakes::release(self.0));
+        let held = workers::held_wakes::release(self.0);
+        self.0.workers.wake_or_hold(self.0, held);
     }
 }

@@ -2,7 +2,7 @@
 //! `task/cancel_handshake`, `graveyard`): std's here. The models in `loom/` compile
 //! those same files against loom's types under the same names.
 
-pub(crate) use std::sync::atomic::{AtomicBool, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
 /// How long an idle worker keeps looking for work before it sleeps (see
 /// `park`). The loom models set it to zero: the looks add nothing to the

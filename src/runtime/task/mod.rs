@@ -268,6 +268,11 @@ impl<T> Future for Task<T> {
                 Poll::Ready(Err(TaskError::Cancelled))
             }
             Poll::Pending => {
+                if context::in_block_on() {
+                    // This thread waits for the task: a frame holding the
+                    // wake of the worker that would run it must give it.
+                    target.shared.workers.give_frame_wakes();
+                }
                 assert!(
                     !(context::in_block_on()
                         && target.only_the_pump_runs_it()

@@ -189,6 +189,9 @@ impl Timers {
 
     /// The timer thread: fire what is due, sleep until the next deadline.
     fn run(&self) {
+        // Scheduler work: its wakes are due now (a frame does not hold them,
+        // see `frame_hold`), and a `block_on` here would stall every timer.
+        let _working = crate::runtime::task::context::enter_scheduler_work();
         while !self.stopping.load(Ordering::Acquire) {
             self.fire_due();
             listener!(self.event => listener);

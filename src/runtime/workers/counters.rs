@@ -66,6 +66,10 @@ pub struct WorkerStats {
     /// waits (counted too: the wake then finds no worker asleep, and costs
     /// nothing).
     pub rescue_wakes: u64,
+    /// Worker wakes the game's frame held until its end, rather than wake a
+    /// sleeping worker in the middle of it (see
+    /// [`RuntimeConfig::frame_hold`](crate::runtime::RuntimeConfig::frame_hold)).
+    pub frame_held: u64,
     /// Workers the operating system runs at background priority (0 unless
     /// [`WorkerPriority::Background`](crate::runtime::WorkerPriority::Background) was
     /// asked for and the platform has it).

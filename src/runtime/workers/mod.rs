@@ -23,12 +23,14 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use async_task::Runnable;
 use concurrent_queue::{ConcurrentQueue, PushError};
 
 mod counters;
 mod find;
+mod frame_hold;
 pub(crate) mod held_wakes;
 pub(crate) mod os_priority;
 mod park;
@@ -42,6 +44,7 @@ use crate::runtime::task::header::Header;
 use crate::runtime::task::options::Priority;
 use crate::runtime::{Shared, WorkerWrapper};
 use counters::{OwnCounter, SharedCounter, WorkerCounters};
+use frame_hold::{FrameClock, FrameHold};
 use os_priority::WorkerPriority;
 use park::Parking;
 
@@ -81,12 +84,23 @@ pub(crate) struct Workers {
     /// Times the rescue thread woke every worker for work nobody took (a
     /// wake the pump held, see `held_wakes`); written by it only.
     pub(super) rescue_wakes: OwnCounter,
+    /// Wakes held while the game's frame runs (see `frame_hold`).
+    frame: FrameHold,
+    frame_clock: FrameClock,
+    /// Wakes the frame held (bumped by the frame's threads).
+    frame_held: SharedCounter,
 }
 
 impl Workers {
     /// Workers to start; with `pin`, worker `i` is pinned to a core of its own
     /// (the first core is left to the main thread while there are enough).
-    pub(crate) fn new(count: usize, pin: bool, priority: WorkerPriority) -> Self {
+    /// A frame holds their wakes for at most `frame_hold` (see `frame_hold`).
+    pub(crate) fn new(
+        count: usize,
+        pin: bool,
+        priority: WorkerPriority,
+        frame_hold: Option<Duration>,
+    ) -> Self {
         let cores = if pin { pin::core_ids() } else { Vec::new() };
         Workers {
             high: ConcurrentQueue::unbounded(),
@@ -106,6 +120,9 @@ impl Workers {
             background: AtomicU64::new(0),
             rescued: OwnCounter::default(),
             rescue_wakes: OwnCounter::default(),
+            frame: FrameHold::default(),
+            frame_clock: FrameClock::new(frame_hold),
+            frame_held: SharedCounter::default(),
         }
     }
 
@@ -208,12 +225,14 @@ impl Workers {
             parks: sum(|c| &c.parks),
             rescued: self.rescued.get(),
             rescue_wakes: self.rescue_wakes.get(),
+            frame_held: self.frame_held.0.load(Ordering::Relaxed),
             background: self.background.load(Ordering::Relaxed),
         }
     }
 
     /// After a push: wakes `wake` sleeping workers, or with `hold`, leaves
-    /// the wakes to the end of the pump.
+    /// the wakes to the end of the pump; while the game's frame runs, to
+    /// its end (see `frame_hold`).
     fn pushed(
         &self,
         shared: &Shared,
@@ -228,7 +247,7 @@ impl Workers {
                 } else {
                     wake
                 };
-                self.wake(now);
+                self.wake_or_hold(shared, now);
                 None
             }
             Err(error) => Some(error.into_inner()),

@@ -88,6 +88,9 @@ pub(crate) fn run(shared: &Shared) {
         if workers.is_stopping() {
             return;
         }
+        // A frame that held wakes past its bound, and asked for no wake
+        // since, gives them here.
+        workers.give_overdue_frame_wakes();
         if !workers.work_waiting(None) {
             (streak, last) = (0, None);
             sleep = (sleep * 2).min(IDLE_CHECK);
