@@ -71,6 +71,9 @@ pub use bevy::game::{
 pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
 pub use runtime::{
+    Actor, ActorBuilder, ActorError, Behavior, OnPanic, Reply, SendError, SpawnActor, behavior_fn,
+};
+pub use runtime::{
     Affinity, CancelHandle, CoroFutureExt, Elapsed, Join, Joining, Main, MissedTick, NextFrame, On,
     Priority, Race, Racing, SharedTask, SpawnOn, Task, TaskBuilder, TaskError, TaskGroup,
     TimerHandle, TryJoin, Winner, Worker, WorkerPriority, YieldNow, join, join_all, next_frame,
@@ -92,6 +95,7 @@ pub use bevy::state::{CoroAppExt, StateTasks};
 pub mod prelude {
     #[cfg(feature = "asset")]
     pub use crate::loaded;
+    pub use crate::{Actor, Behavior, SpawnActor};
     pub use crate::{
         Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, GameWaitError, Main,
         Priority, SpawnOn, Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, added, changed,
