@@ -10,7 +10,7 @@ use super::scope::Scope;
 use crate::runtime::affinity::Affinity;
 use crate::runtime::handle::Handle;
 use crate::runtime::owner::Owner;
-use crate::runtime::task::options::{Options, Priority};
+use crate::runtime::task::options::Priority;
 
 /// Messages an actor handles per turn by default before it yields.
 pub const DEFAULT_BATCH: usize = 32;
@@ -127,11 +127,8 @@ where
         let turns = TurnOptions {
             shared: shared.clone(),
             side: A::SIDE,
-            options: Options {
-                name: Some(self.name),
-                priority: self.priority,
-                cores: 0,
-            },
+            name: self.name,
+            priority: self.priority,
             location,
             batch: self.batch,
             on_panic: self.on_panic,

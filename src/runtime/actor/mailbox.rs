@@ -39,7 +39,7 @@ use super::reply::ReplySender;
 use super::scope::Scope;
 use super::turn;
 use crate::runtime::Shared;
-use crate::runtime::task::options::{Options, Side};
+use crate::runtime::task::options::{Priority, Side};
 
 /// A message and, for an `ask`, where its answer goes.
 pub(crate) struct Envelope<M, R> {
@@ -67,7 +67,8 @@ pub enum OnPanic {
 pub(crate) struct TurnOptions {
     pub(crate) shared: Arc<Shared>,
     pub(crate) side: Side,
-    pub(crate) options: Options,
+    pub(crate) name: &'static str,
+    pub(crate) priority: Priority,
     pub(crate) location: &'static Location<'static>,
     /// Messages per turn at most, then the turn yields.
     pub(crate) batch: usize,
@@ -269,7 +270,7 @@ where
     }
 
     fn name(&self) -> &'static str {
-        self.turns.options.name.unwrap_or("actor")
+        self.turns.name
     }
 }
 
@@ -294,10 +295,18 @@ where
     }
 }
 
+impl<B, M, R> Drop for Mailbox<B, M, R> {
+    fn drop(&mut self) {
+        if let Some(scope) = &self.scope {
+            self.turns.shared.parked.remove(scope.slot());
+        }
+    }
+}
+
 impl<B, M, R> fmt::Debug for Mailbox<B, M, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mailbox")
-            .field("name", &self.turns.options.name)
+            .field("name", &self.turns.name)
             .finish_non_exhaustive()
     }
 }

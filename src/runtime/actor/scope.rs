@@ -16,10 +16,10 @@ use crate::runtime::task::parked::Slot;
 use crate::runtime::tree::{Node, Site};
 use crate::runtime::{Owner, Shared};
 
-/// An actor's tree node, listed for the driver to tie to its owner.
+/// An actor's tree node, listed for the driver to tie to its owner. Its
+/// waker's slot is removed by the mailbox's drop.
 pub(crate) struct Scope {
     node: Arc<Node>,
-    shared: Arc<Shared>,
 }
 
 /// The node's waker: stops the actor when the node is cancelled.
@@ -64,23 +64,19 @@ impl Scope {
             node.slot.set(slot);
         }
         let _ = shared.owned.push((owner, node.clone()));
-        Scope {
-            node,
-            shared: shared.clone(),
-        }
+        Scope { node }
     }
 
     pub(crate) fn node(&self) -> &Arc<Node> {
         &self.node
     }
 
+    /// The slot of the node's waker in the parked registry.
+    pub(crate) fn slot(&self) -> Slot {
+        self.node.slot.get()
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
         self.node.is_cancelled()
-    }
-}
-
-impl Drop for Scope {
-    fn drop(&mut self) {
-        self.shared.parked.remove(self.node.slot.get());
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::behavior::Behavior;
 use super::error::ActorError;
 use super::mailbox::{Envelope, Mailbox, OnPanic, Post};
+use crate::runtime::task::options::Options;
 use crate::runtime::task::{Parent, catch_poll, spawn_send_in};
 use crate::runtime::tree::Node;
 use crate::runtime::yields::yield_now;
@@ -23,12 +24,12 @@ where
     R: Send + 'static,
 {
     let turns = &mailbox.turns;
-    let (shared, side, options, location) = (
-        turns.shared.clone(),
-        turns.side,
-        turns.options,
-        turns.location,
-    );
+    let (shared, side, location) = (turns.shared.clone(), turns.side, turns.location);
+    let options = Options {
+        name: Some(turns.name),
+        priority: turns.priority,
+        cores: 0,
+    };
     let parent = parent.map_or(Parent::Root, Parent::Node);
     // The guard is made out here, so a turn dropped before its first poll
     // (refused at shutdown, cancelled with its entity) still stops the
