@@ -11,13 +11,16 @@ use bevy_coro::behavior_fn;
 use bevy_coro::prelude::*;
 use common::*;
 
+/// What a recorder hands out when dropped.
+type Record = Arc<Mutex<Option<Vec<(usize, u64)>>>>;
+
 /// Records `(sender, seq)` of every message and publishes the record when
 /// dropped; counts handlers that overlap.
 struct Recorder {
     seen: Vec<(usize, u64)>,
     inside: Arc<AtomicUsize>,
     overlaps: Arc<AtomicUsize>,
-    out: Arc<Mutex<Option<Vec<(usize, u64)>>>>,
+    out: Record,
 }
 
 impl Behavior<(usize, u64)> for Recorder {
@@ -25,7 +28,7 @@ impl Behavior<(usize, u64)> for Recorder {
         if self.inside.fetch_add(1, Ordering::SeqCst) != 0 {
             self.overlaps.fetch_add(1, Ordering::SeqCst);
         }
-        if msg.1 % 512 == 0 {
+        if msg.1.is_multiple_of(512) {
             // An await inside the handler: a second turn would overlap here.
             yield_now().await;
         }

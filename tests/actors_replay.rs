@@ -21,7 +21,7 @@ fn run(seed: u64) -> Vec<(char, u32)> {
         let behavior = behavior_fn((), move |_, n: u32| {
             let log = log.clone();
             Box::pin(async move {
-                if n % 4 == 0 {
+                if n.is_multiple_of(4) {
                     yield_now().await;
                 }
                 log.lock().unwrap().push((name, n));
@@ -51,8 +51,7 @@ fn run(seed: u64) -> Vec<(char, u32)> {
         run_task(&mut app, sender).unwrap();
     }
     update_until(&mut app, "handled", |_| log.lock().unwrap().len() == 120);
-    let log = log.lock().unwrap().clone();
-    log
+    log.lock().unwrap().clone()
 }
 
 /// The same seed gives the same order of handling, message for message.

@@ -127,7 +127,7 @@ in_each_mode! {
             move |_, n: u64| {
                 let seen = seen.clone();
                 Box::pin(async move {
-                    if n % 64 == 0 {
+                    if n.is_multiple_of(64) {
                         yield_now().await;
                     }
                     seen.lock().unwrap().push(n);
@@ -154,7 +154,7 @@ in_each_mode! {
             let actor = actor.clone();
             let handled = handled.clone();
             thread::spawn(move || {
-                wait_until("some handled", || handled.lock().unwrap().len() > 100 || actor.pending() > 5_000);
+                wait_until("some handled", || handled.lock().unwrap().len() > 100);
                 actor.stop_now()
             })
         };
@@ -171,7 +171,8 @@ in_each_mode! {
         all.extend(&refused);
         all.sort_unstable();
         assert_eq!(all, (0..4 * EACH).collect::<Vec<_>>(), "each message in exactly one place");
-        assert!(handled_count > 0 && !refused.is_empty() || !given_back.is_empty());
+        assert!(handled_count > 100, "stopped before the wait said so");
+        println!("handled {handled_count}, given back {}, refused {}", given_back.len(), refused.len());
     }
 }
 

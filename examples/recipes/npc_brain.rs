@@ -104,7 +104,11 @@ struct Log(Vec<usize>);
 #[derive(Resource)]
 struct Npc {
     npc: Entity,
+    #[allow(dead_code)] // read by the test
     foe: Entity,
+    /// Kept so the game can give more orders (dropping every address
+    /// would stop the brain once its orders are carried out).
+    #[allow(dead_code)]
     brain: Actor<Command>,
 }
 

@@ -16,8 +16,8 @@
 //! - **Fairness.** A turn handles at most [`batch`](ActorBuilder::batch)
 //!   messages, then yields if more wait. An idle actor is memory only: no
 //!   task, no poll, no timer.
-//! - **Priority and side.** Turns are tasks at the actor's [`Priority`]
-//!   (crate::Priority) and affinity; a turn belongs to its actor, not to the
+//! - **Priority and side.** Turns are tasks at the actor's
+//!   [`Priority`](crate::Priority) and affinity; a turn belongs to its actor, not to the
 //!   task that sent the message (cancelling a sender leaves the actor be).
 //! - **Stopping.** See [`Actor`]: the last address dropped or
 //!   [`Actor::stop`] stops after the messages sent; [`Actor::stop_now`], an
