@@ -46,6 +46,9 @@
 //!   real time, or the game's `Time<Virtual>` with [`CoroClock::Virtual`].
 //! - A panicking task ends with [`TaskError::Panicked`]; nothing else stops.
 //!   Dropping a [`Task`] cancels it; [`Task::detach`] lets it run on.
+//! - Actors: `coro.actor("brain").spawn::<Main>(state)` gives an [`Actor`]
+//!   address; its messages are handled one at a time, in order, by the
+//!   state's [`Behavior`], a batch per turn, with no task while idle.
 //! - Dropping the App (or the [`Runtime`](runtime::Runtime)) joins the workers
 //!   and drops every pending future exactly once.
 //!
