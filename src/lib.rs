@@ -46,6 +46,9 @@
 //!   real time, or the game's `Time<Virtual>` with [`CoroClock::Virtual`].
 //! - A panicking task ends with [`TaskError::Panicked`]; nothing else stops.
 //!   Dropping a [`Task`] cancels it; [`Task::detach`] lets it run on.
+//! - Actors: `coro.actor("brain").spawn::<Main>(state)` gives an [`Actor`]
+//!   address; its messages are handled one at a time, in order, by the
+//!   state's [`Behavior`], a batch per turn, with no task while idle.
 //! - Dropping the App (or the [`Runtime`](runtime::Runtime)) joins the workers
 //!   and drops every pending future exactly once.
 //!
@@ -71,6 +74,9 @@ pub use bevy::game::{
 pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
 pub use runtime::{
+    Actor, ActorBuilder, ActorError, Behavior, OnPanic, Reply, SendError, SpawnActor, behavior_fn,
+};
+pub use runtime::{
     Affinity, CancelHandle, CoroFutureExt, Elapsed, Join, Joining, Main, MissedTick, NextFrame, On,
     Priority, Race, Racing, SharedTask, SpawnOn, Task, TaskBuilder, TaskError, TaskGroup,
     TimerHandle, TryJoin, Winner, Worker, WorkerPriority, YieldNow, join, join_all, next_frame,
@@ -92,6 +98,7 @@ pub use bevy::state::{CoroAppExt, StateTasks};
 pub mod prelude {
     #[cfg(feature = "asset")]
     pub use crate::loaded;
+    pub use crate::{Actor, Behavior, SpawnActor};
     pub use crate::{
         Coro, CoroCommandsExt, CoroFutureExt, CoroPlugin, CoroSystems, GameWaitError, Main,
         Priority, SpawnOn, Task, TaskError, TaskGroup, TimerHandle, Winner, Worker, added, changed,

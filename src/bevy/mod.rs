@@ -2,6 +2,7 @@
 //! to entities, `Commands` extensions and [`with_world`](world::with_world),
 //! over the Bevy-free [`runtime`](crate::runtime).
 
+pub(crate) mod actor;
 pub(crate) mod commands;
 pub(crate) mod coro;
 pub(crate) mod entity;

@@ -25,6 +25,7 @@
 //! assert_eq!(result, Ok(1_001_000));
 //! ```
 
+mod actor;
 mod affinity;
 mod block;
 mod builder;
@@ -56,6 +57,10 @@ use std::time::Duration;
 use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
+pub use actor::{
+    Actor, ActorBuilder, ActorError, Behavior, DEFAULT_BATCH, FnBehavior, HandlerFuture, OnPanic,
+    Reply, SendError, SpawnActor, behavior_fn,
+};
 pub use affinity::{Affinity, CoroFutureExt, Main, On, Worker};
 pub use block::block_on;
 pub use builder::TaskBuilder;

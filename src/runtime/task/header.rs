@@ -316,12 +316,18 @@ impl Header {
 
     /// Joins the tree under `parent` (at spawn, before the task first runs).
     pub(crate) fn set_parent(&self, parent: &Header) {
+        self.set_parent_node(&parent.node());
+    }
+
+    /// Joins the tree under the node `parent` (a task's, or a scope's such
+    /// as an actor's), at spawn, before the task first runs.
+    pub(crate) fn set_parent_node(&self, parent: &Node) {
         // A named or pinned task has its node from `new`.
         let node = match self.node.get() {
             Some(node) => Arc::clone(&node),
             None => Node::new(self.slot.get(), false, self.site()),
         };
-        if !parent.node().adopt(&node) {
+        if !parent.adopt(&node) {
             self.cancelled.store(true, Ordering::SeqCst);
         }
         self.node.set(node);

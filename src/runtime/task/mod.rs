@@ -25,7 +25,7 @@ mod spawn;
 
 pub(crate) use body::{Failed, Output, catch_poll, drop_payload, panic_message};
 pub use shared::SharedTask;
-pub(crate) use spawn::{spawn_local, spawn_send};
+pub(crate) use spawn::{Parent, spawn_local, spawn_send, spawn_send_in};
 
 use crate::runtime::owner::Owner;
 use crate::runtime::tree::CancelHandle;

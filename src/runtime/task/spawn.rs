@@ -15,6 +15,19 @@ use super::header::Header;
 use super::options::{Options, Side, Start};
 use crate::runtime::Shared;
 use crate::runtime::schedule::schedule;
+use crate::runtime::tree::Node;
+
+/// Which tree a new task joins.
+#[derive(Clone, Copy)]
+pub(crate) enum Parent<'a> {
+    /// The task being polled on this thread, if any (a plain spawn).
+    Current,
+    /// `node`'s: a task that belongs to a scope rather than to its spawner
+    /// (an actor's turns: a sender's cancel must not stop the actor).
+    Node(&'a Arc<Node>),
+    /// None: a root of its own.
+    Root,
+}
 
 /// Spawns a `Send` future that starts on `side`.
 pub(crate) fn spawn_send<F>(
@@ -28,13 +41,29 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    spawn_send_in(shared, side, options, location, Parent::Current, future)
+}
+
+/// [`spawn_send`], in the tree `parent` says.
+pub(crate) fn spawn_send_in<F>(
+    shared: &Arc<Shared>,
+    side: Side,
+    options: Options,
+    location: &'static Location<'static>,
+    parent: Parent<'_>,
+    future: F,
+) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let start = Start {
         side,
         local: false,
         location,
     };
     // SAFETY: the future is `Send`, so it may be polled and dropped anywhere.
-    unsafe { spawn(shared, start, options, future) }
+    unsafe { spawn(shared, start, options, parent, future) }
 }
 
 /// Spawns a `!Send` future that lives on the main thread for good.
@@ -65,7 +94,7 @@ where
     // SAFETY: we are on the main thread, and `local = true` keeps the task
     // there: the schedule function routes local tasks to the main queue
     // whatever their header says, and `.on::<Worker>()` refuses to move them.
-    unsafe { spawn(shared, start, options, future) }
+    unsafe { spawn(shared, start, options, Parent::Current, future) }
 }
 
 /// Spawns `future` on `shared` as `start` and `options` say, and schedules it.
@@ -78,6 +107,7 @@ unsafe fn spawn<F>(
     shared: &Arc<Shared>,
     start: Start,
     options: Options,
+    parent: Parent<'_>,
     future: F,
 ) -> Task<F::Output>
 where
@@ -98,12 +128,16 @@ where
     // Counted until its body is dropped.
     shared.in_flight.add();
     let header = NonNull::from(inner.metadata());
-    // Spawned while a task of this runtime is polled: a child of that task.
-    context::with_current_task(|parent| {
-        if let Some(parent) = parent.filter(|parent| std::ptr::eq(&*parent.shared, &**shared)) {
-            inner.metadata().set_parent(parent);
-        }
-    });
+    match parent {
+        // Spawned while a task of this runtime is polled: a child of that task.
+        Parent::Current => context::with_current_task(|parent| {
+            if let Some(parent) = parent.filter(|parent| std::ptr::eq(&*parent.shared, &**shared)) {
+                inner.metadata().set_parent(parent);
+            }
+        }),
+        Parent::Node(node) => inner.metadata().set_parent_node(node),
+        Parent::Root => {}
+    }
     if let Some(wait_graph) = &shared.wait_graph {
         wait_graph.spawned(inner.metadata(), shared.main.frame());
     }
