@@ -9,6 +9,7 @@
 //!                                        [--main-work-us N] [--budget-ms N]
 //!                                        [--plot FILE.svg]
 //!                                        [--worker-priority background | normal]
+//!                                        [--inspect N]
 //! cargo run --release --example swarm -- --write-map maze | rooms FILE.map [--seed N]
 //! ```
 //!
@@ -23,6 +24,10 @@
 //! runs the searches on the main thread. bevy_tasks' pool runs no task
 //! without a thread of its own, so the baseline then gets 1, and says so.
 //!
+//! `--inspect N` prints, every N frames, a top-like table of bevy_coro's
+//! live tasks (by state and by name, the oldest not running) and, with
+//! `--features diagnostics`, the scheduler's Bevy diagnostics (`inspect.rs`).
+//!
 //! With `--features tracy`, it installs a Tracy layer and prints how to
 //! connect the Tracy profiler.
 
@@ -30,6 +35,7 @@ mod astar;
 mod baseline;
 mod coro;
 mod game;
+mod inspect;
 mod map;
 mod plot;
 mod report;
@@ -77,6 +83,8 @@ struct Options {
     /// `--write-map KIND FILE`: write a generated map (see `map::generated`)
     /// instead of playing.
     write_map: Option<(String, String)>,
+    /// `--inspect N`: print the live task table every N frames.
+    inspect: Option<u32>,
     /// Not a flag: tests replay bevy_coro in its deterministic mode.
     coro_mode: CoroMode,
 }
@@ -97,6 +105,7 @@ impl Default for Options {
             plot: None,
             worker_priority: WorkerPriority::Background,
             write_map: None,
+            inspect: None,
             coro_mode: CoroMode::Threaded,
         }
     }
@@ -105,7 +114,7 @@ impl Default for Options {
 const USAGE: &str = "usage: swarm [--agents N] [--frames N] [--workers N] [--fps N (0: uncapped)] \
                      [--seed N] [--map FILE.map] [--baseline bevy_tasks | --compare] \
                      [--main-work-us N] [--budget-ms N] [--plot FILE.svg] \
-                     [--worker-priority background | normal] \
+                     [--worker-priority background | normal] [--inspect N] \
                      | --write-map maze|rooms FILE.map [--seed N]";
 
 fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -132,6 +141,7 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
             "--main-work-us" => options.main_work = Duration::from_micros(number(value()?)?),
             "--budget-ms" => options.budget = Some(Duration::from_millis(number(value()?)?)),
             "--plot" => options.plot = Some(value()?),
+            "--inspect" => options.inspect = Some(number(value()?)?.max(1) as u32),
             "--worker-priority" => {
                 options.worker_priority = match value()?.as_str() {
                     "background" => WorkerPriority::Background,
