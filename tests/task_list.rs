@@ -322,6 +322,7 @@ fn the_leak_finder_groups_a_hundred_intervals_under_one_location() {
     assert_eq!(leaks[0].oldest_age, Duration::from_secs(60));
     assert_eq!(leaks[0].oldest_frames, 62);
     assert_eq!(leaks[1].count, 3);
+    println!("{}\n{}", leaks[0], leaks[1]);
     assert!(leaks[0].to_string().starts_with("100 tasks spawned at "));
     // Each interval waits on its timer.
     let tasks = runtime.tasks();

@@ -18,7 +18,8 @@ use crate::game::Swarm;
 #[derive(Resource, Default)]
 pub struct Inspections(pub Vec<Inspection>);
 
-/// One table.
+/// One table (kept for the tests; the run only prints it).
+#[cfg_attr(not(test), allow(dead_code))]
 pub struct Inspection {
     /// The game frame it was taken at.
     pub frame: u32,
@@ -147,7 +148,11 @@ fn diagnostics(store: &bevy_diagnostic::DiagnosticsStore) -> String {
     let mut text = String::from("  diagnostics:");
     for path in bevy_coro::CoroDiagnosticsPlugin::ALL {
         if let Some(value) = store.get(&path).and_then(|d| d.value()) {
-            write!(text, " {path} {value:.3}").unwrap();
+            if value.fract() == 0.0 {
+                write!(text, " {path} {value}").unwrap();
+            } else {
+                write!(text, " {path} {value:.3}").unwrap();
+            }
         }
     }
     text.push('\n');

@@ -74,7 +74,7 @@ impl fmt::Display for WaitingOn {
             } => write!(f, "task #{id} {name}"),
             WaitingOn::Task { id, name: None } => write!(f, "task #{id} (ended)"),
             WaitingOn::Timer { due_in } => write!(f, "timer in {:.3}s", due_in.as_secs_f64()),
-            WaitingOn::Game { kind, of } if of.is_empty() => f.write_str(kind),
+            WaitingOn::Game { kind, of: "" } => f.write_str(kind),
             WaitingOn::Game { kind, of } => write!(f, "{kind} {}", short_type(of)),
             WaitingOn::World => f.write_str("the World"),
         }

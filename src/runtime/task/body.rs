@@ -149,8 +149,11 @@ fn poll_watched<F: Future>(
     future: Pin<&mut F>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<F::Output, String>> {
-    let polling =
-        (header.shared.tasks.as_ref()).and_then(|tasks| tasks.poll_starts(header, cx.waker()));
+    let polling = header
+        .shared
+        .tasks
+        .as_ref()
+        .and_then(|tasks| tasks.poll_starts(header, cx.waker()));
     let tracked_waker = polling.as_ref().map(Polling::waker);
     let waker = tracked_waker.as_ref().unwrap_or(cx.waker());
     let poll = match &header.shared.wait_graph {
