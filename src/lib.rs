@@ -82,9 +82,12 @@ pub use runtime::{
     TimerHandle, TryJoin, Winner, Worker, WorkerPriority, YieldNow, join, join_all, next_frame,
     race, race_all, sleep, sleep_until, timeout, try_join, try_join_all, yield_now,
 };
+pub use runtime::{Leak, RunsOn, TaskSnapshot, TaskState, WaitingOn, find_leaks};
 
 #[cfg(feature = "tokio")]
 pub use crate::tokio::CoroTokio;
+#[cfg(feature = "diagnostics")]
+pub use bevy::diagnostics::CoroDiagnosticsPlugin;
 #[cfg(feature = "asset")]
 pub use bevy::game::loaded;
 #[cfg(feature = "state")]

@@ -31,9 +31,13 @@ pub fn build_app(options: &Options, grid: Grid) -> App {
         main_budget: options.budget,
         frame_hold: options.frame_hold,
         mode: options.coro_mode,
+        track_tasks: options.inspect.is_some(),
         ..Default::default()
     });
     game::add_game::<Planning, _>(&mut app, options, grid, plan);
+    if let Some(every) = options.inspect {
+        crate::inspect::add(&mut app, every);
+    }
     app.configure_sets(PreUpdate, CoroSystems::Pump.in_set(TaskWork))
         .add_systems(Last, scheduler_counters);
     app

@@ -9,7 +9,7 @@
 //!                                        [--main-work-us N] [--budget-ms N]
 //!                                        [--plot FILE.svg]
 //!                                        [--worker-priority background | normal]
-//!                                        [--frame-hold-ms N]
+//!                                        [--frame-hold-ms N] [--inspect N]
 //! cargo run --release --example swarm -- --write-map maze | rooms FILE.map [--seed N]
 //! ```
 //!
@@ -24,6 +24,10 @@
 //! runs the searches on the main thread. bevy_tasks' pool runs no task
 //! without a thread of its own, so the baseline then gets 1, and says so.
 //!
+//! `--inspect N` prints, every N frames, a top-like table of bevy_coro's
+//! live tasks (by state and by name, the oldest not running) and, with
+//! `--features diagnostics`, the scheduler's Bevy diagnostics (`inspect.rs`).
+//!
 //! With `--features tracy`, it installs a Tracy layer and prints how to
 //! connect the Tracy profiler.
 
@@ -31,6 +35,7 @@ mod astar;
 mod baseline;
 mod coro;
 mod game;
+mod inspect;
 mod map;
 mod plot;
 mod report;
@@ -80,6 +85,8 @@ struct Options {
     /// `--write-map KIND FILE`: write a generated map (see `map::generated`)
     /// instead of playing.
     write_map: Option<(String, String)>,
+    /// `--inspect N`: print the live task table every N frames.
+    inspect: Option<u32>,
     /// Not a flag: tests replay bevy_coro in its deterministic mode.
     coro_mode: CoroMode,
 }
@@ -101,6 +108,7 @@ impl Default for Options {
             worker_priority: WorkerPriority::Background,
             frame_hold: CoroPlugin::default().frame_hold,
             write_map: None,
+            inspect: None,
             coro_mode: CoroMode::Threaded,
         }
     }
@@ -109,7 +117,7 @@ impl Default for Options {
 const USAGE: &str = "usage: swarm [--agents N] [--frames N] [--workers N] [--fps N (0: uncapped)] \
                      [--seed N] [--map FILE.map] [--baseline bevy_tasks | --compare] \
                      [--main-work-us N] [--budget-ms N] [--plot FILE.svg] \
-                     [--worker-priority background | normal] [--frame-hold-ms N (0: off)] \
+                     [--worker-priority background | normal] [--frame-hold-ms N (0: off)] [--inspect N] \
                      | --write-map maze|rooms FILE.map [--seed N]";
 
 fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -140,6 +148,7 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
                 let ms = number(value()?)?;
                 options.frame_hold = (ms > 0).then(|| Duration::from_millis(ms));
             }
+            "--inspect" => options.inspect = Some(number(value()?)?.max(1) as u32),
             "--worker-priority" => {
                 options.worker_priority = match value()?.as_str() {
                     "background" => WorkerPriority::Background,

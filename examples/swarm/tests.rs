@@ -355,3 +355,128 @@ fn the_shipped_maze_and_rooms_maps_are_the_generators_output_and_parse_back() {
     }
     assert!(map::generated("cave", 7).is_none());
 }
+
+/// `--inspect N` prints a table every N frames: its counts add up, its task
+/// count is the scheduler's, its figures are `CoroStats`' (and, with the
+/// `diagnostics` feature, the Bevy diagnostics say the same).
+#[test]
+fn inspect_prints_a_table_that_agrees_with_coro_stats() {
+    use crate::inspect::Inspections;
+    let parsed = crate::parse_options(["--inspect", "20"].map(String::from)).unwrap();
+    assert_eq!(parsed.inspect, Some(20));
+    // Deterministic: nothing runs between the pump and the table.
+    let options = Options {
+        inspect: Some(20),
+        coro_mode: CoroMode::Deterministic {
+            seed: 4,
+            panic_on_deadlock: true,
+        },
+        ..small(120, 4)
+    };
+    let mut app = coro::build_app(&options, Grid::generate(48, 48, 4));
+    for _ in 0..100 {
+        app.update();
+    }
+    let inspections = &app.world().resource::<Inspections>().0;
+    let frames: Vec<u32> = inspections.iter().map(|i| i.frame).collect();
+    assert_eq!(frames, [20, 40, 60, 80, 100]);
+    let number = |text: &str, before: &str| -> f64 {
+        let at = text
+            .find(before)
+            .unwrap_or_else(|| panic!("`{before}` in {text}"));
+        let rest = text[at + before.len()..].trim_start();
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        rest[..end]
+            .parse()
+            .unwrap_or_else(|_| panic!("a number after `{before}` in {text}"))
+    };
+    let mut busy = 0;
+    for inspection in inspections {
+        let text = &inspection.text;
+        let stats = &inspection.stats;
+        let mut lines = text.lines();
+        let summary = lines.next().unwrap();
+        let total = number(summary, ": ") as usize;
+        let queued = number(summary, "(queued") as usize;
+        let running = number(summary, "running") as usize;
+        let waiting = number(summary, "waiting") as usize;
+        assert_eq!(total, queued + running + waiting, "{text}");
+        assert_eq!(total, inspection.in_flight, "{text}");
+        assert_eq!(running, 0, "nothing runs outside the pump: {text}");
+        assert_eq!(
+            number(summary, "in flight") as usize,
+            stats.in_flight,
+            "{text}"
+        );
+        assert_eq!(
+            number(summary, "main queue") as usize,
+            stats.main_queue,
+            "{text}"
+        );
+        assert_eq!(
+            number(summary, "worker queue") as usize,
+            stats.worker_queue,
+            "{text}"
+        );
+        assert_eq!(
+            number(summary, "timers") as usize,
+            stats.timers_pending,
+            "{text}"
+        );
+        assert_eq!(number(summary, "ms,") as usize, stats.main_polled, "{text}");
+        let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            ["name", "queued", "running", "waiting", "oldest"],
+            "{text}"
+        );
+        // Rows by name: every task is a plan, so one row holds them all.
+        let rows: Vec<&str> = text
+            .lines()
+            .skip(2)
+            .take_while(|line| {
+                !line.trim_start().starts_with("oldest") && !line.contains("diagnostics")
+            })
+            .collect();
+        if total > 0 {
+            busy += 1;
+            assert_eq!(rows.len(), 1, "{text}");
+            let cells: Vec<&str> = rows[0].split_whitespace().collect();
+            assert_eq!(cells[0], "plan", "{text}");
+            let counts: Vec<usize> = cells[1..4].iter().map(|c| c.parse().unwrap()).collect();
+            assert_eq!(counts, [queued, running, waiting], "{text}");
+            let oldest = text
+                .lines()
+                .skip_while(|l| !l.contains("oldest not running"))
+                .skip(1);
+            let oldest: Vec<&str> = oldest.take_while(|l| l.starts_with("    #")).collect();
+            assert_eq!(oldest.len(), total.min(3), "{text}");
+        }
+        #[cfg(feature = "diagnostics")]
+        {
+            let diagnostics = text.lines().find(|l| l.contains("diagnostics:")).unwrap();
+            assert_eq!(
+                number(diagnostics, "coro/in_flight") as usize,
+                stats.in_flight,
+                "{text}"
+            );
+            assert_eq!(
+                number(diagnostics, "coro/main_polls") as usize,
+                stats.main_polled,
+                "{text}"
+            );
+            assert_eq!(
+                number(diagnostics, "coro/timers_pending") as usize,
+                stats.timers_pending,
+                "{text}"
+            );
+        }
+    }
+    assert!(
+        busy >= 3,
+        "plans in flight at most tables: {inspections:?}",
+        inspections = frames
+    );
+}

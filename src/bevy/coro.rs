@@ -67,6 +67,9 @@ pub struct CoroStats {
     pub out_of_budget: bool,
     /// Timers that came due in this frame's pump.
     pub timers_fired: usize,
+    /// Timers filed and not yet fired or cancelled, after the pump
+    /// (sleeps, timeouts, `delayed` and `interval` runs to come).
+    pub timers_pending: usize,
     /// Tasks waiting for the main thread after the pump.
     pub main_queue: usize,
     /// Tasks waiting for a worker (injector and local queues) after the pump.

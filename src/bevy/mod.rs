@@ -5,6 +5,8 @@
 pub(crate) mod actor;
 pub(crate) mod commands;
 pub(crate) mod coro;
+#[cfg(feature = "diagnostics")]
+pub(crate) mod diagnostics;
 pub(crate) mod entity;
 pub(crate) mod frame_points;
 pub(crate) mod game;

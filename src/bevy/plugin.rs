@@ -113,6 +113,24 @@ pub struct CoroPlugin {
     /// [`DEFAULT_FRAME_HOLD`](crate::runtime::DEFAULT_FRAME_HOLD), 8 ms (see
     /// the README's "Frame health").
     pub frame_hold: Option<Duration>,
+    /// A debugging aid: keep the live task list, for
+    /// [`Coro::tasks`](crate::runtime::Handle::tasks) (every live task:
+    /// its state, what it waits for, its age and polls) and
+    /// [`Coro::leaks`](crate::runtime::Handle::leaks) (long-lived tasks
+    /// grouped by spawn location). Costs a lock, two clock reads and a
+    /// waker per poll while on. Default: `false` (off, and free).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_coro::prelude::*;
+    /// let mut app = App::new();
+    /// app.add_plugins(CoroPlugin { track_tasks: true, workers: 0, ..Default::default() });
+    /// let coro = app.world().resource::<Coro>().clone();
+    /// coro.task("forever").spawn::<Main>(std::future::pending::<()>()).detach();
+    /// app.update();
+    /// assert_eq!(coro.tasks()[0].name, Some("forever"));
+    /// ```
+    pub track_tasks: bool,
     /// The tokio runtime the scheduler's threads enter (feature `tokio`).
     /// Default: [`CoroTokio::Owned`](crate::CoroTokio::Owned).
     #[cfg(feature = "tokio")]
@@ -167,6 +185,7 @@ impl Default for CoroPlugin {
             mode: CoroMode::Threaded,
             report_stuck_after: None,
             frame_hold: Some(DEFAULT_FRAME_HOLD),
+            track_tasks: false,
             #[cfg(feature = "tokio")]
             tokio: crate::CoroTokio::Owned,
         }
@@ -203,6 +222,7 @@ impl Plugin for CoroPlugin {
             clock: virtual_clock.clone().map_or(Clock::Real, Clock::Manual),
             mode,
             report_stuck_after: self.report_stuck_after,
+            track_tasks: self.track_tasks,
             worker_wrapper,
             frame_hold: self.frame_hold,
         })
@@ -350,6 +370,7 @@ fn pump(world: &mut World) {
             longest_pump,
             out_of_budget: report.out_of_budget,
             timers_fired: report.timers_fired,
+            timers_pending: handle.pending_timers(),
             main_queue: runtime.main_queue,
             worker_queue: runtime.worker_queue,
             in_flight: runtime.in_flight,

@@ -116,7 +116,11 @@ impl<F: FnOnce(&mut World) -> R + Send, R: Send> Future for WithWorld<F, R> {
             );
         }
         // SAFETY: `on_main` is structurally pinned: never moved out of `self`.
-        unsafe { self.map_unchecked_mut(|this| &mut this.on_main) }.poll(cx)
+        let poll = unsafe { self.map_unchecked_mut(|this| &mut this.on_main) }.poll(cx);
+        if poll.is_pending() {
+            crate::runtime::diag::task_list::note(crate::runtime::diag::task_list::Note::World);
+        }
+        poll
     }
 }
 

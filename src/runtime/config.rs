@@ -56,6 +56,13 @@ pub struct RuntimeConfig {
     /// have not run for this many pumps (with the task they await, where
     /// known). Costs a lock per poll; off (`None`) by default.
     pub report_stuck_after: Option<u64>,
+    /// A debugging aid: keep the live task list, for
+    /// [`Handle::tasks`](super::Handle::tasks) and
+    /// [`Handle::leaks`](super::Handle::leaks). Costs a lock, two clock
+    /// reads and a waker of its own per poll, and a lock per spawn (see the
+    /// README's "Finding stuck and leaked tasks" for measured figures); off
+    /// (`false`) by default, when it costs nothing.
+    pub track_tasks: bool,
     /// Runs each worker thread's whole loop (and the rescue thread's, see
     /// [`WorkerPriority::Background`]) inside this function, for
     /// context a library needs on every worker, such as a tokio runtime
@@ -124,6 +131,7 @@ impl Default for RuntimeConfig {
             clock: Clock::Real,
             mode: Mode::Threaded,
             report_stuck_after: None,
+            track_tasks: false,
             worker_wrapper: None,
             frame_hold: Some(DEFAULT_FRAME_HOLD),
         }

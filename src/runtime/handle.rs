@@ -5,8 +5,10 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::runtime::affinity::Affinity;
+use crate::runtime::diag::snapshot::{Leak, TaskSnapshot, find_leaks};
 use crate::runtime::diag::stats::RuntimeStats;
 use crate::runtime::task::options::Options;
 use crate::runtime::task::{Task, spawn_local, spawn_send};
@@ -131,6 +133,74 @@ impl Handle {
             ticks_skipped,
             workers: self.shared.workers.stats(),
         }
+    }
+
+    /// Every live task (spawned, its future not yet dropped), oldest first:
+    /// its state, what it waits for, its age and polls. Empty unless the
+    /// runtime tracks its tasks ([`RuntimeConfig::track_tasks`](crate::runtime::RuntimeConfig::track_tasks),
+    /// [`CoroPlugin::track_tasks`](crate::CoroPlugin::track_tasks)). A
+    /// snapshot: it costs a lock per shard of the list and an allocation per
+    /// task, for an overlay every few frames or a debugging session, not
+    /// for every frame of a shipped game.
+    ///
+    /// ```
+    /// use bevy_coro::prelude::*;
+    /// use bevy_coro::runtime::{Instant, Runtime, RuntimeConfig, TaskState, WaitingOn};
+    /// use std::time::Duration;
+    ///
+    /// let runtime = Runtime::new(RuntimeConfig { track_tasks: true, ..Default::default() }).unwrap();
+    /// let nap = runtime.spawn::<Main>(sleep(Duration::from_secs(60)));
+    /// runtime.pump(Instant::now(), None);
+    /// let tasks = runtime.tasks();
+    /// assert_eq!(tasks[0].state, TaskState::Waiting);
+    /// assert!(matches!(tasks[0].waiting_on[..], [WaitingOn::Timer { .. }]));
+    /// drop(nap); // cancels it: gone from the list at its next poll
+    /// runtime.pump(Instant::now(), None);
+    /// assert!(runtime.tasks().is_empty());
+    /// ```
+    pub fn tasks(&self) -> Vec<TaskSnapshot> {
+        let Some(tasks) = &self.shared.tasks else {
+            return Vec::new();
+        };
+        tasks.snapshot(self.shared.timers.now(), self.shared.main.frame())
+    }
+
+    /// Whether the runtime keeps the live task list
+    /// ([`tasks`](Handle::tasks) and [`leaks`](Handle::leaks) say nothing
+    /// without it).
+    pub fn tracks_tasks(&self) -> bool {
+        self.shared.tasks.is_some()
+    }
+
+    /// The live tasks older than `older_than`, grouped by where they were
+    /// spawned, most first: the `interval` nobody cancels, the task that
+    /// waits forever. The same as [`find_leaks`] over [`tasks`](Handle::tasks);
+    /// empty unless the runtime tracks its tasks.
+    ///
+    /// ```
+    /// use bevy_coro::runtime::{Instant, ManualClock, Clock, Runtime, RuntimeConfig};
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let runtime = Runtime::new(RuntimeConfig {
+    ///     track_tasks: true,
+    ///     clock: Clock::Manual(clock.clone()),
+    ///     ..Default::default()
+    /// })
+    /// .unwrap();
+    /// let forgotten: Vec<_> = (0..3)
+    ///     .map(|_| runtime.interval(Duration::from_secs(1), || async {}))
+    ///     .collect();
+    /// runtime.pump(Instant::now(), None);
+    /// clock.advance(Duration::from_secs(30));
+    /// let leaks = runtime.leaks(Duration::from_secs(10));
+    /// assert_eq!(leaks.len(), 1);
+    /// assert_eq!(leaks[0].count, 3);
+    /// println!("{}", leaks[0]); // 3 tasks spawned at src/main.rs:13:20, 3 waiting, ...
+    /// # drop(forgotten);
+    /// ```
+    pub fn leaks(&self, older_than: Duration) -> Vec<Leak> {
+        find_leaks(&self.tasks(), older_than)
     }
 
     /// The tasks spawned with an owner (see [`TaskBuilder`](crate::runtime::TaskBuilder)) since the last

@@ -69,6 +69,7 @@ pub use config::{
     DEFAULT_FRAME_HOLD, Mode, RuntimeConfig, RuntimeError, WorkerWrapper, WrapWorker,
 };
 pub use diag::report::{CoroError, Stall, StuckTask, TaskInfo};
+pub use diag::snapshot::{Leak, RunsOn, TaskSnapshot, TaskState, WaitingOn, find_leaks};
 pub use diag::stats::RuntimeStats;
 pub use handle::{Handle, SpawnOn};
 pub use main_queue::PumpReport;
@@ -95,6 +96,7 @@ pub use yields::{NextFrame, YieldNow, next_frame, yield_now};
 
 use diag::deterministic::Deterministic;
 use diag::stats::Counters;
+use diag::task_list::TaskList;
 use diag::wait_graph::WaitGraph;
 use graveyard::Graveyard;
 use main_queue::MainQueue;
@@ -141,6 +143,11 @@ pub(crate) struct Shared {
     /// stuck-task reports.
     wait_graph: Option<WaitGraph>,
     report_stuck_after: Option<u64>,
+    /// The live task list, with `track_tasks`.
+    tasks: Option<TaskList>,
+    /// Whether the wait graph or the task list watches the tasks: the one
+    /// flag a poll, a spawn and a task's end check.
+    watched: bool,
     /// The thread that owns the runtime: the only one that pumps, and the only
     /// one where `spawn_local` futures live.
     main_thread: ThreadId,
@@ -279,6 +286,9 @@ impl Runtime {
                 )
             }
         };
+        let wait_graph = (deterministic.is_some() || config.report_stuck_after.is_some())
+            .then(WaitGraph::default);
+        let tasks = config.track_tasks.then(TaskList::new);
         let shared = Arc::new(Shared {
             main: MainQueue::new(single_threaded),
             points: points::Points::default(),
@@ -292,9 +302,10 @@ impl Runtime {
             cleanups: ConcurrentQueue::unbounded(),
             closed: AtomicBool::new(false),
             pumping: AtomicBool::new(false),
-            wait_graph: (deterministic.is_some() || config.report_stuck_after.is_some())
-                .then(WaitGraph::default),
+            watched: wait_graph.is_some() || tasks.is_some(),
+            wait_graph,
             report_stuck_after: config.report_stuck_after,
+            tasks,
             deterministic,
             main_thread: thread::current().id(),
         });

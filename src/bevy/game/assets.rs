@@ -100,7 +100,7 @@ fn look<A: Asset>(world: &World, id: UntypedAssetId) -> Option<Outcome> {
 /// [`with_world`](crate::with_world).
 pub fn loaded<A: Asset>(handle: &Handle<A>) -> GameWait<Outcome> {
     let handle = handle.clone().untyped();
-    GameWait::new(async move {
+    GameWait::new("asset", std::any::type_name::<A>(), async move {
         let waiting = register(
             |_| AssetWaits::default(),
             move |waits: &mut AssetWaits, world| {

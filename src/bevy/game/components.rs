@@ -115,7 +115,7 @@ pub fn removed<C: Component>(entity: Entity) -> GameWait<Outcome> {
 /// so the check costs in proportion to the despawns of waited entities, not
 /// to the waits.
 pub fn despawned(entity: Entity) -> GameWait<Outcome> {
-    GameWait::new(async move {
+    GameWait::new("despawn", "", async move {
         let waiting = register(DespawnWaits::new, move |waits: &mut DespawnWaits, world| {
             waits.add(world, entity)
         })
@@ -125,7 +125,12 @@ pub fn despawned(entity: Entity) -> GameWait<Outcome> {
 }
 
 fn on_component<C: Component>(entity: Entity, kind: Kind) -> GameWait<Outcome> {
-    GameWait::new(async move {
+    let what = match kind {
+        Kind::Added => "added",
+        Kind::Changed => "changed",
+        Kind::Removed => "removed",
+    };
+    GameWait::new(what, std::any::type_name::<C>(), async move {
         let waiting = register(
             ComponentWaits::<C>::new,
             move |waits: &mut ComponentWaits<C>, world| waits.add(world, entity, kind),

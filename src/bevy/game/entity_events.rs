@@ -172,7 +172,7 @@ impl<E: EntityEvent + Clone> Watcher for EntityEventWatcher<E> {
 ///
 /// As [`with_world`](crate::with_world): outside a bevy_coro task.
 pub fn triggered_on<E: EntityEvent + Clone>(entity: Entity) -> GameWait<Outcome<E>> {
-    GameWait::new(async move {
+    GameWait::new("entity event", std::any::type_name::<E>(), async move {
         let wait = register(EntityEventWatcher::<E>::new, move |watcher, world| {
             let Ok(mut target) = world.get_entity_mut(entity) else {
                 return Err(GameWaitError::NoSuchEntity(entity));

@@ -108,7 +108,7 @@ impl<E: Event + Clone> Watcher for EventWatcher<E> {
 ///
 /// As [`with_world`](crate::with_world): outside a bevy_coro task.
 pub fn triggered<E: Event + Clone>() -> GameWait<E> {
-    GameWait::new(async {
+    GameWait::new("event", std::any::type_name::<E>(), async {
         let wait = register(EventWatcher::<E>::new, |watcher, _| {
             let (fill, wait) = slot(&watcher.abandoned);
             watcher.waiting.lock().push(fill);

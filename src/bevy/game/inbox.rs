@@ -19,6 +19,7 @@ use super::messages::{MessageWatcher, messages_of};
 use super::slot::Abandoned;
 use super::wait::GameWait;
 use super::watchers::register;
+use crate::runtime::diag::task_list::{self, Note};
 
 /// What the watcher delivers to an inbox.
 enum Delivery<M> {
@@ -229,6 +230,7 @@ impl<M> MessageInbox<M> {
                     drop(mailbox);
                     drop(old);
                 }
+                task_list::note(Note::Game("message", std::any::type_name::<M>()));
                 Poll::Pending
             }
         }
@@ -290,23 +292,27 @@ impl<M> fmt::Debug for MessageInbox<M> {
 /// As [`next_message`](crate::next_message): when `M` was never added with
 /// `app.add_message::<M>()`.
 pub fn messages<M: Message + Clone>() -> GameWait<MessageInbox<M>> {
-    GameWait::new(register(
-        |_| MessageWatcher::<M>::default(),
-        |watcher: &mut MessageWatcher<M>, world| {
-            let from = watcher.begin(messages_of::<M>(world, "messages"));
-            let shared = Arc::new(Shared(Mutex::new(Mailbox {
-                deliveries: VecDeque::new(),
-                waker: None,
-                closed: false,
-            })));
-            watcher.inboxes.push(InboxEntry {
-                shared: shared.clone(),
-                from,
-            });
-            MessageInbox {
-                shared,
-                abandoned: watcher.abandoned.clone(),
-            }
-        },
-    ))
+    GameWait::new(
+        "inbox",
+        std::any::type_name::<M>(),
+        register(
+            |_| MessageWatcher::<M>::default(),
+            |watcher: &mut MessageWatcher<M>, world| {
+                let from = watcher.begin(messages_of::<M>(world, "messages"));
+                let shared = Arc::new(Shared(Mutex::new(Mailbox {
+                    deliveries: VecDeque::new(),
+                    waker: None,
+                    closed: false,
+                })));
+                watcher.inboxes.push(InboxEntry {
+                    shared: shared.clone(),
+                    from,
+                });
+                MessageInbox {
+                    shared,
+                    abandoned: watcher.abandoned.clone(),
+                }
+            },
+        ),
+    )
 }

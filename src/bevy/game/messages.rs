@@ -245,7 +245,7 @@ pub fn next_message_where<M: Message + Clone>(
 }
 
 fn wait_for<M: Message + Clone>(matches: Option<Predicate<M>>, name: &'static str) -> GameWait<M> {
-    GameWait::new(async move {
+    GameWait::new("message", std::any::type_name::<M>(), async move {
         let wait = register(
             |_| MessageWatcher::<M>::default(),
             move |watcher: &mut MessageWatcher<M>, world| {

@@ -186,16 +186,24 @@ pub fn state_exited<S: States>(state: S) -> GameWait<()> {
 }
 
 fn on_transition<S: States>(state: S, entered: bool) -> GameWait<()> {
-    GameWait::new(async move {
-        let wait = register(
-            StateWaits::<S>::new,
-            move |waits: &mut StateWaits<S>, world| waits.add(world, state, entered),
-        )
-        .await;
-        if wait.await.is_err() {
-            // The World went away with the wait (the App is being dropped):
-            // the task never resumes, and is dropped with the scheduler.
-            std::future::pending::<()>().await;
-        }
-    })
+    GameWait::new(
+        if entered {
+            "state entered"
+        } else {
+            "state exited"
+        },
+        std::any::type_name::<S>(),
+        async move {
+            let wait = register(
+                StateWaits::<S>::new,
+                move |waits: &mut StateWaits<S>, world| waits.add(world, state, entered),
+            )
+            .await;
+            if wait.await.is_err() {
+                // The World went away with the wait (the App is being dropped):
+                // the task never resumes, and is dropped with the scheduler.
+                std::future::pending::<()>().await;
+            }
+        },
+    )
 }

@@ -82,7 +82,7 @@ where
     T: Send + 'static,
     F: FnMut(&mut World) -> Option<T> + Send + 'static,
 {
-    GameWait::new(async move {
+    GameWait::new("condition", "", async move {
         let waiting = register(
             |_| Conditions::default(),
             move |conditions: &mut Conditions, world| {

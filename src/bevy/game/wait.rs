@@ -7,6 +7,8 @@ use std::task::{Context, Poll};
 
 use bevy_ecs::entity::Entity;
 
+use crate::runtime::diag::task_list::{self, Note};
+
 /// The future of a wait on the game ([`until`](crate::until),
 /// [`until_some`](crate::until_some), ...): it registers the wait with the
 /// World (at once on the main thread, after a hop from a worker, as
@@ -14,11 +16,27 @@ use bevy_ecs::entity::Entity;
 /// once-a-frame check finds that it holds. Dropping it (its task cancelled)
 /// unregisters the wait.
 #[must_use = "futures do nothing unless awaited"]
-pub struct GameWait<T>(Pin<Box<dyn Future<Output = T> + Send>>);
+pub struct GameWait<T> {
+    future: Pin<Box<dyn Future<Output = T> + Send>>,
+    /// What the live task list says the task waits on (see
+    /// [`WaitingOn::Game`](crate::runtime::WaitingOn::Game)).
+    kind: &'static str,
+    of: &'static str,
+}
 
 impl<T> GameWait<T> {
-    pub(crate) fn new(future: impl Future<Output = T> + Send + 'static) -> Self {
-        GameWait(Box::pin(future))
+    /// A wait of `kind` (`"message"`, `"added"`, ...) on type `of` (empty
+    /// for none), as the live task list names it.
+    pub(crate) fn new(
+        kind: &'static str,
+        of: &'static str,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> Self {
+        GameWait {
+            future: Box::pin(future),
+            kind,
+            of,
+        }
     }
 }
 
@@ -26,7 +44,11 @@ impl<T> Future for GameWait<T> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        self.0.as_mut().poll(cx)
+        let poll = self.future.as_mut().poll(cx);
+        if poll.is_pending() {
+            task_list::note(Note::Game(self.kind, self.of));
+        }
+        poll
     }
 }
 

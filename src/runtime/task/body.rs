@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use super::TaskError;
 use super::context;
 use super::header::Header;
-use crate::runtime::diag::wait_graph::WaitGraph;
+use crate::runtime::diag::task_list::Polling;
 
 /// Polls `future`, turning a panic into its message.
 pub(crate) fn catch_poll<F: Future>(
@@ -110,10 +110,13 @@ impl<F: Future> Future for TaskBody<F> {
         let future = unsafe { self.map_unchecked_mut(|body| &mut *body.future) };
         // Deterministic mode: the future gets a waker whose clones left after
         // the poll tell whether the task waits on anything else than task
-        // handles (see `wait_graph`). Elsewhere the common case stays one call.
-        let poll = match &header.shared.wait_graph {
-            None => catch_poll(future, cx),
-            Some(wait_graph) => poll_watched(wait_graph, header, future, cx),
+        // handles (see `wait_graph`); with the task list, one that marks the
+        // task queued (see `task_list`). Elsewhere the common case stays one
+        // call.
+        let poll = if header.shared.watched {
+            poll_watched(header, future, cx)
+        } else {
+            catch_poll(future, cx)
         };
         // Parking for the first time: file a waker, so shutdown and cancels
         // reach the task (see `parked`).
@@ -136,24 +139,40 @@ impl<F: Future> Future for TaskBody<F> {
     }
 }
 
-/// Polls a task's future with the wait graph watching (deterministic mode,
-/// or stuck-task reports): kept out of line, off the common path.
+/// Polls a task's future with the wait graph (deterministic mode, or
+/// stuck-task reports) or the task list (`track_tasks`) watching: kept out
+/// of line, off the common path.
 #[cold]
 #[inline(never)]
 fn poll_watched<F: Future>(
-    wait_graph: &WaitGraph,
     header: &Header,
     future: Pin<&mut F>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<F::Output, String>> {
-    let frame = header.shared.main.frame();
-    if header.shared.deterministic.is_some() {
-        let (waker, _tracking) = wait_graph.polled_tracked(header, frame, cx.waker());
-        catch_poll(future, &mut Context::from_waker(&waker))
-    } else {
-        wait_graph.polled(header, frame);
-        catch_poll(future, cx)
+    let polling = header
+        .shared
+        .tasks
+        .as_ref()
+        .and_then(|tasks| tasks.poll_starts(header, cx.waker()));
+    let tracked_waker = polling.as_ref().map(Polling::waker);
+    let waker = tracked_waker.as_ref().unwrap_or(cx.waker());
+    let poll = match &header.shared.wait_graph {
+        None => catch_poll(future, &mut Context::from_waker(waker)),
+        Some(wait_graph) => {
+            let frame = header.shared.main.frame();
+            if header.shared.deterministic.is_some() {
+                let (waker, _tracking) = wait_graph.polled_tracked(header, frame, waker);
+                catch_poll(future, &mut Context::from_waker(&waker))
+            } else {
+                wait_graph.polled(header, frame);
+                catch_poll(future, &mut Context::from_waker(waker))
+            }
+        }
+    };
+    if let Some(polling) = polling {
+        polling.end(poll.is_pending(), header.affinity());
     }
+    poll
 }
 
 /// A task's output as async-task keeps it: its `Drop` never unwinds.
@@ -194,8 +213,14 @@ impl<F> Drop for TaskBody<F> {
         struct Deregister<'a>(&'a Header);
         impl Drop for Deregister<'_> {
             fn drop(&mut self) {
-                if let Some(wait_graph) = &self.0.shared.wait_graph {
-                    wait_graph.gone(self.0);
+                let shared = &self.0.shared;
+                if shared.watched {
+                    if let Some(wait_graph) = &shared.wait_graph {
+                        wait_graph.gone(self.0);
+                    }
+                    if let Some(tasks) = &shared.tasks {
+                        tasks.gone(self.0);
+                    }
                 }
                 self.0.shared.parked.remove(self.0.slot());
                 self.0.shared.in_flight.sub();

@@ -27,6 +27,7 @@ pub(crate) use body::{Failed, Output, catch_poll, drop_payload, panic_message};
 pub use shared::SharedTask;
 pub(crate) use spawn::{Parent, spawn_local, spawn_send, spawn_send_in};
 
+use crate::runtime::diag::task_list::Note;
 use crate::runtime::owner::Owner;
 use crate::runtime::tree::CancelHandle;
 use header::Header;
@@ -139,6 +140,9 @@ impl<T> Task<T> {
     /// or after shutdown.
     pub(crate) fn tie_to(&self, owner: Owner) {
         if let Some(header) = self.header() {
+            if let Some(tasks) = &header.shared.tasks {
+                tasks.owned(header, owner.clone());
+            }
             let _ = header.shared.owned.push((owner, header.node().clone()));
         }
     }
@@ -249,6 +253,10 @@ impl<T> Future for Task<T> {
                     }
                 }
             });
+        }
+        if poll.is_pending() && target.shared.tasks.is_some() {
+            // For the live task list: the awaiting task waits on this one.
+            crate::runtime::diag::task_list::note(Note::Task(target.id()));
         }
         match poll {
             Poll::Ready(result) => {

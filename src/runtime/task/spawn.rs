@@ -138,8 +138,8 @@ where
         Parent::Node(node) => inner.metadata().set_parent_node(node),
         Parent::Root => {}
     }
-    if let Some(wait_graph) = &shared.wait_graph {
-        wait_graph.spawned(inner.metadata(), shared.main.frame());
+    if shared.watched {
+        watch(shared, inner.metadata());
     }
     if shared.is_closed() {
         // Spawned after shutdown: never runs. Dropped here, where no lock of
@@ -159,4 +159,22 @@ where
         shared.bury_graveyard();
     }
     Task::new(inner.fallible(), header)
+}
+
+/// Files a new task with the wait graph and the task list, whichever watch.
+#[cold]
+#[inline(never)]
+fn watch(shared: &Shared, header: &Header) {
+    let frame = shared.main.frame();
+    if let Some(wait_graph) = &shared.wait_graph {
+        wait_graph.spawned(header, frame);
+    }
+    if let Some(tasks) = &shared.tasks {
+        let parent = context::with_current_task(|parent| {
+            parent
+                .filter(|parent| std::ptr::eq(&*parent.shared, shared))
+                .map(Header::id)
+        });
+        tasks.spawned(header, parent, shared.timers.now(), frame);
+    }
 }

@@ -11,6 +11,7 @@ use super::clock::Instant;
 
 use super::TimerKey;
 use crate::runtime::Shared;
+use crate::runtime::diag::task_list::{self, Note};
 use crate::runtime::task::context::with_current_task;
 
 /// Waits for `duration` on the runtime's clock (real time, or the game's
@@ -114,6 +115,7 @@ impl Future for Sleep {
         };
         // `None`: never elapses, and needs no timer.
         let Some(deadline) = deadline else {
+            task_list::note(Note::Timer(u64::MAX));
             return Poll::Pending;
         };
         let this = &mut *self;
@@ -139,6 +141,7 @@ impl Future for Sleep {
                 return Poll::Ready(());
             }
         }
+        task_list::note(Note::Timer(deadline));
         Poll::Pending
     }
 }
