@@ -23,12 +23,11 @@
 
 mod common;
 
-use common::Peer;
+use common::{Finish, Peer};
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use event_listener::Listener;
@@ -38,33 +37,6 @@ use bevy_coro::runtime::{Runtime, RuntimeConfig};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const THREADS: usize = 2;
-
-/// Counts finished tasks; the last one of a round wakes the bench thread.
-#[derive(Clone)]
-struct Finish {
-    done: Arc<AtomicUsize>,
-    target: usize,
-    signal: SyncSender<()>,
-}
-
-impl Finish {
-    fn new(target: usize) -> (Self, Receiver<()>) {
-        let (signal, wait) = sync_channel(1);
-        let finish = Finish {
-            done: Arc::new(AtomicUsize::new(0)),
-            target,
-            signal,
-        };
-        (finish, wait)
-    }
-
-    fn one(&self) {
-        if self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
-            self.done.store(0, Ordering::Release);
-            self.signal.send(()).unwrap();
-        }
-    }
-}
 
 /// The peers (`common::Peer`), each able to spawn a detached `Send` task.
 impl Peer {

@@ -7,9 +7,9 @@
 //! - `tracking: yield`: 100 worker tasks yielding 100 times each.
 //! - `tracking: hop`: one main -> worker -> main round trip, idle pool.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+mod common;
+
+use common::Finish;
 use std::time::Instant;
 
 use bevy_coro::prelude::*;
@@ -31,33 +31,6 @@ fn runtime(track_tasks: bool) -> Runtime {
 /// Both runtimes, named for the report.
 fn runtimes() -> [(&'static str, Runtime); 2] {
     [("off", runtime(false)), ("on", runtime(true))]
-}
-
-/// Counts finished tasks; the last one of a round wakes the bench thread.
-#[derive(Clone)]
-struct Finish {
-    done: Arc<AtomicUsize>,
-    target: usize,
-    signal: SyncSender<()>,
-}
-
-impl Finish {
-    fn new(target: usize) -> (Self, Receiver<()>) {
-        let (signal, wait) = sync_channel(1);
-        let finish = Finish {
-            done: Arc::new(AtomicUsize::new(0)),
-            target,
-            signal,
-        };
-        (finish, wait)
-    }
-
-    fn one(&self) {
-        if self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
-            self.done.store(0, Ordering::Release);
-            self.signal.send(()).unwrap();
-        }
-    }
 }
 
 fn spawn(c: &mut Criterion) {

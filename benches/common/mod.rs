@@ -1,6 +1,8 @@
 //! What the benchmark binaries share.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use bevy_coro::runtime::{Runtime, RuntimeConfig};
@@ -45,6 +47,7 @@ impl Peer {
 
 /// async-executor run the way its users run it: an `Executor` driven by
 /// threads of its own. Dropping it stops and joins the threads.
+#[allow(dead_code)] // not every benchmark binary sets the peers side by side
 pub struct ExecutorThreads {
     pub executor: Arc<async_executor::Executor<'static>>,
     threads: Vec<JoinHandle<()>>,
@@ -76,6 +79,35 @@ impl Drop for ExecutorThreads {
         self.stop.close();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Counts finished tasks; the last one of a round wakes the bench thread.
+#[derive(Clone)]
+#[allow(dead_code)] // not every benchmark binary counts finished tasks
+pub struct Finish {
+    done: Arc<AtomicUsize>,
+    target: usize,
+    signal: SyncSender<()>,
+}
+
+#[allow(dead_code)]
+impl Finish {
+    pub fn new(target: usize) -> (Self, Receiver<()>) {
+        let (signal, wait) = sync_channel(1);
+        let finish = Finish {
+            done: Arc::new(AtomicUsize::new(0)),
+            target,
+            signal,
+        };
+        (finish, wait)
+    }
+
+    pub fn one(&self) {
+        if self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
+            self.done.store(0, Ordering::Release);
+            self.signal.send(()).unwrap();
         }
     }
 }
