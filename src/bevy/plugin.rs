@@ -104,7 +104,8 @@ pub struct CoroPlugin {
     /// While the frame runs (from [`CoroSystems::BeginFrame`] in `First` to
     /// [`CoroSystems::EndFrame`] in `Last`), a *sleeping* worker is not
     /// woken for tasks the frame spawns or sends back (the plan a system
-    /// starts, the rest of a task after its `with_world`): the wake waits
+    /// starts, the rest of a task after its `with_world`, a wake from
+    /// another thread of the game's): the wake waits
     /// for the frame's end, at most this long after the frame began, so the
     /// worker does not take a core the frame's systems want. A worker still
     /// awake takes the work at once; timers, the workers' own wakes and a

@@ -72,8 +72,9 @@ pub struct RuntimeConfig {
     /// While the game's frame runs (between
     /// [`Runtime::begin_frame`](super::Runtime::begin_frame) and
     /// [`end_frame`](super::Runtime::end_frame), which the plugin calls in
-    /// `First` and `Last`), a *sleeping* worker is not woken for work the
-    /// frame's threads queue: the wake waits for the frame's end, at most
+    /// `First` and `Last`), a *sleeping* worker is not woken for work queued
+    /// from outside the scheduler's own threads (the frame's systems, the
+    /// pump, any other thread): the wake waits for the frame's end, at most
     /// this long after the frame began, so the worker does not take a core
     /// the frame's systems want. A worker still awake takes the work at
     /// once; the workers' own wakes, timers and a thread that blocks on a

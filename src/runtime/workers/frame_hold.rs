@@ -5,11 +5,12 @@
 //! worker woken in the middle of a frame takes a core the frame's systems
 //! want, and the frame ends late. Between [`Runtime::begin_frame`] and
 //! [`Runtime::end_frame`] (the plugin calls them in `First` and `Last`), a
-//! wake asked for a *sleeping* worker by the frame's threads waits for the
+//! wake asked for a *sleeping* worker from outside the scheduler's own
+//! threads (the frame's systems, the pump, any other thread) waits for the
 //! frame's end instead; the task is queued at once, so a worker still
 //! awake takes it meanwhile. Measured on the showcase (2 cores, normal
-//! priority): frames over 2 ms fell from 1.3× to 0.1× bevy_tasks', see
-//! BENCHMARKS.md.
+//! priority, arena): frames over 2 ms fell from 1.3× to 0.04× bevy_tasks',
+//! see BENCHMARKS.md.
 //!
 //! What keeps it from stalling anything:
 //!
@@ -169,8 +170,9 @@ mod driver {
             self.wake(self.frame.close());
         }
 
-        /// Wakes `n` sleeping workers after a push, or, asked by the
-        /// frame's threads while the frame runs, holds the wakes for its end.
+        /// Wakes `n` sleeping workers after a push, or, asked outside the
+        /// scheduler's own threads while the frame runs, holds the wakes for
+        /// its end.
         pub(crate) fn wake_or_hold(&self, shared: &Shared, n: usize) {
             if n == 0 {
                 return;
