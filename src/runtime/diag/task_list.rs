@@ -23,7 +23,7 @@
 //! task through its registered waker) leave the task listed as waiting
 //! until its next poll, which ends it.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
@@ -140,26 +140,23 @@ pub(crate) struct TaskList {
 }
 
 thread_local! {
-    /// The entry of the tracked task being polled on this thread, or null.
-    static POLLING: Cell<*const Tracked> = const { Cell::new(ptr::null()) };
+    /// The entry of the tracked task being polled on this thread, if any.
+    static POLLING: RefCell<Option<Arc<Tracked>>> = const { RefCell::new(None) };
 }
 
 /// Notes what the task being polled on this thread waits for, if it is
 /// tracked (a thread-local read otherwise).
 #[inline]
 pub(crate) fn note(note: Note) {
-    let tracked = POLLING.get();
-    if tracked.is_null() {
-        return;
-    }
-    // SAFETY: `POLLING` is non-null only while a `Polling` guard lives on
-    // this thread's stack, around the task's poll that runs this call; the
-    // guard holds an `Arc` of this entry.
-    let tracked = unsafe { &*tracked };
-    let mut notes = lock(&tracked.notes);
-    if notes.len() < MAX_NOTES && !notes.contains(&note) {
-        notes.push(note);
-    }
+    // `try_with`: a wait polled by a thread-local's destructor notes nothing.
+    let _ = POLLING.try_with(|tracked| {
+        if let Some(tracked) = &*tracked.borrow() {
+            let mut notes = lock(&tracked.notes);
+            if notes.len() < MAX_NOTES && !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+    });
 }
 
 fn address(header: &Header) -> usize {
@@ -222,7 +219,7 @@ impl TaskList {
         tracked.task.get_or_init(|| waker.clone());
         tracked.state.store(RUNNING, Ordering::Release);
         lock(&tracked.notes).clear();
-        let previous = POLLING.replace(Arc::as_ptr(&tracked));
+        let previous = POLLING.replace(Some(Arc::clone(&tracked)));
         Some(Polling {
             tracked,
             previous,
@@ -314,7 +311,7 @@ impl TaskList {
 /// until dropped.
 pub(crate) struct Polling {
     tracked: Arc<Tracked>,
-    previous: *const Tracked,
+    previous: Option<Arc<Tracked>>,
     start: Instant,
 }
 
@@ -348,6 +345,7 @@ impl Polling {
 
 impl Drop for Polling {
     fn drop(&mut self) {
-        POLLING.set(self.previous);
+        let previous = self.previous.take();
+        let _ = POLLING.try_with(|polling| polling.replace(previous));
     }
 }
