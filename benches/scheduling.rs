@@ -278,19 +278,28 @@ struct Score(u64);
 fn with_world_group(c: &mut Criterion) {
     use bevy_coro::{Coro, CoroPlugin, with_world};
     let mut group = c.benchmark_group("with_world");
-    let mut app = bevy_app::App::new();
-    app.add_plugins(CoroPlugin {
-        workers: THREADS,
-        ..Default::default()
-    });
-    app.insert_resource(Score(7));
-    let coro = app.world().resource::<Coro>().clone();
-    for n in [1usize, 1_000] {
-        group.throughput(Throughput::Elements(n as u64));
-        group.bench_with_input(
-            BenchmarkId::new("bevy_coro (worker task)", n),
-            &n,
-            |b, &n| {
+    // The plugin's defaults (background workers), and normal priority.
+    for (label, worker_priority) in [
+        (
+            "bevy_coro (worker task)",
+            CoroPlugin::default().worker_priority,
+        ),
+        (
+            "bevy_coro (worker task, normal priority)",
+            bevy_coro::runtime::WorkerPriority::Normal,
+        ),
+    ] {
+        let mut app = bevy_app::App::new();
+        app.add_plugins(CoroPlugin {
+            workers: THREADS,
+            worker_priority,
+            ..Default::default()
+        });
+        app.insert_resource(Score(7));
+        let coro = app.world().resource::<Coro>().clone();
+        for n in [1usize, 1_000] {
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_with_input(BenchmarkId::new(label, n), &n, |b, &n| {
                 b.iter(|| {
                     let mut tasks: Vec<_> = (0..n)
                         .map(|_| {
@@ -304,8 +313,8 @@ fn with_world_group(c: &mut Criterion) {
                         tasks.retain_mut(|task| task.try_take().is_none());
                     }
                 })
-            },
-        );
+            });
+        }
     }
     group.finish();
 }
