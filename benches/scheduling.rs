@@ -145,17 +145,7 @@ fn hop(c: &mut Criterion) {
         ..Default::default()
     })
     .unwrap();
-    group.bench_function("bevy_coro", |b| {
-        b.iter(|| {
-            let mut task = runtime.spawn::<Main>(async { async { 1 }.on::<Worker>().await });
-            loop {
-                runtime.pump(Instant::now(), None);
-                if let Some(result) = task.try_take() {
-                    break result;
-                }
-            }
-        })
-    });
+    group.bench_function("bevy_coro", |b| b.iter(|| common::hop_once(&runtime)));
     let pool = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(THREADS)
         .build()

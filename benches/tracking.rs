@@ -10,7 +10,6 @@
 mod common;
 
 use common::Finish;
-use std::time::Instant;
 
 use bevy_coro::prelude::*;
 use bevy_coro::runtime::{Runtime, RuntimeConfig};
@@ -83,17 +82,7 @@ fn yields(c: &mut Criterion) {
 fn hop(c: &mut Criterion) {
     let mut group = c.benchmark_group("tracking: hop");
     for (name, runtime) in runtimes() {
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let mut task = runtime.spawn::<Main>(async { async { 1 }.on::<Worker>().await });
-                loop {
-                    runtime.pump(Instant::now(), None);
-                    if let Some(result) = task.try_take() {
-                        break result;
-                    }
-                }
-            })
-        });
+        group.bench_function(name, |b| b.iter(|| common::hop_once(&runtime)));
     }
     group.finish();
 }

@@ -111,3 +111,17 @@ impl Finish {
         }
     }
 }
+
+/// One hop main → worker → main on bevy_coro: a main task sends its work to
+/// a worker and back, pumped until it is done.
+#[allow(dead_code)] // not every benchmark binary hops
+pub fn hop_once(runtime: &Runtime) -> Result<i32, bevy_coro::TaskError> {
+    use bevy_coro::prelude::*;
+    let mut task = runtime.spawn::<Main>(async { async { 1 }.on::<Worker>().await });
+    loop {
+        runtime.pump(std::time::Instant::now(), None);
+        if let Some(result) = task.try_take() {
+            return result;
+        }
+    }
+}

@@ -405,27 +405,16 @@ fn inspect_prints_a_table_that_agrees_with_coro_stats() {
         assert_eq!(total, queued + running + waiting, "{text}");
         assert_eq!(total, inspection.in_flight, "{text}");
         assert_eq!(running, 0, "nothing runs outside the pump: {text}");
-        assert_eq!(
-            number(summary, "in flight") as usize,
-            stats.in_flight,
-            "{text}"
-        );
-        assert_eq!(
-            number(summary, "main queue") as usize,
-            stats.main_queue,
-            "{text}"
-        );
-        assert_eq!(
-            number(summary, "worker queue") as usize,
-            stats.worker_queue,
-            "{text}"
-        );
-        assert_eq!(
-            number(summary, "timers") as usize,
-            stats.timers_pending,
-            "{text}"
-        );
-        assert_eq!(number(summary, "ms,") as usize, stats.main_polled, "{text}");
+        // Each figure "at the pump", after its label, is `CoroStats`'.
+        for (label, expected) in [
+            ("in flight", stats.in_flight),
+            ("main queue", stats.main_queue),
+            ("worker queue", stats.worker_queue),
+            ("timers", stats.timers_pending),
+            ("ms,", stats.main_polled),
+        ] {
+            assert_eq!(number(summary, label) as usize, expected, "{label}: {text}");
+        }
         let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
         assert_eq!(
             header,
@@ -457,21 +446,17 @@ fn inspect_prints_a_table_that_agrees_with_coro_stats() {
         #[cfg(feature = "diagnostics")]
         {
             let diagnostics = text.lines().find(|l| l.contains("diagnostics:")).unwrap();
-            assert_eq!(
-                number(diagnostics, "coro/in_flight") as usize,
-                stats.in_flight,
-                "{text}"
-            );
-            assert_eq!(
-                number(diagnostics, "coro/main_polls") as usize,
-                stats.main_polled,
-                "{text}"
-            );
-            assert_eq!(
-                number(diagnostics, "coro/timers_pending") as usize,
-                stats.timers_pending,
-                "{text}"
-            );
+            for (path, expected) in [
+                ("coro/in_flight", stats.in_flight),
+                ("coro/main_polls", stats.main_polled),
+                ("coro/timers_pending", stats.timers_pending),
+            ] {
+                assert_eq!(
+                    number(diagnostics, path) as usize,
+                    expected,
+                    "{path}: {text}"
+                );
+            }
         }
     }
     assert!(
