@@ -45,6 +45,7 @@ fn measure(
         rescue_wakes: after.rescue_wakes - before.rescue_wakes,
         frame_held: after.frame_held - before.frame_held,
         background: after.background,
+        main_core: after.main_core,
     };
     (seconds, delta)
 }

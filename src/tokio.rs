@@ -66,9 +66,11 @@ impl TokioContext {
                     // Its blocking pool starts threads from the thread that
                     // asks (a worker task's `spawn_blocking`, or tokio's own
                     // file and DNS calls), which may be a background worker:
-                    // they would inherit its priority.
+                    // they would inherit its priority, and the cores it keeps
+                    // to (off the main thread's).
                     .on_thread_start(|| {
                         crate::runtime::restore_this_thread();
+                        crate::runtime::run_anywhere();
                     })
                     .enable_all()
                     .build()

@@ -30,6 +30,7 @@ pub fn build_app(options: &Options, grid: Grid) -> App {
         worker_priority: options.worker_priority,
         main_budget: options.budget,
         frame_hold: options.frame_hold,
+        keep_main_core: options.keep_main_core,
         mode: options.coro_mode,
         track_tasks: options.inspect.is_some(),
         ..Default::default()
@@ -140,12 +141,15 @@ pub fn scheduler_line(world: &World) -> String {
     }
     write!(
         line,
-        ", worker queue peak {}, {} tasks in flight at the end, {} panics, {} of {} workers at background priority, {} polls by the rescue thread",
+        ", worker queue peak {}, {} tasks in flight at the end, {} panics, {} of {} workers at background priority, {}, {} polls by the rescue thread",
         stats.max_worker_queue,
         coro.in_flight,
         coro.panics,
         workers.background,
         world.resource::<Coro>().worker_count(),
+        workers
+            .main_core
+            .map_or("sharing every core".to_string(), |core| format!("keeping off core {core}")),
         workers.rescued,
     )
     .unwrap();

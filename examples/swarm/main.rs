@@ -9,7 +9,7 @@
 //!                                        [--main-work-us N] [--budget-ms N]
 //!                                        [--plot FILE.svg]
 //!                                        [--worker-priority background | normal]
-//!                                        [--frame-hold-ms N] [--inspect N]
+//!                                        [--frame-hold-ms N] [--keep-main-core on|off] [--inspect N]
 //! cargo run --release --example swarm -- --write-map maze | rooms FILE.map [--seed N]
 //! ```
 //!
@@ -82,6 +82,8 @@ struct Options {
     worker_priority: WorkerPriority,
     /// bevy_coro's `CoroPlugin::frame_hold` (`--frame-hold-ms 0`: `None`).
     frame_hold: Option<Duration>,
+    /// bevy_coro's `CoroPlugin::keep_main_core` (`--keep-main-core off`).
+    keep_main_core: bool,
     /// `--write-map KIND FILE`: write a generated map (see `map::generated`)
     /// instead of playing.
     write_map: Option<(String, String)>,
@@ -107,6 +109,7 @@ impl Default for Options {
             plot: None,
             worker_priority: WorkerPriority::Background,
             frame_hold: CoroPlugin::default().frame_hold,
+            keep_main_core: true,
             write_map: None,
             inspect: None,
             coro_mode: CoroMode::Threaded,
@@ -117,7 +120,7 @@ impl Default for Options {
 const USAGE: &str = "usage: swarm [--agents N] [--frames N] [--workers N] [--fps N (0: uncapped)] \
                      [--seed N] [--map FILE.map] [--baseline bevy_tasks | --compare] \
                      [--main-work-us N] [--budget-ms N] [--plot FILE.svg] \
-                     [--worker-priority background | normal] [--frame-hold-ms N (0: off)] [--inspect N] \
+                     [--worker-priority background | normal] [--frame-hold-ms N (0: off)] [--keep-main-core on | off] [--inspect N] \
                      | --write-map maze|rooms FILE.map [--seed N]";
 
 fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -144,6 +147,11 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
             "--main-work-us" => options.main_work = Duration::from_micros(number(value()?)?),
             "--budget-ms" => options.budget = Some(Duration::from_millis(number(value()?)?)),
             "--plot" => options.plot = Some(value()?),
+            "--keep-main-core" => match value()?.as_str() {
+                "on" => options.keep_main_core = true,
+                "off" => options.keep_main_core = false,
+                other => return Err(format!("--keep-main-core: `{other}` is not on or off")),
+            },
             "--frame-hold-ms" => {
                 let ms = number(value()?)?;
                 options.frame_hold = (ms > 0).then(|| Duration::from_millis(ms));
@@ -303,6 +311,9 @@ fn run(
                 Some(hold) => write!(header, ", frame hold {} ms", hold.as_millis()).unwrap(),
                 None => header.push_str(", no frame hold"),
             }
+        }
+        if !options.keep_main_core {
+            header.push_str(", workers may share the main thread's core");
         }
     }
     out(&format!("{header}\n"));

@@ -114,6 +114,13 @@ pub struct CoroPlugin {
     /// [`DEFAULT_FRAME_HOLD`](crate::runtime::DEFAULT_FRAME_HOLD), 8 ms (see
     /// the README's "Frame health").
     pub frame_hold: Option<Duration>,
+    /// Workers keep off the core the main thread is on, while there are
+    /// fewer workers than cores (Linux): otherwise the kernel hands a
+    /// runnable worker, even at background priority, whole scheduler ticks
+    /// (up to 4 ms) of the main thread's core in the middle of the frame.
+    /// See [`RuntimeConfig::keep_main_core`](crate::runtime::RuntimeConfig::keep_main_core).
+    /// Default: `true`.
+    pub keep_main_core: bool,
     /// A debugging aid: keep the live task list, for
     /// [`Coro::tasks`](crate::runtime::Handle::tasks) (every live task:
     /// its state, what it waits for, its age and polls) and
@@ -186,6 +193,7 @@ impl Default for CoroPlugin {
             mode: CoroMode::Threaded,
             report_stuck_after: None,
             frame_hold: Some(DEFAULT_FRAME_HOLD),
+            keep_main_core: true,
             track_tasks: false,
             #[cfg(feature = "tokio")]
             tokio: crate::CoroTokio::Owned,
@@ -226,6 +234,7 @@ impl Plugin for CoroPlugin {
             track_tasks: self.track_tasks,
             worker_wrapper,
             frame_hold: self.frame_hold,
+            keep_main_core: self.keep_main_core,
         })
         .unwrap_or_else(|error| panic!("CoroPlugin: {error}"));
         crate::bevy::frame_points::add_resume_points(app, &runtime, &self.resume_points);

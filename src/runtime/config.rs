@@ -82,6 +82,14 @@ pub struct RuntimeConfig {
     /// Default: [`DEFAULT_FRAME_HOLD`]. Nothing is held by a runtime whose
     /// driver never calls `begin_frame`.
     pub frame_hold: Option<Duration>,
+    /// Unpinned workers keep off the core the main thread (the thread that
+    /// pumps) is on, when there are fewer workers than cores (Linux; a no-op
+    /// elsewhere): the kernel otherwise gives a runnable worker, even one at
+    /// background priority, whole scheduler ticks (up to 4 ms) of the main
+    /// thread's core in the middle of its pump. The pump notes its core; a
+    /// worker moves (one system call) only when the main thread has moved.
+    /// Default: `true`.
+    pub keep_main_core: bool,
 }
 
 /// The longest a frame holds worker wakes by default: half a frame at 60
@@ -135,6 +143,7 @@ impl Default for RuntimeConfig {
             track_tasks: false,
             worker_wrapper: None,
             frame_hold: Some(DEFAULT_FRAME_HOLD),
+            keep_main_core: true,
         }
     }
 }

@@ -89,6 +89,8 @@ pub use tree::{
 #[doc(hidden)]
 pub use tree::{Branch, BranchSet, Claim, RaceStart, Spawner, TryBranches};
 pub use workers::WorkerStats;
+#[cfg(feature = "tokio")]
+pub(crate) use workers::main_core::run_anywhere;
 pub use workers::os_priority::WorkerPriority;
 #[cfg(feature = "tokio")]
 pub(crate) use workers::os_priority::restore_this_thread;
@@ -257,7 +259,7 @@ impl Runtime {
         let (workers, clock, deterministic) = match config.mode {
             // The pump runs the worker tasks: no threads to start.
             Mode::Threaded if single_threaded => (
-                Workers::new(0, false, WorkerPriority::Normal, None),
+                Workers::new(0, false, WorkerPriority::Normal, None, false),
                 config.clock,
                 None,
             ),
@@ -267,6 +269,7 @@ impl Runtime {
                     config.pin_workers,
                     config.worker_priority,
                     config.frame_hold,
+                    config.keep_main_core,
                 ),
                 config.clock,
                 None,
@@ -280,7 +283,7 @@ impl Runtime {
                 };
                 let step = (!frame_step.is_zero()).then(|| (clock.clone(), frame_step));
                 (
-                    Workers::new(0, false, WorkerPriority::Normal, None),
+                    Workers::new(0, false, WorkerPriority::Normal, None, false),
                     Clock::Manual(clock),
                     Some(Deterministic::new(seed, step)),
                 )

@@ -25,6 +25,7 @@ impl Shared {
         // Timers, task polls and drops, held wakes: all scheduler work.
         let _working = task::context::enter_scheduler_work();
         let _pumping = Pumping::enter(&self.pumping);
+        self.workers.note_main_core();
         #[cfg(feature = "trace")]
         let span = tracing::info_span!(target: "bevy_coro", "pump").entered();
         if let Some(deterministic) = &self.deterministic {

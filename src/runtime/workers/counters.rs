@@ -74,4 +74,8 @@ pub struct WorkerStats {
     /// [`WorkerPriority::Background`](crate::runtime::WorkerPriority::Background) was
     /// asked for and the platform has it).
     pub background: u64,
+    /// The core the workers keep off because the main thread was last seen
+    /// pumping there (`None`: they keep off none; see
+    /// [`RuntimeConfig::keep_main_core`](crate::runtime::RuntimeConfig::keep_main_core)).
+    pub main_core: Option<usize>,
 }

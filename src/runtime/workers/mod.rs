@@ -32,6 +32,7 @@ mod counters;
 mod find;
 mod frame_hold;
 pub(crate) mod held_wakes;
+pub(crate) mod main_core;
 pub(crate) mod os_priority;
 mod park;
 mod pin;
@@ -89,17 +90,22 @@ pub(crate) struct Workers {
     frame_clock: FrameClock,
     /// Wakes the frame held (bumped by the frame's threads).
     frame_held: SharedCounter,
+    /// The main thread's core, which unpinned workers keep off.
+    main_core: main_core::MainCore,
 }
 
 impl Workers {
     /// Workers to start; with `pin`, worker `i` is pinned to a core of its own
     /// (the first core is left to the main thread while there are enough).
     /// A frame holds their wakes for at most `frame_hold` (see `frame_hold`).
+    /// With `keep_main_core`, unpinned workers keep off the main thread's
+    /// core while they are fewer than the cores (see `main_core`).
     pub(crate) fn new(
         count: usize,
         pin: bool,
         priority: WorkerPriority,
         frame_hold: Option<Duration>,
+        keep_main_core: bool,
     ) -> Self {
         let cores = if pin { pin::core_ids() } else { Vec::new() };
         Workers {
@@ -123,6 +129,7 @@ impl Workers {
             frame: FrameHold::default(),
             frame_clock: FrameClock::new(frame_hold),
             frame_held: SharedCounter::default(),
+            main_core: main_core::MainCore::new(keep_main_core && !pin, count),
         }
     }
 
@@ -227,6 +234,7 @@ impl Workers {
             rescue_wakes: self.rescue_wakes.get(),
             frame_held: self.frame_held.0.load(Ordering::Relaxed),
             background: self.background.load(Ordering::Relaxed),
+            main_core: self.main_core.get(),
         }
     }
 
@@ -310,6 +318,13 @@ impl Workers {
         Ok(threads)
     }
 
+    /// Notes the core the calling (main) thread runs on: unpinned workers
+    /// keep off it (see `main_core`).
+    #[inline]
+    pub(crate) fn note_main_core(&self) {
+        self.main_core.note();
+    }
+
     /// Whether `stop` was called.
     pub(crate) fn is_stopping(&self) -> bool {
         self.parking.is_stopping()
@@ -323,12 +338,14 @@ impl Workers {
         let _working = context::enter_scheduler_work();
         let counters = &self.locals[index].counters;
         let mut runs = find::Runs::default();
+        let mut avoided = main_core::AVOIDING_NONE;
         while let Some(runnable) = self.parking.next(
             || self.find(index, &mut runs),
             || self.work_waiting(Some(index)),
             || counters.parks.add(1),
         ) {
             counters.polls.add(1);
+            self.main_core.keep_off(&mut avoided);
             run(runnable);
         }
     }

@@ -9,7 +9,8 @@
 //! a frame. At background priority a waking frame thread takes the core at
 //! once. (A frame thread that was already waiting, preempted, can still sit
 //! out a worker's slice until the next tick: this makes stalls rarer, it does
-//! not end them.)
+//! not end them. For the main thread, `main_core` ends them: the workers
+//! keep off its core.)
 
 use std::time::Duration;
 

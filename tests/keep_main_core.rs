@@ -1,0 +1,217 @@
+//! `RuntimeConfig::keep_main_core`: unpinned workers keep off the core the
+//! main thread pumps on, while they are fewer than the cores (Linux), so
+//! the kernel cannot hand a worker ticks of the main thread's core.
+//!
+//! The thread's allowed cores and last core come from `/proc/thread-self`;
+//! on a machine with one core, or off Linux, the tests say so and skip.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use bevy_coro::prelude::*;
+use bevy_coro::runtime::{Runtime, RuntimeConfig};
+
+/// The cores the calling thread may run on, from `Cpus_allowed_list`
+/// ("0-3,6").
+fn allowed_cores() -> Option<BTreeSet<usize>> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    let list = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))?
+        .trim();
+    let mut cores = BTreeSet::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((first, last)) => cores.extend(first.parse::<usize>().ok()?..=last.parse().ok()?),
+            None => {
+                cores.insert(part.parse().ok()?);
+            }
+        }
+    }
+    Some(cores)
+}
+
+/// The core the calling thread last ran on (field 39 of its `stat`).
+fn last_core() -> Option<usize> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(39 - 3)?
+        .parse()
+        .ok()
+}
+
+/// The process's cores, or `None` (with a message) where the test cannot run.
+fn cores_or_skip(test: &str) -> Option<BTreeSet<usize>> {
+    match allowed_cores() {
+        Some(cores) if cores.len() >= 2 && cfg!(target_os = "linux") => Some(cores),
+        _ => {
+            println!("{test}: skipped, it needs Linux and at least 2 cores");
+            None
+        }
+    }
+}
+
+fn runtime(workers: usize, keep_main_core: bool) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        workers,
+        keep_main_core,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// What a worker task sees of its own thread: allowed cores, last core.
+fn worker_view(runtime: &Runtime) -> (BTreeSet<usize>, usize) {
+    let task = runtime.spawn::<Worker>(async {
+        (
+            allowed_cores().expect("a worker reads its allowed cores"),
+            last_core().expect("a worker reads its core"),
+        )
+    });
+    task.block().expect("the worker task ends")
+}
+
+#[test]
+fn a_worker_never_runs_on_the_core_the_main_thread_last_pumped_on() {
+    let Some(cores) = cores_or_skip("keep_main_core") else {
+        return;
+    };
+    let _watchdog = common::Watchdog::start("keep_main_core", Duration::from_secs(60));
+    let runtime = runtime(cores.len() - 1, true);
+    assert_eq!(
+        runtime.stats().workers.main_core,
+        None,
+        "nothing noted before the first pump"
+    );
+    // The test thread moves between cores as the machine's load moves it:
+    // each round the pump notes where it is, and every worker task run
+    // before the next pump must see that core left out of its allowed set.
+    let mut seen = BTreeSet::new();
+    for round in 0..200 {
+        runtime.pump(Instant::now(), None);
+        let main_core = runtime
+            .stats()
+            .workers
+            .main_core
+            .expect("the pump notes its core");
+        assert!(
+            cores.contains(&main_core),
+            "round {round}: core {main_core} is one of {cores:?}"
+        );
+        seen.insert(main_core);
+        let (allowed, ran_on) = worker_view(&runtime);
+        assert!(
+            !allowed.contains(&main_core),
+            "round {round}: the worker may run on {allowed:?}, the main thread's core {main_core} included"
+        );
+        assert_eq!(
+            allowed.len(),
+            cores.len() - 1,
+            "round {round}: every other core stays the worker's ({allowed:?} of {cores:?})"
+        );
+        assert_ne!(
+            ran_on, main_core,
+            "round {round}: the worker ran on the main thread's core"
+        );
+    }
+    println!("keep_main_core: the main thread pumped on cores {seen:?} over 200 rounds");
+}
+
+#[test]
+fn with_keep_main_core_off_the_workers_keep_every_core() {
+    let Some(cores) = cores_or_skip("keep_main_core off") else {
+        return;
+    };
+    let runtime = runtime(cores.len() - 1, false);
+    for _ in 0..20 {
+        runtime.pump(Instant::now(), None);
+        assert_eq!(runtime.stats().workers.main_core, None);
+        let (allowed, _) = worker_view(&runtime);
+        assert_eq!(allowed, cores);
+    }
+}
+
+#[test]
+fn as_many_workers_as_cores_keep_every_core() {
+    // Keeping one core free would crowd them onto the rest.
+    let Some(cores) = cores_or_skip("keep_main_core, workers = cores") else {
+        return;
+    };
+    let runtime = runtime(cores.len(), true);
+    for _ in 0..20 {
+        runtime.pump(Instant::now(), None);
+        assert_eq!(runtime.stats().workers.main_core, None);
+        let (allowed, _) = worker_view(&runtime);
+        assert_eq!(allowed, cores);
+    }
+}
+
+#[test]
+fn pinned_workers_stay_where_they_were_pinned() {
+    let Some(cores) = cores_or_skip("keep_main_core, pinned workers") else {
+        return;
+    };
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 1,
+        pin_workers: true,
+        keep_main_core: true,
+        ..Default::default()
+    })
+    .unwrap();
+    for _ in 0..20 {
+        runtime.pump(Instant::now(), None);
+        assert_eq!(runtime.stats().workers.main_core, None);
+        let (allowed, _) = worker_view(&runtime);
+        assert_eq!(allowed.len(), 1, "pinned to one core of {cores:?}");
+    }
+}
+
+#[test]
+fn the_plugin_keeps_the_main_core_by_default() {
+    assert!(CoroPlugin::default().keep_main_core);
+    assert!(RuntimeConfig::default().keep_main_core);
+    let Some(cores) = cores_or_skip("keep_main_core, plugin") else {
+        return;
+    };
+    let mut app = common::app(cores.len() - 1);
+    app.update();
+    let coro = common::coro(&app);
+    assert!(coro.stats().workers.main_core.is_some());
+}
+
+#[test]
+#[cfg(feature = "tokio")]
+fn threads_the_owned_tokio_runtime_starts_from_a_worker_may_use_every_core() {
+    let Some(cores) = cores_or_skip("keep_main_core, tokio") else {
+        return;
+    };
+    // Each try has a fresh App, so a fresh tokio runtime and blocking pool.
+    // Under load the rescue thread (every core) may run the task instead of
+    // the worker; then the try says nothing.
+    for _ in 0..20 {
+        let mut app = common::app(cores.len() - 1);
+        app.update(); // a pump: the workers learn the main thread's core
+        let coro = common::coro(&app);
+        let (worker, blocking) = bevy_coro::runtime::block_on(coro.spawn::<Worker>(async {
+            let worker = allowed_cores().expect("a worker reads its allowed cores");
+            // A thread of tokio's blocking pool, started from this thread.
+            let blocking = tokio::task::spawn_blocking(allowed_cores).await.unwrap();
+            (worker, blocking)
+        }))
+        .unwrap();
+        if worker == cores {
+            continue;
+        }
+        assert_eq!(
+            blocking,
+            Some(cores),
+            "tokio's blocking thread inherited the worker's cores {worker:?}"
+        );
+        return;
+    }
+    println!("keep_main_core, tokio: skipped, the task never ran on a narrowed worker in 20 tries");
+}
