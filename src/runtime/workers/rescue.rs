@@ -80,6 +80,9 @@ pub(crate) fn run(shared: &Shared) {
     // The previous look: when, the polls the workers had started, and how
     // long each background worker had run on a CPU.
     let mut last: Option<Look> = None;
+    // The main thread's core, which it keeps off as the workers do: at
+    // normal priority, a rescued poll there would cost the pump more still.
+    let mut avoided = super::main_core::AVOIDING_NONE;
     loop {
         if streak < STREAK {
             // Woken early by `Workers::stop`.
@@ -117,7 +120,7 @@ pub(crate) fn run(shared: &Shared) {
         last = Some(now);
         if streak >= STREAK {
             if runs_tasks {
-                workers.rescue(CHECK, || shared.is_pump_running());
+                workers.rescue(CHECK, &mut avoided, || shared.is_pump_running());
             } else {
                 // A held wake the pump could not give: give every worker one.
                 workers.rescue_wakes.add(1);
@@ -189,7 +192,14 @@ impl Workers {
     /// A pump still running after half of `time` is blocked inside a task
     /// (or far over its budget): the rescue goes ahead. Meanwhile it wakes
     /// the workers once, in case what they miss is a wake the pump holds.
-    pub(crate) fn rescue(&self, time: Duration, pump_running: impl Fn() -> bool) {
+    /// Like a worker, it keeps off the main thread's core (`avoided`: the
+    /// core it keeps off now, see `main_core`).
+    pub(crate) fn rescue(
+        &self,
+        time: Duration,
+        avoided: &mut usize,
+        pump_running: impl Fn() -> bool,
+    ) {
         let start = Instant::now();
         let until = start + time;
         let mut woken = false;
@@ -211,6 +221,7 @@ impl Workers {
                 return;
             };
             self.rescued.add(1);
+            self.main_core.keep_off(avoided);
             schedule::run(runnable);
         }
     }
