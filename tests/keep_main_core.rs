@@ -13,40 +13,9 @@ use std::time::{Duration, Instant};
 use bevy_coro::prelude::*;
 use bevy_coro::runtime::{Runtime, RuntimeConfig};
 
-/// The cores the calling thread may run on, from `Cpus_allowed_list`
-/// ("0-3,6").
-fn allowed_cores() -> Option<BTreeSet<usize>> {
-    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
-    let list = status
-        .lines()
-        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))?
-        .trim();
-    let mut cores = BTreeSet::new();
-    for part in list.split(',') {
-        match part.split_once('-') {
-            Some((first, last)) => cores.extend(first.parse::<usize>().ok()?..=last.parse().ok()?),
-            None => {
-                cores.insert(part.parse().ok()?);
-            }
-        }
-    }
-    Some(cores)
-}
-
-/// The core the calling thread last ran on (field 39 of its `stat`).
-fn last_core() -> Option<usize> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(39 - 3)?
-        .parse()
-        .ok()
-}
-
 /// The process's cores, or `None` (with a message) where the test cannot run.
 fn cores_or_skip(test: &str) -> Option<BTreeSet<usize>> {
-    match allowed_cores() {
+    match common::allowed_cores() {
         Some(cores) if cores.len() >= 2 && cfg!(target_os = "linux") => Some(cores),
         _ => {
             println!("{test}: skipped, it needs Linux and at least 2 cores");
@@ -68,8 +37,8 @@ fn runtime(workers: usize, keep_main_core: bool) -> Runtime {
 fn worker_view(runtime: &Runtime) -> (BTreeSet<usize>, usize) {
     let task = runtime.spawn::<Worker>(async {
         (
-            allowed_cores().expect("a worker reads its allowed cores"),
-            last_core().expect("a worker reads its core"),
+            common::allowed_cores().expect("a worker reads its allowed cores"),
+            common::last_core().expect("a worker reads its core"),
         )
     });
     task.block().expect("the worker task ends")
@@ -197,9 +166,11 @@ fn threads_the_owned_tokio_runtime_starts_from_a_worker_may_use_every_core() {
         app.update(); // a pump: the workers learn the main thread's core
         let coro = common::coro(&app);
         let (worker, blocking) = bevy_coro::runtime::block_on(coro.spawn::<Worker>(async {
-            let worker = allowed_cores().expect("a worker reads its allowed cores");
+            let worker = common::allowed_cores().expect("a worker reads its allowed cores");
             // A thread of tokio's blocking pool, started from this thread.
-            let blocking = tokio::task::spawn_blocking(allowed_cores).await.unwrap();
+            let blocking = tokio::task::spawn_blocking(common::allowed_cores)
+                .await
+                .unwrap();
             (worker, blocking)
         }))
         .unwrap();

@@ -77,14 +77,25 @@ fn starved_background_workers_are_rescued_and_every_task_runs_once() {
         return;
     }
     let _watchdog = common::Watchdog::start("the starved pool", Duration::from_secs(60));
+    // A pump notes the main thread's core, which the rescue thread keeps
+    // off as the workers do (where there are more cores than workers).
+    runtime.pump(Instant::now(), None);
+    let main_core = runtime.stats().workers.main_core;
     let hogs = common::Hogs::start();
     let started = Instant::now();
     let runs = Arc::new(AtomicUsize::new(0));
+    let rescued_on_main_core = Arc::new(AtomicUsize::new(0));
     // 0.4 s of work: a starved worker would take tens of seconds.
     let tasks: Vec<_> = (0..200)
         .map(|_| {
             let runs = runs.clone();
+            let rescued_on_main_core = rescued_on_main_core.clone();
             runtime.spawn::<Worker>(async move {
+                let rescue = std::thread::current().name() == Some("bevy_coro rescue");
+                let allowed = common::allowed_cores().unwrap_or_default();
+                if rescue && main_core.is_some_and(|core| allowed.contains(&core)) {
+                    rescued_on_main_core.fetch_add(1, Ordering::Relaxed);
+                }
                 common::busy(Duration::from_millis(2));
                 runs.fetch_add(1, Ordering::Relaxed);
             })
@@ -102,6 +113,11 @@ fn starved_background_workers_are_rescued_and_every_task_runs_once() {
     // A worker with the CPU to itself would have run them all; starved, it
     // ran almost none, and the rescue thread took over.
     assert!(stats.rescued > 0, "the rescue thread never ran: {stats:?}");
+    assert_eq!(
+        rescued_on_main_core.load(Ordering::Relaxed),
+        0,
+        "the rescue thread ran tasks where it may take the main thread's core {main_core:?}"
+    );
     println!("{stats:?}");
 }
 

@@ -382,3 +382,34 @@ pub fn deterministic_app(seed: u64) -> App {
     });
     app
 }
+
+/// The cores the calling thread may run on, from `Cpus_allowed_list`
+/// ("0-3,6").
+pub fn allowed_cores() -> Option<std::collections::BTreeSet<usize>> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    let list = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))?
+        .trim();
+    let mut cores = std::collections::BTreeSet::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((first, last)) => cores.extend(first.parse::<usize>().ok()?..=last.parse().ok()?),
+            None => {
+                cores.insert(part.parse().ok()?);
+            }
+        }
+    }
+    Some(cores)
+}
+
+/// The core the calling thread last ran on (field 39 of its `stat`).
+pub fn last_core() -> Option<usize> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(39 - 3)?
+        .parse()
+        .ok()
+}
