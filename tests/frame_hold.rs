@@ -62,6 +62,48 @@ fn a_task_queued_in_the_frame_waits_for_its_end_while_the_worker_sleeps() {
 }
 
 #[test]
+fn the_hop_back_to_a_worker_the_pump_queues_waits_for_the_frames_end() {
+    // The pump holds the wakes of what it sends to the workers until it
+    // returns; then, in the middle of the frame, they are the frame's to
+    // hold too (a wake there was a system call inside the pump's time).
+    let _watchdog = Watchdog::start("frame hold", WATCHDOG);
+    let runtime = runtime(Some(Duration::from_secs(3600)));
+    worker_asleep(&runtime);
+    let ran = Arc::new(AtomicBool::new(false));
+    runtime.begin_frame();
+    let task = runtime.spawn::<Main>({
+        let ran = ran.clone();
+        async move {
+            async move { ran.store(true, Ordering::SeqCst) }
+                .on::<Worker>()
+                .await
+        }
+    });
+    let held = runtime.stats().workers.frame_held;
+    runtime.pump(std::time::Instant::now(), None);
+    assert_eq!(
+        runtime.stats().workers.frame_held,
+        held + 1,
+        "the pump's wake was not held for the frame"
+    );
+    std::thread::sleep(Duration::from_millis(5));
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "the worker was woken as the pump returned, mid-frame"
+    );
+    runtime.end_frame();
+    wait_until("the task runs after the frame", || {
+        ran.load(Ordering::SeqCst)
+    });
+    // Back on the main thread at the next pump.
+    let mut task = task;
+    wait_until("the task ends", || {
+        runtime.pump(std::time::Instant::now(), None);
+        task.try_take().is_some()
+    });
+}
+
+#[test]
 fn a_worker_still_awake_takes_the_frames_work_without_a_wake() {
     let _watchdog = Watchdog::start("frame hold", WATCHDOG);
     let runtime = runtime(Some(Duration::from_secs(3600)));

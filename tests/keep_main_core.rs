@@ -34,14 +34,22 @@ fn runtime(workers: usize, keep_main_core: bool) -> Runtime {
 }
 
 /// What a worker task sees of its own thread: allowed cores, last core.
+/// Waited for on a channel: blocking on the task would lend the main
+/// thread's core to the workers.
 fn worker_view(runtime: &Runtime) -> (BTreeSet<usize>, usize) {
-    let task = runtime.spawn::<Worker>(async {
-        (
-            common::allowed_cores().expect("a worker reads its allowed cores"),
-            common::last_core().expect("a worker reads its core"),
-        )
-    });
-    task.block().expect("the worker task ends")
+    let (send, receive) = std::sync::mpsc::channel();
+    runtime
+        .spawn::<Worker>(async move {
+            send.send((
+                common::allowed_cores().expect("a worker reads its allowed cores"),
+                common::last_core().expect("a worker reads its core"),
+            ))
+            .unwrap();
+        })
+        .detach();
+    receive
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the worker task ends")
 }
 
 #[test]
@@ -88,6 +96,38 @@ fn a_worker_never_runs_on_the_core_the_main_thread_last_pumped_on() {
         );
     }
     println!("keep_main_core: the main thread pumped on cores {seen:?} over 200 rounds");
+}
+
+#[test]
+fn a_main_thread_blocking_on_a_task_lends_its_core_until_the_next_pump() {
+    // A background worker starved on the other cores could not otherwise
+    // run the task the main thread sleeps for.
+    let Some(cores) = cores_or_skip("keep_main_core, block") else {
+        return;
+    };
+    let _watchdog = common::Watchdog::start("keep_main_core, block", Duration::from_secs(60));
+    let runtime = runtime(cores.len() - 1, true);
+    for round in 0..20 {
+        runtime.pump(Instant::now(), None);
+        let main_core = runtime.stats().workers.main_core.expect("noted");
+        let (allowed, _) = worker_view(&runtime);
+        assert!(!allowed.contains(&main_core), "round {round}: {allowed:?}");
+        // A task still asleep when `block` first polls it: the main thread
+        // waits, and lends its core before it does.
+        runtime
+            .spawn::<Worker>(sleep(Duration::from_millis(50)))
+            .block()
+            .unwrap();
+        assert_eq!(runtime.stats().workers.main_core, None, "round {round}");
+        // Lent until the next pump: the worker's next task may run anywhere
+        // (it may have run the blocked-on task before the main thread lent
+        // the core, so that one may not show it).
+        let (allowed, _) = worker_view(&runtime);
+        assert_eq!(
+            allowed, cores,
+            "round {round}: the blocked main thread's core was not lent"
+        );
+    }
 }
 
 #[test]

@@ -130,6 +130,6 @@ struct ReleaseWakes<'a>(&'a Shared);
 impl Drop for ReleaseWakes<'_> {
     fn drop(&mut self) {
         let held = workers::held_wakes::release(self.0);
-        self.0.workers.wake_or_hold(self.0, held);
+        self.0.workers.release_pump_wakes(held);
     }
 }

@@ -279,7 +279,11 @@ impl<T> Future for Task<T> {
                 if context::in_block_on() {
                     // This thread waits for the task: a frame holding the
                     // wake of the worker that would run it must give it.
+                    // And the main thread's core to the workers: the game's
+                    // threads wait for them (a system blocking on a task
+                    // runs on the main thread or holds it up).
                     target.shared.workers.give_frame_wakes();
+                    target.shared.workers.lend_main_core();
                 }
                 assert!(
                     !(context::in_block_on()

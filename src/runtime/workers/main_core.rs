@@ -15,8 +15,15 @@
 //! only when the main thread moved does it change its own affinity (one
 //! system call). Workers pinned to a core, and machines with one core, are
 //! left alone.
+//!
+//! A thread of the game's that blocks on a task (`Task::block`, a system
+//! waiting on the main thread or holding it up) lends the main thread's core
+//! back: it lets every worker and the rescue thread run anywhere again (one
+//! system call each) before it sleeps, as a background worker starved on its
+//! own core could otherwise not run the task the game waits for; the next
+//! pump takes the core back.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// No core noted yet (or none to avoid).
 const NONE: usize = usize::MAX;
@@ -25,15 +32,46 @@ const NONE: usize = usize::MAX;
 pub(crate) struct MainCore {
     core: AtomicUsize,
     enabled: bool,
+    /// The kernel's ids of the threads that keep off the core (the workers,
+    /// then the rescue thread), 0 until each starts.
+    threads: Box<[AtomicI32]>,
 }
 
 impl MainCore {
     /// With `enabled` false, or `workers` as many as the cores or more (they
     /// would crowd the rest), nothing is noted and no worker moves.
     pub(crate) fn new(enabled: bool, workers: usize) -> Self {
+        let enabled = enabled && workers > 0 && workers < imp::cores();
         Self {
             core: AtomicUsize::new(NONE),
-            enabled: enabled && workers > 0 && workers < imp::cores(),
+            enabled,
+            threads: (0..if enabled { workers + 1 } else { 0 })
+                .map(|_| AtomicI32::new(0))
+                .collect(),
+        }
+    }
+
+    /// Called by each thread that keeps off the core as it starts (`slot`:
+    /// a worker's index, or the worker count for the rescue thread), so a
+    /// blocking main thread can lend the core back to it.
+    pub(crate) fn register(&self, slot: usize) {
+        if let Some(thread) = self.threads.get(slot) {
+            thread.store(imp::this_thread_id(), Ordering::Relaxed);
+        }
+    }
+
+    /// A thread of the game's is about to block on a task: every thread that
+    /// keeps off the main thread's core may run there again until the next
+    /// pump notes it.
+    pub(crate) fn lend(&self) {
+        if !self.enabled || self.core.swap(NONE, Ordering::Relaxed) == NONE {
+            return;
+        }
+        for thread in &self.threads {
+            let id = thread.load(Ordering::Relaxed);
+            if id != 0 {
+                imp::run_anywhere(id);
+            }
         }
     }
 
@@ -84,6 +122,24 @@ mod imp {
     use super::NONE;
 
     const SETSIZE: usize = libc::CPU_SETSIZE as usize;
+
+    /// The kernel's id of the calling thread.
+    pub(super) fn this_thread_id() -> i32 {
+        // SAFETY: `gettid` takes no argument and cannot fail.
+        unsafe { libc::gettid() }
+    }
+
+    /// Lets thread `id` (of this process) run on every core the process may use.
+    pub(super) fn run_anywhere(id: i32) {
+        if let Some(set) = process_cores() {
+            // SAFETY: `set` is a valid `cpu_set_t` of the size passed, only
+            // read by the call; `id` is a thread of this process (a worker
+            // or the rescue thread, which outlive the runtime's `Workers`).
+            unsafe {
+                libc::sched_setaffinity(id, size_of::<libc::cpu_set_t>(), &set);
+            }
+        }
+    }
 
     /// The core the calling thread runs on (`NONE` when unknown).
     pub(super) fn current_core() -> usize {
@@ -146,6 +202,12 @@ mod imp {
     pub(super) fn current_core() -> usize {
         NONE
     }
+
+    pub(super) fn this_thread_id() -> i32 {
+        0
+    }
+
+    pub(super) fn run_anywhere(_id: i32) {}
 
     pub(super) fn cores() -> usize {
         1

@@ -325,6 +325,12 @@ impl Workers {
         self.main_core.note();
     }
 
+    /// A thread of the game's is about to block on a task: the workers may
+    /// use the main thread's core until the next pump (see `main_core`).
+    pub(crate) fn lend_main_core(&self) {
+        self.main_core.lend();
+    }
+
     /// Whether `stop` was called.
     pub(crate) fn is_stopping(&self) -> bool {
         self.parking.is_stopping()
@@ -339,6 +345,7 @@ impl Workers {
         let counters = &self.locals[index].counters;
         let mut runs = find::Runs::default();
         let mut avoided = main_core::AVOIDING_NONE;
+        self.main_core.register(index);
         while let Some(runnable) = self.parking.next(
             || self.find(index, &mut runs),
             || self.work_waiting(Some(index)),

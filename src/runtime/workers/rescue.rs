@@ -83,6 +83,7 @@ pub(crate) fn run(shared: &Shared) {
     // The main thread's core, which it keeps off as the workers do: at
     // normal priority, a rescued poll there would cost the pump more still.
     let mut avoided = super::main_core::AVOIDING_NONE;
+    workers.main_core.register(workers.count());
     loop {
         if streak < STREAK {
             // Woken early by `Workers::stop`.
