@@ -60,6 +60,14 @@ impl MainCore {
         }
     }
 
+    /// Called by the same thread as it ends: its id may name another
+    /// thread after it.
+    pub(crate) fn unregister(&self, slot: usize) {
+        if let Some(thread) = self.threads.get(slot) {
+            thread.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// A thread of the game's is about to block on a task: every thread that
     /// keeps off the main thread's core may run there again until the next
     /// pump notes it.
@@ -133,8 +141,10 @@ mod imp {
     pub(super) fn run_anywhere(id: i32) {
         if let Some(set) = process_cores() {
             // SAFETY: `set` is a valid `cpu_set_t` of the size passed, only
-            // read by the call; `id` is a thread of this process (a worker
-            // or the rescue thread, which outlive the runtime's `Workers`).
+            // read by the call. `id` names a worker or the rescue thread,
+            // registered while it runs (a thread that ended since at worst
+            // leaves an id the call refuses or a thread that may use every
+            // core anyway).
             unsafe {
                 libc::sched_setaffinity(id, size_of::<libc::cpu_set_t>(), &set);
             }

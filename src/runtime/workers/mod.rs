@@ -355,6 +355,7 @@ impl Workers {
             self.main_core.keep_off(&mut avoided);
             run(runnable);
         }
+        self.main_core.unregister(index);
     }
 
     /// Stops the workers (after their current poll) and waits for them.

@@ -90,6 +90,7 @@ pub(crate) fn run(shared: &Shared) {
             thread::park_timeout(sleep);
         }
         if workers.is_stopping() {
+            workers.main_core.unregister(workers.count());
             return;
         }
         // A frame that held wakes past its bound, and asked for no wake
