@@ -1,0 +1,73 @@
+//! What a parked task costs: memory only, measured with a counting
+//! allocator (a test binary of its own, so no other test allocates
+//! meanwhile). A regression guard for the figure `benches/memory.rs`
+//! prints against the peers.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::pending;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Instant;
+
+use bevy_coro::prelude::*;
+use bevy_coro::runtime::{Runtime, RuntimeConfig};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting bytes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's layout, passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Whole chunks of the parked-task registry (1,024 entries each), so the
+/// figure has no slack to hide a regression in.
+const TASKS: usize = 16 * 1024;
+
+/// A parked task whose future is 0 bytes takes 104 bytes: its 88-byte
+/// allocation (async-task's header, ours, and the output slot) and its
+/// 16-byte waker in the parked-task registry (measured here: a regression
+/// guard). Dropping the runtime gives all of it back: shutdown drops every
+/// parked task, which frees it.
+#[test]
+fn a_parked_task_takes_104_bytes_and_shutdown_gives_them_back() {
+    let start = LIVE.load(Ordering::SeqCst);
+    // No worker threads: the pump polls every task here, so each has
+    // parked (and filed its waker) when the pump returns.
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 0,
+        ..Default::default()
+    })
+    .unwrap();
+    let before = LIVE.load(Ordering::SeqCst);
+    for _ in 0..TASKS {
+        runtime.spawn::<Worker>(pending::<()>()).detach();
+    }
+    runtime.pump(Instant::now(), None);
+    assert_eq!(runtime.in_flight(), TASKS, "every task is alive");
+    assert_eq!(runtime.stats().worker_queue, 0, "every task was polled");
+    let bytes = (LIVE.load(Ordering::SeqCst) - before) as f64 / TASKS as f64;
+    println!("bytes per parked task, future of 0 bytes: {bytes:.2}");
+    assert!(bytes <= 104.5, "{bytes:.2} bytes per parked task");
+
+    drop(runtime);
+    let left = LIVE.load(Ordering::SeqCst) - start;
+    // Far below one task in a hundred: a leak of the parked tasks fails.
+    assert!(
+        left < (TASKS as isize * 104) / 100,
+        "{left} bytes left after the runtime was dropped"
+    );
+}
