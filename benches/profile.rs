@@ -14,6 +14,10 @@
 //! - `spawn1 N`: the same with 1 worker;
 //! - `yield N`: 100 worker tasks yielding N / 100 times each;
 //! - `pump N`: spawn 1,000 main tasks and pump them, N / 1,000 times;
+//! - `timers N`: what the `timers` bench group does, in rounds of 1,000 sleeps
+//!   (one main task, a manual clock, one pump to insert and one to fire);
+//!   `timers-tokio N`: the same on tokio's paused clock;
+//! - `yield-tokio N`: what `yield N` does, on tokio (2 worker threads);
 //! - `spawn-tokio N`, `spawn-async-executor N`, `spawn-bevy_tasks N`: what
 //!   `spawn N` does, on the peers (2 threads each), for instruction counts
 //!   side by side.
@@ -25,13 +29,16 @@ mod common;
 
 use common::ExecutorThreads;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bevy_coro::prelude::*;
-use bevy_coro::runtime::{Runtime, RuntimeConfig};
+use bevy_coro::runtime::{Clock, ManualClock, Runtime, RuntimeConfig};
 
 fn runtime(workers: usize) -> Runtime {
     Runtime::new(RuntimeConfig {
@@ -117,6 +124,89 @@ fn pump(n: usize) {
     }
 }
 
+/// Polls every future it holds until all are done (as in `benches/timers.rs`).
+struct AllOf<F>(Vec<Pin<Box<F>>>);
+
+impl<F: Future<Output = ()>> Future for AllOf<F> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if self.0.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+fn timers(n: usize) {
+    let clock = ManualClock::new();
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 1,
+        clock: Clock::Manual(clock.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    for _ in 0..n / 1_000 {
+        let mut task = runtime.spawn::<Main>(async move {
+            AllOf(
+                (1..=1_000)
+                    .map(|i| Box::pin(sleep(Duration::from_millis(i))))
+                    .collect(),
+            )
+            .await
+        });
+        runtime.pump(Instant::now(), None);
+        clock.advance(Duration::from_millis(1_001));
+        runtime.pump(Instant::now(), None);
+        task.try_take().expect("all timers fired").unwrap();
+    }
+}
+
+fn timers_tokio(n: usize) {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    for _ in 0..n / 1_000 {
+        tokio.block_on(async move {
+            let mut all = AllOf(
+                (1..=1_000)
+                    .map(|i| Box::pin(tokio::time::sleep(Duration::from_millis(i))))
+                    .collect(),
+            );
+            let inserted =
+                std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut all).poll(cx).is_ready()))
+                    .await;
+            assert!(!inserted);
+            tokio::time::advance(Duration::from_millis(1_001)).await;
+            all.await
+        })
+    }
+}
+
+fn yields_tokio(n: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            runtime.spawn(async move {
+                for _ in 0..n / 100 {
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    runtime.block_on(async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|arg| arg.starts_with("--")) {
@@ -128,6 +218,9 @@ fn main() {
         Some("spawn1") => spawn(1, n),
         Some("yield") => yields(n),
         Some("pump") => pump(n),
+        Some("timers") => timers(n),
+        Some("timers-tokio") => timers_tokio(n),
+        Some("yield-tokio") => yields_tokio(n),
         Some("spawn-tokio") => spawn_tokio(n),
         Some("spawn-async-executor") => spawn_async_executor(n),
         Some("spawn-bevy_tasks") => spawn_bevy_tasks(n),

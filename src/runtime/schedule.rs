@@ -58,7 +58,7 @@ fn route(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
         // The single-threaded mode: the pump runs worker tasks too.
         worker_tasks.push(runnable, in_pump && context::is_worker_in_pump())
     } else {
-        this.workers.push(this, runnable)
+        this.workers.push(this, runnable, info.woken_while_running)
     };
     if let Some(runnable) = rejected {
         // The closed scheduler's path only: a counted reference, for a

@@ -23,7 +23,7 @@
 //! task through its registered waker) leave the task listed as waiting
 //! until its next poll, which ends it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
@@ -142,12 +142,19 @@ pub(crate) struct TaskList {
 thread_local! {
     /// The entry of the tracked task being polled on this thread, if any.
     static POLLING: RefCell<Option<Arc<Tracked>>> = const { RefCell::new(None) };
+    /// Whether `POLLING` holds an entry: a plain flag (no destructor to
+    /// register), so a wait polled in an untracked task notes nothing for
+    /// the price of one load.
+    static TRACKING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Notes what the task being polled on this thread waits for, if it is
 /// tracked (a thread-local read otherwise).
 #[inline]
 pub(crate) fn note(note: Note) {
+    if !TRACKING.get() {
+        return;
+    }
     // `try_with`: a wait polled by a thread-local's destructor notes nothing.
     let _ = POLLING.try_with(|tracked| {
         if let Some(tracked) = &*tracked.borrow() {
@@ -220,6 +227,7 @@ impl TaskList {
         tracked.state.store(RUNNING, Ordering::Release);
         lock(&tracked.notes).clear();
         let previous = POLLING.replace(Some(Arc::clone(&tracked)));
+        TRACKING.set(true);
         Some(Polling {
             tracked,
             previous,
@@ -346,6 +354,7 @@ impl Polling {
 impl Drop for Polling {
     fn drop(&mut self) {
         let previous = self.previous.take();
+        TRACKING.set(previous.is_some());
         let _ = POLLING.try_with(|polling| polling.replace(previous));
     }
 }

@@ -67,6 +67,12 @@ impl ManualClock {
 
     /// The time since the clock started.
     pub fn elapsed(&self) -> Duration {
-        Duration::from_nanos(self.nanos.load(Ordering::Acquire))
+        Duration::from_nanos(self.nanos())
+    }
+
+    /// The time since the clock started, in nanoseconds.
+    #[inline]
+    pub(crate) fn nanos(&self) -> u64 {
+        self.nanos.load(Ordering::Acquire)
     }
 }

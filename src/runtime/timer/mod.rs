@@ -32,9 +32,31 @@ pub use handle::TimerHandle;
 pub use runs::MissedTick;
 pub use sleep::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout};
 pub(crate) use wheel::TimerKey;
+
 use wheel::Wheel;
 
 use super::Shared;
+
+/// Wakes each waker once. A run of wakers that wake the same task (a task
+/// awaiting many timers at once) wakes it once, and the rest are dropped:
+/// every timer here left the wheel before the first wake, so the poll that
+/// wake brings sees them all fired.
+fn wake_all(wakers: Vec<Waker>) {
+    let mut last: Option<Waker> = None;
+    for waker in wakers {
+        match &last {
+            Some(previous) if previous.will_wake(&waker) => drop(waker),
+            _ => {
+                if let Some(previous) = last.replace(waker) {
+                    previous.wake();
+                }
+            }
+        }
+    }
+    if let Some(last) = last {
+        last.wake();
+    }
+}
 
 /// Length of a wheel tick.
 const TICK_NANOS: u64 = 1_000_000;
@@ -43,16 +65,33 @@ const NONE_DUE: u64 = u64::MAX;
 
 /// The timer side of the scheduler.
 pub(crate) struct Timers {
-    wheel: Mutex<Wheel<Option<Waker>>>,
+    wheel: Mutex<Wheel<Waker>>,
     clock: Clock,
     /// Time zero of the real clock.
     epoch: Instant,
     /// A tick at or before which the next timer comes due (`NONE_DUE`: none).
-    /// Read without the lock, so an empty frame does not take it.
+    /// Read without the lock, so an empty frame does not take it; written
+    /// under it.
     next_due: AtomicU64,
+    /// The wheel's last processed tick: every timer filed at or before it
+    /// has fired and left the wheel. Written under the lock, read without it,
+    /// so a sleep that is due or still filed with the same waker (the common
+    /// polls) takes no lock.
+    fired_through: AtomicU64,
     /// Wakes the timer thread for an earlier deadline or for shutdown.
     event: Event,
     stopping: AtomicBool,
+}
+
+/// A timer filed by [`Timers::insert`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Filed {
+    pub(crate) key: TimerKey,
+    /// The tick it fires at.
+    pub(crate) tick: u64,
+    /// Whether the wheel had passed the deadline's tick, so the timer went to
+    /// the next one: the clock may have passed the deadline already.
+    pub(crate) late: bool,
 }
 
 impl Timers {
@@ -62,24 +101,29 @@ impl Timers {
             clock,
             epoch: clock::now(),
             next_due: AtomicU64::new(NONE_DUE),
+            fired_through: AtomicU64::new(0),
             event: Event::new(),
             stopping: AtomicBool::new(false),
         }
     }
 
-    fn wheel(&self) -> MutexGuard<'_, Wheel<Option<Waker>>> {
+    fn wheel(&self) -> MutexGuard<'_, Wheel<Waker>> {
         // Only wheel bookkeeping runs under the lock (no user code, no waker),
         // so a poisoned lock still guards a consistent wheel.
         self.wheel.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Nanoseconds since the clock started.
+    #[inline]
     pub(crate) fn now(&self) -> u64 {
-        let elapsed = match &self.clock {
-            Clock::Real => clock::now().saturating_duration_since(self.epoch),
-            Clock::Manual(clock) => clock.elapsed(),
-        };
-        u64::try_from(elapsed.as_nanos()).map_or(clock::END_OF_TIME, |n| n.min(clock::END_OF_TIME))
+        match &self.clock {
+            Clock::Real => {
+                let elapsed = clock::now().saturating_duration_since(self.epoch);
+                u64::try_from(elapsed.as_nanos())
+                    .map_or(clock::END_OF_TIME, |n| n.min(clock::END_OF_TIME))
+            }
+            Clock::Manual(clock) => clock.nanos(),
+        }
     }
 
     /// The clock's time as an `Instant` (time zero is when the runtime started).
@@ -94,40 +138,54 @@ impl Timers {
     }
 
     /// Files `waker` to be woken at `deadline` (nanoseconds).
-    pub(crate) fn insert(&self, deadline: u64, waker: Waker) -> TimerKey {
+    pub(crate) fn insert(&self, deadline: u64, waker: Waker) -> Filed {
         let mut wheel = self.wheel();
-        let tick = (deadline / TICK_NANOS).max(wheel.elapsed() + 1);
+        let wanted = deadline / TICK_NANOS;
+        let tick = wanted.max(wheel.elapsed() + 1);
         let key = wheel
-            .insert(tick, Some(waker))
+            .insert(tick, waker)
             .unwrap_or_else(|_| unreachable!("tick is after the wheel's elapsed tick"));
-        let before = self.next_due.fetch_min(tick, Ordering::AcqRel);
+        // Only written under the lock: a load and a store, no locked
+        // read-modify-write, for every timer but the earliest.
+        let before = self.next_due.load(Ordering::Relaxed);
+        if tick < before {
+            self.next_due.store(tick, Ordering::Release);
+        }
         drop(wheel);
         if tick < before && matches!(self.clock, Clock::Real) {
             // The timer thread sleeps until a later tick: wake it to re-plan.
             self.event.notify(1);
         }
-        key
+        Filed {
+            key,
+            tick,
+            late: tick != wanted,
+        }
+    }
+
+    /// Whether the timer filed at `tick` has fired (and left the wheel).
+    #[inline]
+    pub(crate) fn has_fired(&self, tick: u64) -> bool {
+        self.fired_through.load(Ordering::Acquire) >= tick
     }
 
     /// Updates the waker of a pending timer. Returns `false` if the timer has
-    /// fired (its waker was taken) and must be filed again if still early.
+    /// fired (it left the wheel) and must be filed again if still early.
     pub(crate) fn refresh(&self, key: TimerKey, waker: &Waker) -> bool {
         let mut wheel = self.wheel();
         let Some(slot) = wheel.pending_mut(key) else {
-            let fired = wheel.remove(key);
-            drop(wheel);
-            drop(fired);
             return false;
         };
-        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            let old = slot.replace(waker.clone());
+        if !slot.will_wake(waker) {
+            let old = std::mem::replace(slot, waker.clone());
             drop(wheel);
             drop(old);
         }
         true
     }
 
-    /// Removes a timer, pending or fired; its entry is freed at once.
+    /// Removes a pending timer; its entry is freed at once. Nothing if it
+    /// fired since.
     pub(crate) fn remove(&self, key: TimerKey) {
         let waker = self.wheel().remove(key);
         // Dropped outside the lock: dropping a waker can drop a task.
@@ -160,16 +218,15 @@ impl Timers {
         before_firing();
         let mut due = Vec::new();
         let mut wheel = self.wheel();
-        wheel.advance(now_tick, |waker| due.extend(waker.take()));
+        wheel.advance(now_tick, |waker| due.push(waker));
+        self.fired_through.store(wheel.elapsed(), Ordering::Release);
         self.next_due
             .store(wheel.next_due().unwrap_or(NONE_DUE), Ordering::Release);
         drop(wheel);
         let fired = due.len();
         // Woken with no lock held: a wake may run the schedule function, which
         // may drop a task whose sleep removes its timer.
-        for waker in due {
-            waker.wake();
-        }
+        wake_all(due);
         fired
     }
 

@@ -4,12 +4,12 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use super::clock::Instant;
 
-use super::TimerKey;
+use super::Filed;
 use crate::runtime::Shared;
 use crate::runtime::diag::task_list::{self, Note};
 use crate::runtime::task::context::with_current_task;
@@ -34,7 +34,7 @@ pub fn sleep(duration: Duration) -> Sleep {
     let mut sleep = Sleep {
         target: Target::After(duration),
         shared: None,
-        key: None,
+        filed: None,
     };
     with_current_task(|task| {
         if let Some(task) = task {
@@ -56,7 +56,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         target: Target::At(deadline),
         shared: None,
-        key: None,
+        filed: None,
     }
 }
 
@@ -73,7 +73,35 @@ pub struct Sleep {
     target: Target,
     shared: Option<Arc<Shared>>,
     /// The filed timer, if any.
-    key: Option<TimerKey>,
+    filed: Option<Timer>,
+}
+
+/// A sleep's timer on the wheel, and which waker it was filed with.
+#[derive(Clone, Copy)]
+struct Timer {
+    filed: Filed,
+    /// The filed waker's data and vtable addresses: a poll with a waker
+    /// that has both (the same task's, as a rule) keeps the timer as it is,
+    /// with no lock taken. Compared only, never followed; while the timer is
+    /// filed, the wheel's clone keeps that waker's data alive, so no other
+    /// waker can have the same addresses.
+    waker: (usize, usize),
+}
+
+impl Timer {
+    fn new(filed: Filed, waker: &Waker) -> Self {
+        Timer {
+            filed,
+            waker: identity(waker),
+        }
+    }
+}
+
+fn identity(waker: &Waker) -> (usize, usize) {
+    (
+        waker.data() as usize,
+        std::ptr::from_ref(waker.vtable()) as usize,
+    )
 }
 
 impl Sleep {
@@ -82,7 +110,7 @@ impl Sleep {
         Sleep {
             target: Target::Nanos(Some(deadline)),
             shared: Some(shared),
-            key: None,
+            filed: None,
         }
     }
 
@@ -121,22 +149,41 @@ impl Future for Sleep {
         let this = &mut *self;
         let timers = &this.shared.as_ref().expect("resolved above").timers;
         if timers.now() >= deadline {
-            if let Some(key) = this.key.take() {
-                timers.remove(key);
+            if let Some(timer) = this.filed.take()
+                && !timers.has_fired(timer.filed.tick)
+            {
+                timers.remove(timer.filed.key);
             }
             return Poll::Ready(());
         }
-        // Filed, or still pending with a fresh waker: wait. Fired early (the
-        // tick began before the deadline): file again for the next tick.
-        if !this.key.is_some_and(|key| timers.refresh(key, cx.waker())) {
-            this.key = Some(timers.insert(deadline, cx.waker().clone()));
-            // Read again once filed: the clock may have passed the deadline,
-            // and the wheel that tick, between the read above and the filing
-            // (a worker preempted there). The filing then went to the tick
-            // after the wheel's, which a manual clock may never reach.
-            if timers.now() >= deadline {
-                if let Some(key) = this.key.take() {
-                    timers.remove(key);
+        let waker = cx.waker();
+        let filed = match this.filed {
+            // Still filed, with this very waker: nothing to update, no lock.
+            Some(timer)
+                if !timers.has_fired(timer.filed.tick) && timer.waker == identity(waker) =>
+            {
+                true
+            }
+            // Still filed: a fresh waker. Fired early (the tick began before
+            // the deadline): file again below for the next tick.
+            Some(timer) => timers
+                .refresh(timer.filed.key, waker)
+                .then(|| {
+                    this.filed = Some(Timer::new(timer.filed, waker));
+                })
+                .is_some(),
+            None => false,
+        };
+        if !filed {
+            let filed = timers.insert(deadline, waker.clone());
+            this.filed = Some(Timer::new(filed, waker));
+            // Filed after the deadline's tick, which the wheel had passed: the
+            // clock may have passed the deadline too, between the read above
+            // and the filing (a worker preempted there), and a manual clock
+            // may never reach the tick it went to. Read again.
+            if filed.late && timers.now() >= deadline {
+                if let Some(timer) = this.filed.take() {
+                    timers.remove(timer.filed.key);
                 }
                 return Poll::Ready(());
             }
@@ -148,8 +195,10 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let (Some(key), Some(shared)) = (self.key, &self.shared) {
-            shared.timers.remove(key);
+        if let (Some(timer), Some(shared)) = (self.filed, &self.shared)
+            && !shared.timers.has_fired(timer.filed.tick)
+        {
+            shared.timers.remove(timer.filed.key);
         }
     }
 }
@@ -157,7 +206,7 @@ impl Drop for Sleep {
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")
-            .field("filed", &self.key.is_some())
+            .field("filed", &self.filed.is_some())
             .finish()
     }
 }

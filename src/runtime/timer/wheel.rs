@@ -7,7 +7,10 @@
 //! when the next window starts. A timer lives in the level of the highest 6-bit
 //! group in which its tick differs from `elapsed`; when its slot comes due, it
 //! fires or moves to a lower level. Timers are slab entries linked into per-slot lists by index, so a
-//! cancel unlinks and frees its entry at once: churn never grows the wheel.
+//! cancel unlinks and frees its entry at once: churn never grows the wheel. A
+//! timer that fires is freed as it fires (its value handed out); its key
+//! carries a generation, so a key kept past that finds nothing rather than
+//! the timer filed next in the same entry.
 
 use slab::Slab;
 
@@ -17,18 +20,22 @@ const SLOTS: usize = 1 << SLOT_BITS;
 /// The ticks of one window of the levels, less one.
 const WINDOW_MASK: u64 = (1 << (SLOT_BITS as usize * LEVELS)) - 1;
 const NIL: u32 = u32::MAX;
-/// The `level` of an entry that fired and waits for its owner to remove it.
-const FIRED: u8 = u8::MAX;
 
-/// A timer's handle in the wheel.
+/// A timer's handle in the wheel: its entry, and the generation that tells
+/// it from the timers filed in the same entry after it fired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct TimerKey(u32);
+pub(crate) struct TimerKey {
+    index: u32,
+    generation: u32,
+}
 
 struct Entry<T> {
     /// The tick the timer is due at.
     tick: u64,
     value: T,
-    /// Where it is linked: level and slot; level `FIRED` once fired.
+    /// Which filing of this entry it is (see [`TimerKey`]).
+    generation: u32,
+    /// Where it is linked: level and slot.
     level: u8,
     slot: u8,
     prev: u32,
@@ -49,6 +56,8 @@ pub(crate) struct Wheel<T> {
     overflow: u32,
     /// Every tick up to and including this one has been processed.
     elapsed: u64,
+    /// The generation of the next timer filed.
+    generation: u32,
 }
 
 impl<T> Wheel<T> {
@@ -61,10 +70,11 @@ impl<T> Wheel<T> {
             }; LEVELS],
             overflow: NIL,
             elapsed: 0,
+            generation: 0,
         }
     }
 
-    /// Timers in the wheel, pending or fired and not yet removed.
+    /// Timers in the wheel (not yet fired or removed).
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -80,9 +90,12 @@ impl<T> Wheel<T> {
         if tick <= self.elapsed {
             return Err(value);
         }
+        let generation = self.generation;
+        self.generation = generation.wrapping_add(1);
         let key = self.entries.insert(Entry {
             tick,
             value,
+            generation,
             level: 0,
             slot: 0,
             prev: NIL,
@@ -90,25 +103,26 @@ impl<T> Wheel<T> {
         });
         let key = u32::try_from(key).expect("more than 4 billion timers");
         self.link(key);
-        Ok(TimerKey(key))
+        Ok(TimerKey {
+            index: key,
+            generation,
+        })
     }
 
-    /// Removes a timer, pending or fired, and frees its entry at once.
-    /// `None` if the wheel was drained since.
+    /// Removes a pending timer and frees its entry at once. `None` if it
+    /// fired (or the wheel was drained) since.
     pub(crate) fn remove(&mut self, key: TimerKey) -> Option<T> {
-        let level = self.entries.get(key.0 as usize)?.level;
-        if level != FIRED {
-            self.unlink(key.0);
-        }
-        Some(self.entries.remove(key.0 as usize).value)
+        self.pending_mut(key)?;
+        self.unlink(key.index);
+        Some(self.entries.remove(key.index as usize).value)
     }
 
     /// The value of a pending timer; `None` once it fired (or the wheel was
     /// drained).
     pub(crate) fn pending_mut(&mut self, key: TimerKey) -> Option<&mut T> {
         self.entries
-            .get_mut(key.0 as usize)
-            .filter(|entry| entry.level != FIRED)
+            .get_mut(key.index as usize)
+            .filter(|entry| entry.generation == key.generation)
             .map(|entry| &mut entry.value)
     }
 
@@ -132,9 +146,10 @@ impl<T> Wheel<T> {
         self.next_slot().map(|(_, _, start)| start)
     }
 
-    /// Processes every tick up to `now`: each due timer is handed to `fire`, in
-    /// order of their slots, and stays (marked fired) until it is removed.
-    pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(&mut T)) {
+    /// Processes every tick up to `now`: each due timer is removed and its
+    /// value handed to `fire`, in order of their slots. Afterwards no timer
+    /// due at or before `now` is left.
+    pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(T)) {
         while let Some((level, slot, start)) = self.next_slot() {
             if start > now {
                 break;
@@ -146,8 +161,7 @@ impl<T> Wheel<T> {
                 let entry = &mut self.entries[at as usize];
                 let next = entry.next;
                 if entry.tick <= now {
-                    entry.level = FIRED;
-                    fire(&mut entry.value);
+                    fire(self.entries.remove(at as usize).value);
                 } else {
                     // Due later than this slot's start: down to a lower level
                     // (or, from the overflow list, into the new window).
@@ -258,19 +272,10 @@ impl<T> Wheel<T> {
 mod tests {
     use super::*;
 
-    /// Advances to `now`, removes what fired and returns it, sorted.
+    /// Advances to `now` and returns what fired, sorted.
     fn fired(wheel: &mut Wheel<u64>, now: u64) -> Vec<u64> {
         let mut out = Vec::new();
-        wheel.advance(now, |v| out.push(*v));
-        let keys: Vec<_> = wheel
-            .entries
-            .iter()
-            .filter(|(_, e)| e.level == FIRED)
-            .map(|(k, _)| k)
-            .collect();
-        for key in keys {
-            wheel.remove(TimerKey(key as u32));
-        }
+        wheel.advance(now, |v| out.push(v));
         out.sort();
         out
     }
@@ -388,6 +393,21 @@ mod tests {
             .collect();
         want.sort();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_key_kept_past_its_fire_finds_nothing_in_the_reused_entry() {
+        let mut wheel = Wheel::new();
+        let old = wheel.insert(1, 1).unwrap();
+        assert_eq!(fired(&mut wheel, 1), vec![1]);
+        assert_eq!(wheel.len(), 0, "freed as it fired");
+        let new = wheel.insert(5, 5).unwrap();
+        assert_eq!(new.index, old.index, "the entry is reused");
+        assert_eq!(wheel.remove(old), None);
+        assert!(wheel.pending_mut(old).is_none());
+        assert_eq!(wheel.len(), 1);
+        assert_eq!(wheel.remove(new), Some(5));
+        assert_eq!(wheel.remove(new), None, "removed once");
     }
 
     #[test]

@@ -30,7 +30,11 @@ impl Workers {
     /// (but the injector first after `LOCAL_RUN_MAX` from it in a row), the
     /// injector, then another worker's queue.
     pub(super) fn find(&self, index: usize, runs: &mut Runs) -> Option<Runnable<Header>> {
-        if let Some(runnable) = try_pop(&self.locals[index].pinned) {
+        let own = &self.locals[index];
+        // Only a worker pinned to a core is given masked tasks.
+        if own.core.is_some()
+            && let Some(runnable) = try_pop(&own.pinned)
+        {
             return Some(runnable);
         }
         if runs.high < HIGH_BURST

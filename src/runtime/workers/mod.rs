@@ -155,29 +155,43 @@ impl Workers {
     }
 
     /// Queues a worker-affinity task; returns it back if the scheduler is closed.
+    /// `requeue`: the task was woken while it ran, and is queued by the
+    /// thread that polled it, right after the poll (a yield, as a rule).
     pub(crate) fn push(
         &self,
         shared: &Shared,
         runnable: Runnable<Header>,
+        requeue: bool,
     ) -> Option<Runnable<Header>> {
         let header = runnable.metadata();
         let cores = header.cores();
         // A task the pump reschedules to a worker after its poll waits for
         // the pump's end to wake one (see `held_wakes`); a push from a task's
         // own code, which may wait for the worker, wakes at once.
-        let hold = context::is_pumping(shared) && !context::in_task_poll();
+        let hold = || context::is_pumping(shared) && !context::in_task_poll();
         if cores != 0 {
             let pushed = self.pinned_for(cores).pinned.push(runnable);
             // Only one worker can take it: wake them all so it is among them.
-            return self.pushed(shared, pushed, usize::MAX, hold);
+            return self.pushed(shared, pushed, usize::MAX, hold());
         }
         if header.priority() == Priority::High {
             let pushed = self.high.push(runnable);
-            return self.pushed(shared, pushed, 1, hold);
+            return self.pushed(shared, pushed, 1, hold());
         }
         let pushed = match context::worker_index(shared) {
             Some(index) => match self.locals[index].queue.push(runnable) {
                 Err(PushError::Full(runnable)) => self.overflow(index, runnable),
+                Ok(()) if requeue => {
+                    self.locals[index].counters.local_pushes.add(1);
+                    // A task this worker just polled, back in this worker's
+                    // queue: no new work, so no worker to wake (and no
+                    // `SeqCst` fence to pay on every yield). This worker
+                    // takes it, or another steals it on its way to sleep;
+                    // a worker that slept already found every queue empty,
+                    // and only wakes of other tasks (which notify) have
+                    // filled them since.
+                    return None;
+                }
                 other => {
                     self.locals[index].counters.local_pushes.add(1);
                     other
@@ -185,7 +199,7 @@ impl Workers {
             },
             None => self.push_injector(runnable),
         };
-        self.pushed(shared, pushed, 1, hold)
+        self.pushed(shared, pushed, 1, hold())
     }
 
     /// Worker `index`'s queue is full: half of it moves to the injector, for
