@@ -5,7 +5,6 @@
 //! a pump that unwinds leaves none behind.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::Duration;
 
 use crate::runtime::diag::cpu_clock::CpuSpan;
@@ -19,7 +18,7 @@ impl Shared {
     #[inline]
     pub(crate) fn pump(&self, now: Instant, budget: Option<Duration>) -> PumpReport {
         assert!(
-            thread::current().id() == self.main_thread,
+            task::context::thread_id() == self.main_thread,
             "bevy_coro: the runtime must be pumped on the thread that created it \
              (main-thread tasks, including `spawn_local` ones, live there)"
         );
@@ -117,7 +116,7 @@ impl Shared {
         budget: Option<Duration>,
     ) -> crate::runtime::points::PointReport {
         assert!(
-            thread::current().id() == self.main_thread,
+            task::context::thread_id() == self.main_thread,
             "bevy_coro: a resume point must run on the thread that created the runtime"
         );
         let _working = task::context::enter_scheduler_work();
