@@ -18,6 +18,14 @@
 //!   (one main task, a manual clock, one pump to insert and one to fire);
 //!   `timers-tokio N`: the same on tokio's paused clock;
 //! - `yield-tokio N`: what `yield N` does, on tokio (2 worker threads);
+//! - `empty-pump N`: N pumps with nothing to do (1 worker, as the `pump`
+//!   bench group), each given one fixed `Instant`, so the count is the
+//!   pump's own and not the clock read a game makes before it;
+//! - `empty-tick N`: N empty `try_tick`s of bevy_tasks' `ThreadExecutor`,
+//!   the `pump` group's peer;
+//! - `hop N`: 1,000 main tasks each making N / 1,000 round trips to a
+//!   worker and back (2N hops) under a looping pump, `RuntimeConfig`'s
+//!   defaults (the `hop under load` group);
 //! - `spawn-tokio N`, `spawn-async-executor N`, `spawn-bevy_tasks N`: what
 //!   `spawn N` does, on the peers (2 threads each), for instruction counts
 //!   side by side.
@@ -207,6 +215,41 @@ fn yields_tokio(n: usize) {
     });
 }
 
+fn empty_pump(n: usize) {
+    let runtime = runtime(1);
+    let now = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(runtime.pump(now, None));
+    }
+}
+
+fn empty_tick(n: usize) {
+    let executor = bevy_tasks::ThreadExecutor::new();
+    let ticker = executor.ticker().expect("made on this thread");
+    for _ in 0..n {
+        std::hint::black_box(ticker.try_tick());
+    }
+}
+
+fn hop(n: usize) {
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    for _ in 0..1_000 {
+        let done = done.clone();
+        runtime
+            .spawn::<Main>(async move {
+                for _ in 0..n / 1_000 {
+                    async {}.on::<Worker>().await;
+                }
+                done.fetch_add(1, Ordering::Release);
+            })
+            .detach();
+    }
+    while done.load(Ordering::Acquire) < 1_000 {
+        runtime.pump(Instant::now(), None);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|arg| arg.starts_with("--")) {
@@ -221,6 +264,9 @@ fn main() {
         Some("timers") => timers(n),
         Some("timers-tokio") => timers_tokio(n),
         Some("yield-tokio") => yields_tokio(n),
+        Some("empty-pump") => empty_pump(n),
+        Some("empty-tick") => empty_tick(n),
+        Some("hop") => hop(n),
         Some("spawn-tokio") => spawn_tokio(n),
         Some("spawn-async-executor") => spawn_async_executor(n),
         Some("spawn-bevy_tasks") => spawn_bevy_tasks(n),

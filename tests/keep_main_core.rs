@@ -24,6 +24,13 @@ fn cores_or_skip(test: &str) -> Option<BTreeSet<usize>> {
     }
 }
 
+/// A pump with a task to run: an empty pump returns before it looks at
+/// its core (there is nothing to keep the workers off it for).
+fn pump(runtime: &Runtime) {
+    runtime.spawn::<Main>(async {}).detach();
+    runtime.pump(Instant::now(), None);
+}
+
 fn runtime(workers: usize, keep_main_core: bool) -> Runtime {
     Runtime::new(RuntimeConfig {
         workers,
@@ -69,7 +76,7 @@ fn a_worker_never_runs_on_the_core_the_main_thread_last_pumped_on() {
     // before the next pump must see that core left out of its allowed set.
     let mut seen = BTreeSet::new();
     for round in 0..200 {
-        runtime.pump(Instant::now(), None);
+        pump(&runtime);
         let main_core = runtime
             .stats()
             .workers
@@ -108,7 +115,7 @@ fn a_main_thread_blocking_on_a_task_lends_its_core_until_the_next_pump() {
     let _watchdog = common::Watchdog::start("keep_main_core, block", Duration::from_secs(60));
     let runtime = runtime(cores.len() - 1, true);
     for round in 0..20 {
-        runtime.pump(Instant::now(), None);
+        pump(&runtime);
         let main_core = runtime.stats().workers.main_core.expect("noted");
         let (allowed, _) = worker_view(&runtime);
         assert!(!allowed.contains(&main_core), "round {round}: {allowed:?}");
@@ -137,7 +144,7 @@ fn with_keep_main_core_off_the_workers_keep_every_core() {
     };
     let runtime = runtime(cores.len() - 1, false);
     for _ in 0..20 {
-        runtime.pump(Instant::now(), None);
+        pump(&runtime);
         assert_eq!(runtime.stats().workers.main_core, None);
         let (allowed, _) = worker_view(&runtime);
         assert_eq!(allowed, cores);
@@ -152,7 +159,7 @@ fn as_many_workers_as_cores_keep_every_core() {
     };
     let runtime = runtime(cores.len(), true);
     for _ in 0..20 {
-        runtime.pump(Instant::now(), None);
+        pump(&runtime);
         assert_eq!(runtime.stats().workers.main_core, None);
         let (allowed, _) = worker_view(&runtime);
         assert_eq!(allowed, cores);
@@ -172,7 +179,7 @@ fn pinned_workers_stay_where_they_were_pinned() {
     })
     .unwrap();
     for _ in 0..20 {
-        runtime.pump(Instant::now(), None);
+        pump(&runtime);
         assert_eq!(runtime.stats().workers.main_core, None);
         let (allowed, _) = worker_view(&runtime);
         assert_eq!(allowed.len(), 1, "pinned to one core of {cores:?}");
@@ -187,8 +194,9 @@ fn the_plugin_keeps_the_main_core_by_default() {
         return;
     };
     let mut app = common::app(cores.len() - 1);
-    app.update();
     let coro = common::coro(&app);
+    coro.spawn::<Main>(async {}).detach();
+    app.update();
     assert!(coro.stats().workers.main_core.is_some());
 }
 
@@ -203,8 +211,9 @@ fn threads_the_owned_tokio_runtime_starts_from_a_worker_may_use_every_core() {
     // the worker; then the try says nothing.
     for _ in 0..20 {
         let mut app = common::app(cores.len() - 1);
-        app.update(); // a pump: the workers learn the main thread's core
         let coro = common::coro(&app);
+        coro.spawn::<Main>(async {}).detach();
+        app.update(); // a pump: the workers learn the main thread's core
         let (worker, blocking) = bevy_coro::runtime::block_on(coro.spawn::<Worker>(async {
             let worker = common::allowed_cores().expect("a worker reads its allowed cores");
             // A thread of tokio's blocking pool, started from this thread.

@@ -79,8 +79,14 @@ fn starved_background_workers_are_rescued_and_every_task_runs_once() {
     let _watchdog = common::Watchdog::start("the starved pool", Duration::from_secs(60));
     // A pump notes the main thread's core, which the rescue thread keeps
     // off as the workers do (where there are more cores than workers).
+    runtime.spawn::<Main>(async {}).detach();
     runtime.pump(Instant::now(), None);
     let main_core = runtime.stats().workers.main_core;
+    // Where there are more cores than workers (more than one core).
+    assert_eq!(
+        main_core.is_some(),
+        common::allowed_cores().is_some_and(|cores| cores.len() > 1)
+    );
     let hogs = common::Hogs::start();
     let started = Instant::now();
     let runs = Arc::new(AtomicUsize::new(0));

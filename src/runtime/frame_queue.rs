@@ -145,6 +145,12 @@ impl FrameQueue {
         drain_queue(&self.next_frame, &mut dispose);
     }
 
+    /// Whether no task waits in this queue.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ready.is_empty() && self.high.is_empty() && self.next_frame.is_empty()
+    }
+
     /// Number of tasks waiting in this queue.
     pub(crate) fn len(&self) -> usize {
         self.high.len() + self.ready.len() + self.next_frame.len()

@@ -132,22 +132,43 @@ impl MainQueue {
         self.frame_waiters.push(waker).is_ok()
     }
 
+    /// Whether no task waits for the pump: no main task ready or yielded,
+    /// and in the single-threaded mode no worker task (`next_frame()`
+    /// waiters aside, see [`count_frame`](Self::count_frame)).
+    #[inline]
+    pub(crate) fn is_idle(&self) -> bool {
+        self.main.is_empty() && self.workers.as_ref().is_none_or(FrameQueue::is_empty)
+    }
+
+    /// Counts a pump started; returns whether `next_frame()` futures wait
+    /// for it. Counted first: a worker task registering meanwhile either is
+    /// seen here or sees the new count (it re-reads it after registering).
+    #[inline]
+    pub(crate) fn count_frame(&self) -> bool {
+        self.frame.fetch_add(1, Ordering::AcqRel);
+        !self.frame_waiters.is_empty()
+    }
+
     /// Runs main-queue tasks until none is ready or `budget` (counted from
     /// `now`) is spent; in the single-threaded mode, then worker tasks, under
     /// the same budget. At least one task runs per pump when any is ready, so
     /// a budget too small for one task still makes progress. In deterministic
     /// mode, `deterministic` picks the next task among the ready main and worker tasks.
-    /// `cpu` is begun before the first poll.
+    /// `cpu` is begun before the first poll. `counted`: the pump was counted
+    /// already ([`count_frame`](Self::count_frame)).
     pub(crate) fn pump(
         &self,
         shared: &Shared,
         now: Instant,
         budget: Option<Duration>,
+        counted: bool,
         deterministic: Option<&Deterministic>,
         cpu: &mut CpuSpan,
     ) -> PumpReport {
         let _pumping = context::enter_pump(shared);
-        self.frame.fetch_add(1, Ordering::AcqRel);
+        if !counted {
+            self.frame.fetch_add(1, Ordering::AcqRel);
+        }
         // Only those waiting now: a `next_frame()` registered during this pump
         // waits for the next one.
         for _ in 0..self.frame_waiters.len() {

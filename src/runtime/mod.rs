@@ -147,6 +147,10 @@ pub(crate) struct Shared {
     report_stuck_after: Option<u64>,
     /// The live task list, with `track_tasks`.
     tasks: Option<TaskList>,
+    /// Whether an empty pump may return at once (see `pump`): no
+    /// deterministic picker to step, no wait graph to report from, no
+    /// trace span to open for each pump.
+    plain_pump: bool,
     /// Whether the wait graph or the task list watches the tasks: the one
     /// flag a poll, a spawn and a task's end check.
     watched: bool,
@@ -306,6 +310,7 @@ impl Runtime {
             closed: AtomicBool::new(false),
             pumping: AtomicBool::new(false),
             watched: wait_graph.is_some() || tasks.is_some(),
+            plain_pump: deterministic.is_none() && wait_graph.is_none() && !cfg!(feature = "trace"),
             wait_graph,
             report_stuck_after: config.report_stuck_after,
             tasks,
@@ -336,9 +341,14 @@ impl Runtime {
     /// pump to pump, so neither kind waits for good under a budget.
     /// Call it once per frame, on the thread that created the runtime.
     ///
+    /// A pump with nothing to do (no task ready, no timer due, no cleanup)
+    /// costs a few loads and the frame count, and reads no clock unless a
+    /// timer is pending.
+    ///
     /// # Panics
     ///
     /// When called on another thread than the one that created the runtime.
+    #[inline]
     pub fn pump(&self, now: Instant, budget: Option<Duration>) -> PumpReport {
         self.handle.shared.pump(now, budget)
     }

@@ -5,7 +5,6 @@
 //! a pump that unwinds leaves none behind.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::Duration;
 
 use crate::runtime::diag::cpu_clock::CpuSpan;
@@ -16,12 +15,36 @@ use crate::runtime::{Shared, task, workers};
 impl Shared {
     /// Runs one pump on the main thread: fires due timers, then runs the main
     /// queue.
+    #[inline]
     pub(crate) fn pump(&self, now: Instant, budget: Option<Duration>) -> PumpReport {
         assert!(
-            thread::current().id() == self.main_thread,
+            task::context::thread_id() == self.main_thread,
             "bevy_coro: the runtime must be pumped on the thread that created it \
              (main-thread tasks, including `spawn_local` ones, live there)"
         );
+        // An empty frame (nothing in flight, or all of it waiting): a few
+        // loads and the frame count, no clock read but for a pending timer.
+        // What raced past these looks is the next pump's, as what comes
+        // just after a full pump is.
+        if self.plain_pump
+            && self.cleanups.is_empty()
+            && self.main.is_idle()
+            && !self.timers.any_due()
+        {
+            // Counted before the `next_frame()` waiters are looked at (see
+            // `MainQueue::count_frame`); if some wait, the full pump wakes them.
+            if !self.main.count_frame() {
+                return PumpReport::default();
+            }
+            return self.full_pump(now, budget, true);
+        }
+        self.full_pump(now, budget, false)
+    }
+
+    /// [`pump`](Self::pump), past its look for an empty frame. `counted`:
+    /// that look has counted this frame already.
+    #[inline(never)]
+    fn full_pump(&self, now: Instant, budget: Option<Duration>, counted: bool) -> PumpReport {
         // Timers, task polls and drops, held wakes: all scheduler work.
         let _working = task::context::enter_scheduler_work();
         let _pumping = Pumping::enter(&self.pumping);
@@ -46,9 +69,14 @@ impl Shared {
             let _release = ReleaseWakes(self);
             PumpReport {
                 timers_fired,
-                ..self
-                    .main
-                    .pump(self, now, budget, self.deterministic.as_ref(), &mut cpu)
+                ..self.main.pump(
+                    self,
+                    now,
+                    budget,
+                    counted,
+                    self.deterministic.as_ref(),
+                    &mut cpu,
+                )
             }
         };
         // Those of the tasks this pump dropped (cancelled ones it polled).
@@ -89,7 +117,7 @@ impl Shared {
         budget: Option<Duration>,
     ) -> crate::runtime::points::PointReport {
         assert!(
-            thread::current().id() == self.main_thread,
+            task::context::thread_id() == self.main_thread,
             "bevy_coro: a resume point must run on the thread that created the runtime"
         );
         let _working = task::context::enter_scheduler_work();

@@ -8,6 +8,7 @@
 
 use std::cell::Cell;
 use std::ptr;
+use std::thread::ThreadId;
 
 use crate::runtime::Shared;
 use crate::runtime::task::header::Header;
@@ -36,6 +37,15 @@ thread_local! {
     static POINT: Cell<usize> = const { Cell::new(0) };
     /// Whether `block_on` is waiting on this thread.
     static BLOCKING: Cell<bool> = const { Cell::new(false) };
+    /// This thread's id, kept: `thread::current()` takes a reference on
+    /// the thread's handle, a pair of atomic operations every pump.
+    static THREAD_ID: ThreadId = std::thread::current().id();
+}
+
+/// The calling thread's id (what `thread::current().id()` gives).
+#[inline]
+pub(crate) fn thread_id() -> ThreadId {
+    THREAD_ID.with(|id| *id)
 }
 
 /// Restores the previous current task when dropped, also during unwinding.

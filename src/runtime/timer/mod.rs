@@ -202,6 +202,14 @@ impl Timers {
         self.fire_due_with(|| ())
     }
 
+    /// Whether a timer is due by now: what `fire_due` would fire. Reads the
+    /// clock only when a timer is pending.
+    #[inline]
+    pub(crate) fn any_due(&self) -> bool {
+        let next_due = self.next_due.load(Ordering::Acquire);
+        next_due != NONE_DUE && self.now() / TICK_NANOS >= next_due
+    }
+
     /// [`fire_due`](Self::fire_due), calling `before_firing` first when a
     /// timer is due (not at all when none is: the pump starts its CPU clock
     /// there).

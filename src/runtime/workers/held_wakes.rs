@@ -10,6 +10,10 @@
 //! the wakes held so far after the task it is running, so workers do not
 //! idle long while work waits.
 //!
+//! A wake with no sleeping worker to reach (every worker awake: a busy
+//! pool, hops under load) is not held at all: it would do nothing when
+//! given (see `park`), and holding one costs a clock read.
+//!
 //! Wakes are held at every worker priority, but only those the pump asks
 //! for between polls: a push made by a task's own code (a spawn, a channel
 //! send that wakes a worker task) wakes at once. So code that waits for a

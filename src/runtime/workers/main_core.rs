@@ -10,7 +10,8 @@
 //! core and the other core sat idle). A worker that is never on the main
 //! thread's core cannot take its ticks.
 //!
-//! The pump notes the core it runs on (one vDSO call and a load); a worker
+//! A pump with work to do notes the core it runs on (one vDSO call and a
+//! load; an empty pump returns before); a worker
 //! compares it with the core it last avoided before each task it takes, and
 //! only when the main thread moved does it change its own affinity (one
 //! system call). Workers pinned to a core, and machines with one core, are

@@ -264,6 +264,11 @@ impl Workers {
     ) -> Option<Runnable<Header>> {
         match pushed {
             Ok(()) => {
+                // With every worker awake (a busy pool: hops under load),
+                // there is no wake to hold; holding one costs clock reads.
+                if hold && wake == 1 && !self.parking.has_sleeper() {
+                    return None;
+                }
                 let now = if hold {
                     held_wakes::hold(shared, wake)
                 } else {

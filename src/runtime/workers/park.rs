@@ -49,14 +49,21 @@ impl Parking {
     /// a sleeper is already notified or none sleeps (see the module docs).
     #[inline]
     pub(crate) fn notify(&self, count: usize) {
-        if count == 1 {
-            // Pairs with the fence in `next`.
-            fence(Ordering::SeqCst);
-            if self.event.is_notified() {
-                return;
-            }
+        if count == 1 && !self.has_sleeper() {
+            return;
         }
         self.event.notify(count);
+    }
+
+    /// Whether a worker sleeps (or is on its way to) that no notification
+    /// has reached yet: if not, `notify(1)` would do nothing, now or later
+    /// for the work pushed so far (a worker going to sleep after this sees
+    /// that work in its second look). Call it after the push, as `notify`.
+    #[inline]
+    pub(crate) fn has_sleeper(&self) -> bool {
+        // Pairs with the fence in `next`.
+        fence(Ordering::SeqCst);
+        !self.event.is_notified()
     }
 
     /// Asks every worker, parked or not, to stop after its current task.
