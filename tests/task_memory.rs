@@ -61,13 +61,22 @@ fn a_parked_task_takes_104_bytes_and_shutdown_gives_them_back() {
     assert_eq!(runtime.stats().worker_queue, 0, "every task was polled");
     let bytes = (LIVE.load(Ordering::SeqCst) - before) as f64 / TASKS as f64;
     println!("bytes per parked task, future of 0 bytes: {bytes:.2}");
-    assert!(bytes <= 104.5, "{bytes:.2} bytes per parked task");
+    // The `trace` feature adds the task's tracing callsite to its header.
+    let expected = if cfg!(feature = "trace") {
+        112.5
+    } else {
+        104.5
+    };
+    assert!(
+        bytes <= expected,
+        "{bytes:.2} bytes per parked task (at most {expected})"
+    );
 
     drop(runtime);
     let left = LIVE.load(Ordering::SeqCst) - start;
     // Far below one task in a hundred: a leak of the parked tasks fails.
     assert!(
-        left < (TASKS as isize * 104) / 100,
+        left < (TASKS as isize * expected as isize) / 100,
         "{left} bytes left after the runtime was dropped"
     );
 }
