@@ -137,18 +137,24 @@ fn a_main_thread_blocking_on_a_task_lends_its_core_until_the_next_pump() {
     }
 }
 
+/// Over 20 pumps, the workers keep off no core: none is noted, and each
+/// worker task's allowed cores pass `check`.
+fn no_core_kept_off(runtime: &Runtime, check: impl Fn(&BTreeSet<usize>)) {
+    for _ in 0..20 {
+        pump(runtime);
+        assert_eq!(runtime.stats().workers.main_core, None);
+        let (allowed, _) = worker_view(runtime);
+        check(&allowed);
+    }
+}
+
 #[test]
 fn with_keep_main_core_off_the_workers_keep_every_core() {
     let Some(cores) = cores_or_skip("keep_main_core off") else {
         return;
     };
     let runtime = runtime(cores.len() - 1, false);
-    for _ in 0..20 {
-        pump(&runtime);
-        assert_eq!(runtime.stats().workers.main_core, None);
-        let (allowed, _) = worker_view(&runtime);
-        assert_eq!(allowed, cores);
-    }
+    no_core_kept_off(&runtime, |allowed| assert_eq!(allowed, &cores));
 }
 
 #[test]
@@ -158,12 +164,7 @@ fn as_many_workers_as_cores_keep_every_core() {
         return;
     };
     let runtime = runtime(cores.len(), true);
-    for _ in 0..20 {
-        pump(&runtime);
-        assert_eq!(runtime.stats().workers.main_core, None);
-        let (allowed, _) = worker_view(&runtime);
-        assert_eq!(allowed, cores);
-    }
+    no_core_kept_off(&runtime, |allowed| assert_eq!(allowed, &cores));
 }
 
 #[test]
@@ -178,12 +179,9 @@ fn pinned_workers_stay_where_they_were_pinned() {
         ..Default::default()
     })
     .unwrap();
-    for _ in 0..20 {
-        pump(&runtime);
-        assert_eq!(runtime.stats().workers.main_core, None);
-        let (allowed, _) = worker_view(&runtime);
-        assert_eq!(allowed.len(), 1, "pinned to one core of {cores:?}");
-    }
+    no_core_kept_off(&runtime, |allowed| {
+        assert_eq!(allowed.len(), 1, "pinned to one core of {cores:?}")
+    });
 }
 
 #[test]
