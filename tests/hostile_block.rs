@@ -486,7 +486,6 @@ fn a_with_world_inside_a_with_world_closure_panics_with_the_true_reason() {
 #[test]
 #[cfg(all(feature = "tokio", target_os = "linux"))]
 fn threads_the_owned_tokio_runtime_starts_for_worker_tasks_run_at_normal_priority() {
-    const SCHED_IDLE: u32 = 5;
     // Under load the rescue thread (normal priority) may run the task
     // instead of the background worker; then tokio's thread says nothing.
     // Each try has a fresh App, so a fresh tokio runtime and blocking pool.
@@ -499,19 +498,20 @@ fn threads_the_owned_tokio_runtime_starts_for_worker_tasks_run_at_normal_priorit
         let (worker, blocking) = block_on(coro.spawn::<Worker>(async {
             let worker = this_thread_policy();
             // A thread of tokio's blocking pool, started from this thread.
-            let blocking = tokio::task::spawn_blocking(this_thread_policy)
-                .await
-                .unwrap();
+            let blocking =
+                tokio::task::spawn_blocking(|| (this_thread_policy(), this_thread_nice()))
+                    .await
+                    .unwrap();
             (worker, blocking)
         }))
         .unwrap();
-        if worker != Some(SCHED_IDLE) {
+        if worker == Some(0) {
             continue; // run by the rescue thread
         }
-        assert_ne!(
+        assert_eq!(
             blocking,
-            Some(SCHED_IDLE),
-            "tokio's blocking thread inherited the worker's SCHED_IDLE"
+            (Some(0), Some(0)),
+            "tokio's blocking thread kept the worker's background priority (policy, nice)"
         );
         return;
     }

@@ -32,36 +32,84 @@ fn background_runtime(workers: usize) -> Runtime {
     .unwrap()
 }
 
+const SCHED_BATCH: u32 = 3;
 const SCHED_IDLE: u32 = 5;
 
+/// The policy and nice value of the thread that ran a task on `runtime`
+/// (0 and 0: normal priority, the rescue thread's).
+fn policies(runtime: &Runtime) -> (Option<u32>, Option<i32>) {
+    block_on(
+        runtime
+            .spawn::<Worker>(async { (common::this_thread_policy(), common::this_thread_nice()) }),
+    )
+    .unwrap()
+}
+
 #[test]
-fn background_workers_run_at_idle_priority_and_the_rest_does_not() {
+fn background_workers_that_keep_off_the_main_core_run_at_nice_19() {
+    let _alone = one_at_a_time();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if !cfg!(target_os = "linux") || cores < 2 {
+        println!("skipped: keeping off the main core needs Linux and two cores");
+        return;
+    }
+    // One worker, fewer than the cores: it keeps off the main core.
+    let runtime = background_runtime(1);
+    if !common::background_worker_ready(&runtime) {
+        return;
+    }
+    // The rescue thread (normal priority) may run the task on a loaded
+    // machine: try until a worker does.
+    let on_worker = (0..100)
+        .map(|_| policies(&runtime))
+        .find(|&(policy, _)| policy != Some(0))
+        .expect("a background worker ran one task in 100");
+    assert_eq!(on_worker, (Some(SCHED_BATCH), Some(19)));
+    assert_eq!(runtime.stats().workers.background, 1);
+    assert_eq!(
+        common::this_thread_policy(),
+        Some(0),
+        "the caller keeps its own"
+    );
+    assert_eq!(common::this_thread_nice(), Some(0));
+}
+
+#[test]
+fn background_workers_that_may_share_the_main_core_run_at_idle_priority_and_the_rest_does_not() {
     let _alone = one_at_a_time();
     if !cfg!(target_os = "linux") {
         println!("skipped: WorkerPriority::Background has effect on Linux only");
         return;
     }
-    let runtime = background_runtime(2);
+    // `keep_main_core` off: the workers may run on the main thread's core.
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 2,
+        worker_priority: WorkerPriority::Background,
+        keep_main_core: false,
+        ..Default::default()
+    })
+    .unwrap();
     if !common::background_worker_ready(&runtime) {
         return;
     }
-    let on_worker =
-        block_on(runtime.spawn::<Worker>(async { common::this_thread_policy() })).unwrap();
+    let on_worker = (0..100)
+        .map(|_| policies(&runtime).0)
+        .find(|&policy| policy != Some(0))
+        .expect("a background worker ran one task in 100");
     assert_eq!(on_worker, Some(SCHED_IDLE));
     // The other worker lowers itself as it starts.
     common::wait_until("both workers at background priority", || {
         runtime.stats().workers.background == 2
     });
     // Only the workers: the thread that built the runtime keeps its priority.
-    assert_ne!(common::this_thread_policy(), Some(SCHED_IDLE));
+    assert_eq!(common::this_thread_policy(), Some(0));
 
     let normal = Runtime::new(RuntimeConfig {
         workers: 1,
         ..Default::default()
     })
     .unwrap();
-    let policy = block_on(normal.spawn::<Worker>(async { common::this_thread_policy() })).unwrap();
-    assert_ne!(policy, Some(SCHED_IDLE));
+    assert_eq!(policies(&normal), (Some(0), Some(0)));
     assert_eq!(normal.stats().workers.background, 0);
 }
 

@@ -295,7 +295,7 @@ pub fn background_worker_ready(handle: &bevy_coro::runtime::Handle) -> bool {
     bevy_coro::runtime::block_on(handle.spawn::<Worker>(async {})).unwrap();
     let ready = handle.stats().workers.background > 0;
     if !ready {
-        println!("skipped: the OS refused SCHED_IDLE here (seccomp?)");
+        println!("skipped: the OS refused background priority here (seccomp?)");
     }
     ready
 }
@@ -323,6 +323,18 @@ pub fn this_thread_policy() -> Option<u32> {
         .1
         .split_whitespace()
         .nth(41 - 3)?
+        .parse()
+        .ok()
+}
+
+/// The calling thread's nice value (Linux, from `/proc`; `None` elsewhere).
+pub fn this_thread_nice() -> Option<i32> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // As in `this_thread_policy`: the nice value is field 19.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19 - 3)?
         .parse()
         .ok()
 }

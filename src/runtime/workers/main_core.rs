@@ -3,7 +3,7 @@
 //! Why: the kernel's fair scheduler (EEVDF) takes the core from a thread
 //! that has run more than its share at a scheduler tick, and gives it to
 //! the other runnable thread there for at least a tick (4 ms at 250 Hz),
-//! even one at `SCHED_IDLE`. The main thread runs the whole frame and is
+//! even one at background priority. The main thread runs the whole frame and is
 //! often past its share; an always-runnable worker on its core then took
 //! whole ticks out of the middle of its pump (traced with `sched_switch`:
 //! the main thread runnable for 4.0 ms while a background worker ran on its
@@ -82,6 +82,12 @@ impl MainCore {
                 imp::run_anywhere(id);
             }
         }
+    }
+
+    /// Whether the workers keep off the main thread's core (which lets a
+    /// background worker take a larger share of its own; see `os_priority`).
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// The core the workers keep off, if any.

@@ -172,7 +172,7 @@ impl Workers {
         else {
             return;
         };
-        if os_priority::lower_this_thread() {
+        if os_priority::lower_this_thread(self.main_core.enabled()) {
             self.background.fetch_add(1, Ordering::Relaxed);
             let _ = self.locals[index].schedstat.set(path);
         }
