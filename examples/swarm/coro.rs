@@ -31,6 +31,7 @@ pub fn build_app(options: &Options, grid: Grid) -> App {
         main_budget: options.budget,
         frame_hold: options.frame_hold,
         keep_main_core: options.keep_main_core,
+        main_slice: options.main_slice,
         mode: options.coro_mode,
         track_tasks: options.inspect.is_some(),
         ..Default::default()
@@ -153,5 +154,20 @@ pub fn scheduler_line(world: &World) -> String {
         workers.rescued,
     )
     .unwrap();
+    write!(
+        line,
+        ", main thread's time slice {} ms",
+        ms(this_thread_slice())
+    )
+    .unwrap();
     line
+}
+
+/// The calling (main) thread's time slice as the kernel reports it (Linux
+/// 6.12 and later): `CoroPlugin::main_slice` at work.
+fn this_thread_slice() -> Option<Duration> {
+    let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
+    let line = sched.lines().find(|line| line.starts_with("se.slice"))?;
+    let nanos = line.split(':').nth(1)?.trim().parse().ok()?;
+    Some(Duration::from_nanos(nanos))
 }

@@ -9,7 +9,8 @@
 //!                                        [--main-work-us N] [--budget-ms N]
 //!                                        [--plot FILE.svg]
 //!                                        [--worker-priority background | normal]
-//!                                        [--frame-hold-ms N] [--keep-main-core on|off] [--inspect N]
+//!                                        [--frame-hold-ms N] [--keep-main-core on|off] [--main-slice-ms N]
+//!                                        [--inspect N]
 //! cargo run --release --example swarm -- --write-map maze | rooms FILE.map [--seed N]
 //! ```
 //!
@@ -84,6 +85,8 @@ struct Options {
     frame_hold: Option<Duration>,
     /// bevy_coro's `CoroPlugin::keep_main_core` (`--keep-main-core off`).
     keep_main_core: bool,
+    /// bevy_coro's `CoroPlugin::main_slice` (`--main-slice-ms 0`: `None`).
+    main_slice: Option<Duration>,
     /// `--write-map KIND FILE`: write a generated map (see `map::generated`)
     /// instead of playing.
     write_map: Option<(String, String)>,
@@ -110,6 +113,7 @@ impl Default for Options {
             worker_priority: WorkerPriority::Background,
             frame_hold: CoroPlugin::default().frame_hold,
             keep_main_core: true,
+            main_slice: CoroPlugin::default().main_slice,
             write_map: None,
             inspect: None,
             coro_mode: CoroMode::Threaded,
@@ -120,7 +124,7 @@ impl Default for Options {
 const USAGE: &str = "usage: swarm [--agents N] [--frames N] [--workers N] [--fps N (0: uncapped)] \
                      [--seed N] [--map FILE.map] [--baseline bevy_tasks | --compare] \
                      [--main-work-us N] [--budget-ms N] [--plot FILE.svg] \
-                     [--worker-priority background | normal] [--frame-hold-ms N (0: off)] [--keep-main-core on | off] [--inspect N] \
+                     [--worker-priority background | normal] [--frame-hold-ms N (0: off)] [--keep-main-core on | off] [--main-slice-ms N (0: off)] [--inspect N] \
                      | --write-map maze|rooms FILE.map [--seed N]";
 
 fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -152,6 +156,10 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
                 "off" => options.keep_main_core = false,
                 other => return Err(format!("--keep-main-core: `{other}` is not on or off")),
             },
+            "--main-slice-ms" => {
+                let ms = number(value()?)?;
+                options.main_slice = (ms > 0).then(|| Duration::from_millis(ms));
+            }
             "--frame-hold-ms" => {
                 let ms = number(value()?)?;
                 options.frame_hold = (ms > 0).then(|| Duration::from_millis(ms));

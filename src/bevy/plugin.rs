@@ -14,8 +14,8 @@ use crate::bevy::entity::attach_owned;
 use crate::bevy::world;
 use crate::runtime::diag::cpu_clock::CpuSpan;
 use crate::runtime::{
-    Clock, DEFAULT_FRAME_HOLD, ManualClock, Mode, Runtime, RuntimeConfig, WorkerPriority,
-    default_workers,
+    Clock, DEFAULT_FRAME_HOLD, DEFAULT_MAIN_SLICE, ManualClock, Mode, Runtime, RuntimeConfig,
+    WorkerPriority, default_workers,
 };
 
 /// Adds the coroutine scheduler to an App: worker threads, the [`Coro`]
@@ -121,6 +121,13 @@ pub struct CoroPlugin {
     /// See [`RuntimeConfig::keep_main_core`](crate::runtime::RuntimeConfig::keep_main_core).
     /// Default: `true`.
     pub keep_main_core: bool,
+    /// The time slice the main thread asks the kernel for (Linux 6.12 and
+    /// later), so that another program's thread on its core does not take
+    /// it in the middle of the frame's work: see
+    /// [`RuntimeConfig::main_slice`](crate::runtime::RuntimeConfig::main_slice).
+    /// `None`: leave the thread as it is. Default:
+    /// [`DEFAULT_MAIN_SLICE`](crate::runtime::DEFAULT_MAIN_SLICE), 8 ms.
+    pub main_slice: Option<Duration>,
     /// A debugging aid: keep the live task list, for
     /// [`Coro::tasks`](crate::runtime::Handle::tasks) (every live task:
     /// its state, what it waits for, its age and polls) and
@@ -194,6 +201,7 @@ impl Default for CoroPlugin {
             report_stuck_after: None,
             frame_hold: Some(DEFAULT_FRAME_HOLD),
             keep_main_core: true,
+            main_slice: Some(DEFAULT_MAIN_SLICE),
             track_tasks: false,
             #[cfg(feature = "tokio")]
             tokio: crate::CoroTokio::Owned,
@@ -235,6 +243,7 @@ impl Plugin for CoroPlugin {
             worker_wrapper,
             frame_hold: self.frame_hold,
             keep_main_core: self.keep_main_core,
+            main_slice: self.main_slice,
         })
         .unwrap_or_else(|error| panic!("CoroPlugin: {error}"));
         crate::bevy::frame_points::add_resume_points(app, &runtime, &self.resume_points);

@@ -90,6 +90,19 @@ pub struct RuntimeConfig {
     /// worker moves (one system call) only when the main thread has moved.
     /// Default: `true`.
     pub keep_main_core: bool,
+    /// The time slice the main thread (the thread that builds the runtime
+    /// and pumps) asks the kernel for, so that another program's thread
+    /// landing on its core does not take it, at a scheduler tick, in the
+    /// middle of a pump: the kernel gives a normal thread 1.4 ms or so
+    /// (more on machines with more cores) before it may hand the core over
+    /// for a tick or more. Linux 6.12 and later (`sched_setattr`; no
+    /// privilege needed; older kernels ignore it; a no-op elsewhere and for
+    /// a real-time thread); the kernel keeps it within 0.1 to 100 ms. The
+    /// thread's policy and nice value are kept, and dropping the runtime on
+    /// the main thread puts the old slice back. Default here: `None` (the
+    /// thread is left alone); `CoroPlugin`'s:
+    /// [`DEFAULT_MAIN_SLICE`](super::DEFAULT_MAIN_SLICE), 8 ms.
+    pub main_slice: Option<Duration>,
 }
 
 /// The longest a frame holds worker wakes by default: half a frame at 60
@@ -144,6 +157,7 @@ impl Default for RuntimeConfig {
             worker_wrapper: None,
             frame_hold: Some(DEFAULT_FRAME_HOLD),
             keep_main_core: true,
+            main_slice: None,
         }
     }
 }

@@ -35,6 +35,7 @@ mod frame_queue;
 mod graveyard;
 mod handle;
 mod main_queue;
+mod main_slice;
 mod owner;
 pub(crate) mod points;
 mod pump;
@@ -73,6 +74,7 @@ pub use diag::snapshot::{Leak, RunsOn, TaskSnapshot, TaskState, WaitingOn, find_
 pub use diag::stats::RuntimeStats;
 pub use handle::{Handle, SpawnOn};
 pub use main_queue::PumpReport;
+pub use main_slice::DEFAULT_MAIN_SLICE;
 pub use owner::Owner;
 pub(crate) use task::context::{current_task_in_pump, with_current_task};
 pub use task::options::Priority;
@@ -251,6 +253,8 @@ struct Threads {
 pub struct Runtime {
     handle: Handle,
     threads: Threads,
+    /// The main thread's slice before [`RuntimeConfig::main_slice`] changed it.
+    main_slice: Option<main_slice::Previous>,
 }
 
 impl Runtime {
@@ -327,9 +331,12 @@ impl Runtime {
             shared.shutdown(Threads::default());
             RuntimeError::Spawn(error)
         })?;
+        // Last, so a runtime that failed to start leaves the thread as it was.
+        let main_slice = config.main_slice.and_then(main_slice::set);
         Ok(Runtime {
             handle: Handle::new(shared),
             threads,
+            main_slice,
         })
     }
 
@@ -399,6 +406,12 @@ impl Drop for Runtime {
         self.handle
             .shared
             .shutdown(std::mem::take(&mut self.threads));
+        // Only the main thread's own slice can be put back from here.
+        if let Some(previous) = self.main_slice.take()
+            && thread::current().id() == self.handle.shared.main_thread
+        {
+            main_slice::restore(previous);
+        }
     }
 }
 
