@@ -212,6 +212,8 @@ impl Workers {
     /// the other workers, and the task takes one of the freed places, so the
     /// next pushes stay local (as tokio does) instead of each going to the
     /// shared injector.
+    #[cold]
+    #[inline(never)]
     fn overflow(
         &self,
         index: usize,
@@ -271,7 +273,9 @@ impl Workers {
 
     /// After a push: wakes `wake` sleeping workers, or with `hold`, leaves
     /// the wakes to the end of the pump; while the game's frame runs, to
-    /// its end (see `frame_hold`).
+    /// its end (see `frame_hold`). Not inlined: it keeps the yield's path
+    /// through `push` (no wake) short.
+    #[inline(never)]
     fn pushed(
         &self,
         shared: &Shared,
