@@ -13,11 +13,14 @@
 //!   thread, in rounds of 1,000 (as the `spawn` bench group does), 2 workers;
 //! - `spawn1 N`: the same with 1 worker;
 //! - `yield N`: 100 worker tasks yielding N / 100 times each;
+//!   `yield1000 N`: 1,000 tasks yielding N / 1,000 times each (more tasks
+//!   than a worker's local queue holds, as the `yield` group's larger size);
 //! - `pump N`: spawn 1,000 main tasks and pump them, N / 1,000 times;
 //! - `timers N`: what the `timers` bench group does, in rounds of 1,000 sleeps
 //!   (one main task, a manual clock, one pump to insert and one to fire);
 //!   `timers-tokio N`: the same on tokio's paused clock;
-//! - `yield-tokio N`: what `yield N` does, on tokio (2 worker threads);
+//! - `yield-tokio N`, `yield1000-tokio N`: what `yield N` and
+//!   `yield1000 N` do, on tokio (2 worker threads);
 //! - `empty-pump N`: N pumps with nothing to do (1 worker, as the `pump`
 //!   bench group), each given one fixed `Instant`, so the count is the
 //!   pump's own and not the clock read a game makes before it;
@@ -106,12 +109,12 @@ fn spawn_bevy_tasks(n: usize) {
     spawn_rounds!(n, |future| pool.spawn(future).detach());
 }
 
-fn yields(n: usize) {
+fn yields(tasks: usize, n: usize) {
     let runtime = runtime(2);
-    let tasks: Vec<_> = (0..100)
+    let tasks: Vec<_> = (0..tasks)
         .map(|_| {
             runtime.spawn::<Worker>(async move {
-                for _ in 0..n / 100 {
+                for _ in 0..n / tasks {
                     yield_now().await;
                 }
             })
@@ -194,15 +197,15 @@ fn timers_tokio(n: usize) {
     }
 }
 
-fn yields_tokio(n: usize) {
+fn yields_tokio(tasks: usize, n: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
         .unwrap();
-    let tasks: Vec<_> = (0..100)
+    let tasks: Vec<_> = (0..tasks)
         .map(|_| {
             runtime.spawn(async move {
-                for _ in 0..n / 100 {
+                for _ in 0..n / tasks {
                     tokio::task::yield_now().await;
                 }
             })
@@ -259,11 +262,13 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("spawn") | None => spawn(2, n),
         Some("spawn1") => spawn(1, n),
-        Some("yield") => yields(n),
+        Some("yield") => yields(100, n),
+        Some("yield1000") => yields(1_000, n),
         Some("pump") => pump(n),
         Some("timers") => timers(n),
         Some("timers-tokio") => timers_tokio(n),
-        Some("yield-tokio") => yields_tokio(n),
+        Some("yield-tokio") => yields_tokio(100, n),
+        Some("yield1000-tokio") => yields_tokio(1_000, n),
         Some("empty-pump") => empty_pump(n),
         Some("empty-tick") => empty_tick(n),
         Some("hop") => hop(n),

@@ -14,6 +14,9 @@
 //! - `workers/park`: a push while a worker goes to sleep is never missed; a stop
 //!   reaches a worker going to sleep; with two workers and one notification
 //!   per task, every task is taken (the "pass the word on" rule).
+//! - `workers/local_queue`: a worker's own queue, pushed to by its worker
+//!   only and popped from by any thread, gives every item exactly once while
+//!   the owner pushes, pops and wraps around and one or two others steal.
 //! - `task/cancel_handshake`: a cancel racing a task's first park always reaches the
 //!   task (it is woken, or polls itself again); a second cancel wakes no one;
 //!   a cancel racing the task's first child (which makes its tree node) and
@@ -35,7 +38,7 @@
 mod runtime {
     /// Loom's atomics under the names `src/runtime/sync.rs` gives std's.
     pub(crate) mod sync {
-        pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+        pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
 
         /// No spinning before parking under loom (see `src/runtime/sync.rs`).
         pub(crate) const SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::ZERO;
@@ -50,6 +53,9 @@ mod queue;
 
 #[path = "../src/runtime/workers/park.rs"]
 mod park;
+
+#[path = "../src/runtime/workers/local_queue.rs"]
+mod local_queue;
 
 #[path = "../src/runtime/task/cancel_handshake.rs"]
 mod cancel_handshake;

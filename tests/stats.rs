@@ -165,3 +165,61 @@ fn stats_tell_the_pump_cpu_time_its_longest_poll_and_its_longest_pump() {
     assert_eq!((stats.main_polled, stats.longest_poll), (1, None));
     assert_eq!(stats.pump_cpu_time.is_some(), cfg!(unix));
 }
+
+/// A worker task spawning more children than its worker's own queue holds
+/// (256), each child yielding: the full queue sends half of itself to the
+/// injector (counted, with one worker: nobody else takes from its queue),
+/// and every child runs every step exactly once (none lost or run twice on
+/// the way through the injector, a steal by the second worker, or back to a
+/// worker's queue).
+#[test]
+fn a_full_worker_queue_spills_to_the_injector_and_every_task_runs_once() {
+    use bevy_coro::runtime::{Runtime, RuntimeConfig};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CHILDREN: usize = 1_000;
+    const STEPS: usize = 20;
+    for workers in [1, 2] {
+        let runtime = Runtime::new(RuntimeConfig {
+            workers,
+            ..Default::default()
+        })
+        .unwrap();
+        let steps: Arc<Vec<AtomicUsize>> =
+            Arc::new((0..CHILDREN).map(|_| AtomicUsize::new(0)).collect());
+        let parent = {
+            let (spawner, steps) = (runtime.handle().clone(), steps.clone());
+            runtime.spawn::<Worker>(async move {
+                let children: Vec<_> = (0..CHILDREN)
+                    .map(|child| {
+                        let steps = steps.clone();
+                        spawner.spawn::<Worker>(async move {
+                            for _ in 0..STEPS {
+                                steps[child].fetch_add(1, Ordering::SeqCst);
+                                yield_now().await;
+                            }
+                        })
+                    })
+                    .collect();
+                for child in children {
+                    child.await.unwrap();
+                }
+            })
+        };
+        wait_until("every child done", || parent.is_finished());
+        for (child, count) in steps.iter().enumerate() {
+            assert_eq!(
+                count.load(Ordering::SeqCst),
+                STEPS,
+                "{workers} workers, child {child}"
+            );
+        }
+        let stats = runtime.stats().workers;
+        if workers == 1 {
+            // The parent from outside, then at least one spill of half a
+            // full queue.
+            assert!(stats.injector_pushes > 128, "{stats:?}");
+        }
+        assert!(stats.polls >= (CHILDREN * (STEPS + 1)) as u64, "{stats:?}");
+    }
+}

@@ -1,6 +1,6 @@
 //! Helpers over the scheduler's queues, shared by the pump, the workers and
-//! shutdown: looking before popping, moving a batch between queues, draining
-//! a queue that closes, and the bound on `High` runs.
+//! shutdown: looking before popping, draining a queue that closes, and the
+//! bound on `High` runs.
 //!
 //! This file knows nothing of tasks (`T` is whatever a queue holds), so the
 //! loom models in `loom/` compile it as it is, beside the parking protocol
@@ -25,23 +25,6 @@ pub(crate) fn try_pop<T>(queue: &ConcurrentQueue<T>) -> Option<T> {
     } else {
         queue.pop().ok()
     }
-}
-
-/// Moves up to `n` items from `from` to `to`, stopping when either runs out.
-/// Returns how many moved.
-pub(crate) fn move_some<T>(from: &ConcurrentQueue<T>, to: &ConcurrentQueue<T>, n: usize) -> usize {
-    for moved in 0..n {
-        let Ok(item) = from.pop() else {
-            return moved;
-        };
-        if let Err(error) = to.push(item) {
-            // `to` is full or closed: put the item back where it came from; if
-            // that is closed too, the scheduler is shutting down and drops it.
-            let _ = from.push(error.into_inner());
-            return moved;
-        }
-    }
-    n
 }
 
 /// Closes `queue` and hands what it holds to `dispose`, one item at a time and

@@ -39,7 +39,8 @@ fn route(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
     // future must never be polled anywhere else.
     // Woken in its own poll, in the pump: a yield, unless the task changed
     // sides (a hop, in the single-threaded mode, where both are the pump).
-    let in_pump = info.woken_while_running && context::is_pumping(this);
+    // (Read only where it matters: a worker's yield reads no thread-local.)
+    let in_pump = || info.woken_while_running && context::is_pumping(this);
     let rejected = if let Some(point) = header.point()
         && context::at_point(this) == Some(point)
     {
@@ -50,30 +51,37 @@ fn route(this: &Shared, runnable: Runnable<Header>, info: ScheduleInfo) {
     } else if header.affinity() == Side::Main || header.is_local() {
         // A self-wake in the pump waits for the next frame, unless the task
         // asked for a turn in this one (an interval catching up).
-        let yielded = in_pump && !context::is_worker_in_pump() && !context::takes_turn(header);
+        let yielded = in_pump() && !context::is_worker_in_pump() && !context::takes_turn(header);
         this.main.push(runnable, yielded)
     } else if let Some(deterministic) = &this.deterministic {
         deterministic.push(runnable)
     } else if let Some(worker_tasks) = this.main.worker_tasks() {
         // The single-threaded mode: the pump runs worker tasks too.
-        worker_tasks.push(runnable, in_pump && context::is_worker_in_pump())
+        worker_tasks.push(runnable, in_pump() && context::is_worker_in_pump())
     } else {
         this.workers.push(this, runnable, info.woken_while_running)
     };
     if let Some(runnable) = rejected {
-        // The closed scheduler's path only: a counted reference, for a
-        // burial that may have to outlive this call.
-        let shared = runnable.metadata().shared.to_arc();
-        if !shared.graveyard.keep(runnable) {
-            return;
-        }
-        // A wake after shutdown's last burial (a foreign thread's): bury
-        // on a thread of our own, as this `wake` may hold its caller's
-        // lock, which the task's `Drop` may want.
-        let _ = thread::Builder::new()
-            .name("bevy_coro burial".into())
-            .spawn(move || shared.bury_graveyard());
+        refused(runnable);
     }
+}
+
+/// A task the closed scheduler refused: to the graveyard. Out of line, so
+/// that a yield's path through `route` stays short.
+#[cold]
+#[inline(never)]
+fn refused(runnable: Runnable<Header>) {
+    // A counted reference, for a burial that may have to outlive this call.
+    let shared = runnable.metadata().shared.to_arc();
+    if !shared.graveyard.keep(runnable) {
+        return;
+    }
+    // A wake after shutdown's last burial (a foreign thread's): bury
+    // on a thread of our own, as this `wake` may hold its caller's
+    // lock, which the task's `Drop` may want.
+    let _ = thread::Builder::new()
+        .name("bevy_coro burial".into())
+        .spawn(move || shared.bury_graveyard());
 }
 
 /// Polls a task once. A panic in the task's poll is caught by the task body; a

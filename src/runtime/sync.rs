@@ -1,8 +1,9 @@
 //! The atomics used by the modules the loom models check (`workers/park`,
-//! `task/cancel_handshake`, `graveyard`): std's here. The models in `loom/` compile
-//! those same files against loom's types under the same names.
+//! `workers/local_queue`, `task/cancel_handshake`, `graveyard`): std's here.
+//! The models in `loom/` compile those same files against loom's types under
+//! the same names.
 
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
 
 /// How long an idle worker keeps looking for work before it sleeps (see
 /// `park`). The loom models set it to zero: the looks add nothing to the

@@ -3,10 +3,10 @@
 //! then stealing half of another worker's queue.
 
 use async_task::Runnable;
-use concurrent_queue::ConcurrentQueue;
 
+use super::local_queue::LocalQueue;
 use super::{LOCAL_CAPACITY, Workers};
-use crate::runtime::queue::{HIGH_BURST, move_some, try_pop};
+use crate::runtime::queue::{HIGH_BURST, try_pop};
 use crate::runtime::task::header::Header;
 
 /// A worker's runs: how many `High` tasks, and how many from its own
@@ -59,7 +59,7 @@ impl Workers {
                 return Some(runnable);
             }
         }
-        if let Some(runnable) = try_pop(local) {
+        if let Some(runnable) = local.pop() {
             runs.local += 1;
             return Some(runnable);
         }
@@ -70,9 +70,19 @@ impl Workers {
         let count = self.count();
         for offset in 1..count {
             let victim = &self.locals[(index + offset) % count].queue;
-            if let Some(runnable) = try_pop(victim) {
-                let moved = move_some(victim, local, victim.len() / 2);
-                self.locals[index].counters.steals.add(1 + moved as u64);
+            if let Some(runnable) = victim.pop() {
+                // Half of the rest, into this worker's own queue (its
+                // owner: this thread), which is empty.
+                let mut moved = 0;
+                for _ in 0..victim.len() / 2 {
+                    let Some(item) = victim.pop() else { break };
+                    if let Err(item) = local.push(item) {
+                        self.give_back(item);
+                        break;
+                    }
+                    moved += 1;
+                }
+                self.locals[index].counters.steals.add(1 + moved);
                 return Some(runnable);
             }
         }
@@ -81,18 +91,28 @@ impl Workers {
 
     /// A task from the injector, with a fair share of the rest moved to
     /// `local`, so the injector is touched less often.
-    fn take_from_injector(
-        &self,
-        local: &ConcurrentQueue<Runnable<Header>>,
-    ) -> Option<Runnable<Header>> {
+    fn take_from_injector(&self, local: &LocalQueue<Runnable<Header>>) -> Option<Runnable<Header>> {
         let runnable = try_pop(&self.injector)?;
         let share = (self.injector.len() / self.count()).min(LOCAL_CAPACITY / 2);
-        move_some(&self.injector, local, share);
+        for _ in 0..share {
+            let Ok(item) = self.injector.pop() else { break };
+            if let Err(item) = local.push(item) {
+                self.give_back(item);
+                break;
+            }
+        }
         if !self.injector.is_empty() {
             // More work than this worker takes: let a sleeper help.
             self.wake(1);
         }
         Some(runnable)
+    }
+
+    /// A task a worker took but cannot keep (its own queue is full or
+    /// closed): back to the injector; if that is closed too, the scheduler
+    /// is shutting down and drops it.
+    fn give_back(&self, runnable: Runnable<Header>) {
+        let _ = self.injector.push(runnable);
     }
 
     /// Whether a task waits in a shared queue or a worker's queue (but

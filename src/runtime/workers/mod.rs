@@ -20,6 +20,7 @@
 //! that one can take it.
 
 use std::io;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
@@ -32,13 +33,14 @@ mod counters;
 mod find;
 mod frame_hold;
 pub(crate) mod held_wakes;
+mod local_queue;
 pub(crate) mod main_core;
 pub(crate) mod os_priority;
 mod park;
 mod pin;
 mod rescue;
 
-use crate::runtime::queue::{drain_queue, move_some};
+use crate::runtime::queue::drain_queue;
 use crate::runtime::schedule::run;
 use crate::runtime::task::context;
 use crate::runtime::task::header::Header;
@@ -46,6 +48,7 @@ use crate::runtime::task::options::Priority;
 use crate::runtime::{Shared, WorkerWrapper};
 use counters::{OwnCounter, SharedCounter, WorkerCounters};
 use frame_hold::{FrameClock, FrameHold};
+use local_queue::{LocalQueue, Raw};
 use os_priority::WorkerPriority;
 use park::Parking;
 
@@ -58,7 +61,8 @@ pub(super) const LOCAL_CAPACITY: usize = 256;
 /// different threads).
 #[repr(align(128))]
 pub(super) struct Local {
-    pub(super) queue: ConcurrentQueue<Runnable<Header>>,
+    /// Pushed to by this worker only (see `local_queue`).
+    pub(super) queue: LocalQueue<Runnable<Header>>,
     /// Tasks whose core mask picked this worker; never stolen.
     pub(super) pinned: ConcurrentQueue<Runnable<Header>>,
     /// The core this worker is pinned to, if pinning is on.
@@ -113,7 +117,7 @@ impl Workers {
             injector: ConcurrentQueue::unbounded(),
             locals: (0..count)
                 .map(|index| Local {
-                    queue: ConcurrentQueue::bounded(LOCAL_CAPACITY),
+                    queue: LocalQueue::new(LOCAL_CAPACITY),
                     pinned: ConcurrentQueue::unbounded(),
                     core: (!cores.is_empty()).then(|| cores[(index + 1) % cores.len()]),
                     counters: WorkerCounters::default(),
@@ -179,8 +183,10 @@ impl Workers {
             return self.pushed(shared, pushed, 1, hold());
         }
         let pushed = match context::worker_index(shared) {
+            // Worker `index`'s queue, on worker thread `index`: its owner.
             Some(index) => match self.locals[index].queue.push(runnable) {
-                Err(PushError::Full(runnable)) => self.overflow(index, runnable),
+                // Full (or closed, at shutdown: the injector refuses it too).
+                Err(runnable) => self.overflow(index, runnable),
                 Ok(()) if requeue => {
                     self.locals[index].counters.local_pushes.add(1);
                     // A task this worker just polled, back in this worker's
@@ -192,9 +198,9 @@ impl Workers {
                     // filled them since.
                     return None;
                 }
-                other => {
+                Ok(()) => {
                     self.locals[index].counters.local_pushes.add(1);
-                    other
+                    Ok(())
                 }
             },
             None => self.push_injector(runnable),
@@ -206,13 +212,26 @@ impl Workers {
     /// the other workers, and the task takes one of the freed places, so the
     /// next pushes stay local (as tokio does) instead of each going to the
     /// shared injector.
+    #[cold]
+    #[inline(never)]
     fn overflow(
         &self,
         index: usize,
         runnable: Runnable<Header>,
     ) -> Result<(), PushError<Runnable<Header>>> {
         let local = &self.locals[index];
-        let moved = move_some(&local.queue, &self.injector, LOCAL_CAPACITY / 2);
+        let mut moved = 0;
+        while moved < LOCAL_CAPACITY / 2
+            && let Some(item) = local.queue.pop()
+        {
+            if let Err(error) = self.injector.push(item) {
+                // The injector is closed: back where it came from; if that
+                // is closed too, the scheduler is shutting down and drops it.
+                let _ = local.queue.push(error.into_inner());
+                break;
+            }
+            moved += 1;
+        }
         self.injector_pushes
             .0
             .fetch_add(moved as u64, Ordering::Relaxed);
@@ -221,7 +240,7 @@ impl Workers {
                 local.counters.local_pushes.add(1);
                 Ok(())
             }
-            Err(error) => self.push_injector(error.into_inner()),
+            Err(runnable) => self.push_injector(runnable),
         }
     }
 
@@ -254,7 +273,9 @@ impl Workers {
 
     /// After a push: wakes `wake` sleeping workers, or with `hold`, leaves
     /// the wakes to the end of the pump; while the game's frame runs, to
-    /// its end (see `frame_hold`).
+    /// its end (see `frame_hold`). Not inlined: it keeps the yield's path
+    /// through `push` (no wake) short.
+    #[inline(never)]
     fn pushed(
         &self,
         shared: &Shared,
@@ -399,9 +420,21 @@ impl Workers {
         drain_queue(&self.high, &mut dispose);
         drain_queue(&self.injector, &mut dispose);
         for local in self.locals.iter() {
-            drain_queue(&local.queue, &mut dispose);
+            // Every worker has ended (`stop`), but the one calling, if any.
+            local.queue.drain(&mut dispose);
             drain_queue(&local.pinned, &mut dispose);
         }
+    }
+}
+
+impl Raw for Runnable<Header> {
+    fn into_raw(self) -> NonNull<()> {
+        Runnable::into_raw(self)
+    }
+
+    unsafe fn from_raw(ptr: NonNull<()>) -> Self {
+        // SAFETY: the caller's promise: `ptr` came from `into_raw`, once.
+        unsafe { Runnable::from_raw(ptr) }
     }
 }
 

@@ -218,7 +218,7 @@ impl Workers {
             // Not the pinned queues: only their worker may run those.
             let Some(runnable) = try_pop(&self.high)
                 .or_else(|| try_pop(&self.injector))
-                .or_else(|| self.locals.iter().find_map(|local| try_pop(&local.queue)))
+                .or_else(|| self.locals.iter().find_map(|local| local.queue.pop()))
             else {
                 return;
             };
