@@ -53,6 +53,8 @@ fn background_workers_that_keep_off_the_main_core_run_at_nice_19() {
         println!("skipped: keeping off the main core needs Linux and two cores");
         return;
     }
+    // The test's own priority (a run under `nice` starts above 0).
+    let own = (common::this_thread_policy(), common::this_thread_nice());
     // One worker, fewer than the cores: it keeps off the main core.
     let runtime = background_runtime(1);
     if !common::background_worker_ready(&runtime) {
@@ -66,12 +68,8 @@ fn background_workers_that_keep_off_the_main_core_run_at_nice_19() {
         .expect("a background worker ran one task in 100");
     assert_eq!(on_worker, (Some(SCHED_BATCH), Some(19)));
     assert_eq!(runtime.stats().workers.background, 1);
-    assert_eq!(
-        common::this_thread_policy(),
-        Some(0),
-        "the caller keeps its own"
-    );
-    assert_eq!(common::this_thread_nice(), Some(0));
+    let caller = (common::this_thread_policy(), common::this_thread_nice());
+    assert_eq!(caller, own, "the caller keeps its own priority");
 }
 
 #[test]
@@ -81,6 +79,7 @@ fn background_workers_that_may_share_the_main_core_run_at_idle_priority_and_the_
         println!("skipped: WorkerPriority::Background has effect on Linux only");
         return;
     }
+    let own = (common::this_thread_policy(), common::this_thread_nice());
     // `keep_main_core` off: the workers may run on the main thread's core.
     let runtime = Runtime::new(RuntimeConfig {
         workers: 2,
@@ -102,14 +101,17 @@ fn background_workers_that_may_share_the_main_core_run_at_idle_priority_and_the_
         runtime.stats().workers.background == 2
     });
     // Only the workers: the thread that built the runtime keeps its priority.
-    assert_eq!(common::this_thread_policy(), Some(0));
+    let caller = (common::this_thread_policy(), common::this_thread_nice());
+    assert_eq!(caller, own);
 
     let normal = Runtime::new(RuntimeConfig {
         workers: 1,
         ..Default::default()
     })
     .unwrap();
-    assert_eq!(policies(&normal), (Some(0), Some(0)));
+    // A worker at normal priority has the priority of the thread that
+    // started it.
+    assert_eq!(policies(&normal), own);
     assert_eq!(normal.stats().workers.background, 0);
 }
 

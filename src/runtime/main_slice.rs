@@ -122,9 +122,12 @@ mod tests {
     #[cfg(target_os = "linux")]
     fn a_thread_gets_its_slice_and_gives_it_back_keeping_its_nice_value() {
         std::thread::spawn(|| {
-            // SAFETY: sets the calling thread's nice value (raising it needs
-            // no privilege).
-            assert_eq!(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 5) }, 0);
+            // SAFETY: reads the calling thread's nice value. The test sets
+            // one above it (a run under `nice` starts above 0): raising it
+            // needs no privilege.
+            let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }.min(18) + 1;
+            // SAFETY: sets the calling thread's nice value.
+            assert_eq!(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }, 0);
             let before = current().expect("a normal thread has a slice");
             let Some(previous) = set(Duration::from_millis(8)) else {
                 println!("skipped: the kernel refused sched_setattr");
@@ -137,7 +140,7 @@ mod tests {
             }
             assert_eq!(now, Duration::from_millis(8));
             // SAFETY: reads the calling thread's nice value.
-            assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }, 5);
+            assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }, nice);
             restore(previous);
             assert_eq!(current().unwrap(), before);
         })

@@ -316,25 +316,24 @@ pub fn deterministic(seed: u64) -> bevy_coro::runtime::Runtime {
 /// The scheduling policy of the calling thread, from /proc (Linux: 0 normal,
 /// 3 batch, 5 idle).
 pub fn this_thread_policy() -> Option<u32> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // Fields after the command name (in parentheses, may hold spaces) start
-    // at field 3; the policy is field 41.
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(41 - 3)?
-        .parse()
-        .ok()
+    this_thread_stat(41)
 }
 
 /// The calling thread's nice value (Linux, from `/proc`; `None` elsewhere).
 pub fn this_thread_nice() -> Option<i32> {
+    this_thread_stat(19)
+}
+
+/// Field `field` (numbered from 1, as in `man proc`) of the calling
+/// thread's `/proc/thread-self/stat`.
+fn this_thread_stat<T: std::str::FromStr>(field: usize) -> Option<T> {
     let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // As in `this_thread_policy`: the nice value is field 19.
+    // Fields after the command name (in parentheses, may hold spaces) start
+    // at field 3.
     stat.rsplit_once(')')?
         .1
         .split_whitespace()
-        .nth(19 - 3)?
+        .nth(field - 3)?
         .parse()
         .ok()
 }
