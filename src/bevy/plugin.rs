@@ -120,6 +120,19 @@ pub struct CoroPlugin {
     /// (up to 4 ms) of the main thread's core in the middle of the frame.
     /// See [`RuntimeConfig::keep_main_core`](crate::runtime::RuntimeConfig::keep_main_core).
     /// Default: `true`.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_coro::prelude::*;
+    /// let mut app = App::new();
+    /// app.add_plugins(CoroPlugin {
+    ///     keep_main_core: false, // the workers may run on the main thread's core too
+    ///     ..Default::default()
+    /// });
+    /// app.update();
+    /// let workers = app.world().resource::<Coro>().stats().workers;
+    /// assert_eq!(workers.main_core, None); // no core is kept for the main thread
+    /// ```
     pub keep_main_core: bool,
     /// The time slice the main thread asks the kernel for (Linux 6.12 and
     /// later), so that another program's thread on its core does not take
@@ -127,6 +140,20 @@ pub struct CoroPlugin {
     /// [`RuntimeConfig::main_slice`](crate::runtime::RuntimeConfig::main_slice).
     /// `None`: leave the thread as it is. Default:
     /// [`DEFAULT_MAIN_SLICE`](crate::runtime::DEFAULT_MAIN_SLICE), 8 ms.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_coro::prelude::*;
+    /// # use std::time::Duration;
+    /// let mut app = App::new();
+    /// app.add_plugins(CoroPlugin {
+    ///     // A game whose frames are all short can ask for less: the main
+    ///     // thread then takes its core back sooner when it wakes.
+    ///     main_slice: Some(Duration::from_millis(3)),
+    ///     ..Default::default()
+    /// });
+    /// app.update();
+    /// ```
     pub main_slice: Option<Duration>,
     /// A debugging aid: keep the live task list, for
     /// [`Coro::tasks`](crate::runtime::Handle::tasks) (every live task:

@@ -49,7 +49,7 @@ pub(crate) fn restore(previous: Previous) {
 /// Linux, or not a normal thread).
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn current() -> Option<Duration> {
-    imp::get().map(|attr| Duration::from_nanos(attr.runtime))
+    imp::get().map(Duration::from_nanos)
 }
 
 #[cfg(target_os = "linux")]
@@ -57,19 +57,24 @@ mod imp {
     /// The kernel's `struct sched_attr`, first version (48 bytes).
     #[repr(C)]
     #[derive(Default)]
-    pub(super) struct Attr {
+    struct Attr {
         size: u32,
         policy: u32,
         flags: u64,
         nice: i32,
         priority: u32,
-        pub(super) runtime: u64,
+        runtime: u64,
         deadline: u64,
         period: u64,
     }
 
+    /// The calling thread's slice in nanoseconds, if it is a normal (fair) thread.
+    pub(super) fn get() -> Option<u64> {
+        attributes().map(|attr| attr.runtime)
+    }
+
     /// The calling thread's attributes, if it is a normal (fair) thread.
-    pub(super) fn get() -> Option<Attr> {
+    fn attributes() -> Option<Attr> {
         let mut attr = Attr::default();
         let size = std::mem::size_of::<Attr>() as libc::c_uint;
         // SAFETY: `sched_getattr(0, attr, size, 0)` writes at most `size`
@@ -85,7 +90,7 @@ mod imp {
     /// Sets the calling thread's slice to `nanos`, keeping its policy and
     /// nice value; returns the slice it had.
     pub(super) fn set(nanos: u64) -> Option<u64> {
-        let mut attr = get()?;
+        let mut attr = attributes()?;
         let previous = attr.runtime;
         attr.size = std::mem::size_of::<Attr>() as u32;
         attr.flags = 0;
@@ -101,11 +106,7 @@ mod imp {
 
 #[cfg(not(target_os = "linux"))]
 mod imp {
-    pub(super) struct Attr {
-        pub(super) runtime: u64,
-    }
-
-    pub(super) fn get() -> Option<Attr> {
+    pub(super) fn get() -> Option<u64> {
         None
     }
 
