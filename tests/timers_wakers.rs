@@ -146,6 +146,117 @@ fn a_cancelled_sleep_frees_its_timer_and_the_others_still_fire() {
     }
 }
 
+/// Copies of `waker` alive besides the test's own (`Waker::from(Arc)`
+/// counts them on the `Arc`).
+fn copies(counted: &Arc<Counted>) -> usize {
+    Arc::strong_count(counted) - 2
+}
+
+#[test]
+fn timers_of_one_task_share_one_waker_until_the_last_leaves() {
+    let (runtime, clock) = manual_runtime();
+    let (counter, waker) = counted();
+    let mut sleeps: Vec<Sleep> = (1..=100).map(|i| made_sleep(&runtime, i * MS)).collect();
+    for sleep in &mut sleeps {
+        assert!(poll(sleep, &waker).is_pending());
+    }
+    assert_eq!(runtime.pending_timers(), 100);
+    assert_eq!(
+        copies(&counter),
+        1,
+        "a hundred timers, one copy of the waker"
+    );
+    // Dropped pending: each removes its timer; the copy stays for the rest.
+    let rest = sleeps.split_off(50);
+    drop(sleeps);
+    assert_eq!(runtime.pending_timers(), 50);
+    assert_eq!(copies(&counter), 1);
+    // Some fire: the task is woken once, and the copy stays for the others.
+    advance(&runtime, &clock, 60 * MS);
+    assert_eq!(wakes(&counter), 1);
+    assert_eq!(runtime.pending_timers(), 40);
+    assert_eq!(copies(&counter), 1);
+    advance(&runtime, &clock, 70 * MS);
+    assert_eq!(wakes(&counter), 2, "woken again by the next ones to fire");
+    assert_eq!(runtime.pending_timers(), 0);
+    assert_eq!(copies(&counter), 0, "the last to fire took the copy along");
+    drop(rest);
+    assert_eq!(copies(&counter), 0);
+    assert_eq!(wakes(&counter), 2);
+}
+
+#[test]
+fn a_shared_waker_goes_when_its_last_timer_is_dropped_or_repolled() {
+    let (runtime, clock) = manual_runtime();
+    let (first, first_waker) = counted();
+    let (second, second_waker) = counted();
+    let mut sleeps: Vec<Sleep> = (0..4).map(|_| made_sleep(&runtime, 10 * MS)).collect();
+    for sleep in &mut sleeps {
+        assert!(poll(sleep, &first_waker).is_pending());
+    }
+    assert_eq!((copies(&first), copies(&second)), (1, 0));
+    // Each sleep moves to the second waker in turn: the first's copy stays
+    // while any timer still has it, and goes with the last.
+    for (moved, sleep) in sleeps.iter_mut().enumerate() {
+        assert_eq!(copies(&first), 1, "{moved} moved");
+        assert!(poll(sleep, &second_waker).is_pending());
+    }
+    assert_eq!((copies(&first), copies(&second)), (0, 1));
+    assert_eq!(runtime.pending_timers(), 4, "moved, not filed twice");
+    // Dropping the last pending timer drops the copy with it.
+    sleeps.truncate(1);
+    assert_eq!(copies(&second), 1);
+    let last = sleeps.pop().unwrap();
+    drop(last);
+    assert_eq!((copies(&first), copies(&second)), (0, 0));
+    assert_eq!(runtime.pending_timers(), 0);
+    advance(&runtime, &clock, 10 * MS);
+    assert_eq!(
+        (wakes(&first), wakes(&second)),
+        (0, 0),
+        "nothing left to fire"
+    );
+}
+
+#[test]
+fn wakers_filed_in_turn_each_get_their_timers_wakes() {
+    let (runtime, clock) = manual_runtime();
+    let pairs: Vec<_> = (0..3).map(|_| counted()).collect();
+    // Filed in turn, a, b, c, a, b, c...: no two in a row share a waker.
+    let mut sleeps = Vec::new();
+    for round in 1..=5u32 {
+        for (_, waker) in &pairs {
+            let mut sleep = made_sleep(&runtime, round * MS);
+            assert!(poll(&mut sleep, waker).is_pending());
+            sleeps.push(sleep);
+        }
+    }
+    assert_eq!(runtime.pending_timers(), 15);
+    for round in 1..=5 {
+        advance(&runtime, &clock, MS);
+        for (counter, _) in &pairs {
+            assert_eq!(wakes(counter), round, "one wake per task per firing");
+        }
+    }
+    for (counter, _) in &pairs {
+        assert_eq!(copies(counter), 0);
+    }
+}
+
+#[test]
+fn a_sleep_outliving_its_runtime_is_dropped_on_another_thread() {
+    let (runtime, _clock) = manual_runtime();
+    let (counter, waker) = counted();
+    let mut sleeps: Vec<Sleep> = (0..3).map(|_| made_sleep(&runtime, 10 * MS)).collect();
+    for sleep in &mut sleeps {
+        assert!(poll(sleep, &waker).is_pending());
+    }
+    drop(runtime);
+    assert_eq!(copies(&counter), 0, "the shutdown dropped the filed waker");
+    std::thread::spawn(move || drop(sleeps)).join().unwrap();
+    assert_eq!(wakes(&counter), 0);
+}
+
 /// Polls every sleep it holds until all are done; counts its polls.
 struct AllOf(Vec<Sleep>, Arc<AtomicUsize>);
 
@@ -231,4 +342,55 @@ where
     } else {
         runtime.spawn::<Main>(future)
     }
+}
+
+in_each_mode! {
+fn sleeps_made_on_each_side_and_dropped_on_another_thread_all_settle(workers = 2) {
+    let (runtime, clock) = manual_runtime_with(workers);
+    const TASKS: usize = 100;
+    const ROUNDS: usize = 5;
+    let (sender, dropped_here) = std::sync::mpsc::channel::<Sleep>();
+    let rounds = Arc::new(AtomicUsize::new(0));
+    let mut tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let sender = sender.clone();
+            let rounds = rounds.clone();
+            let future = async move {
+                for round in 0..ROUNDS {
+                    let step = MS * (1 + ((i + round) % 3) as u32);
+                    // Three filed here and sent away pending, their timers
+                    // sharing this task's waker with the three awaited.
+                    let mut away: Vec<Sleep> = (10..13).map(|k| sleep(step * k)).collect();
+                    std::future::poll_fn(|cx| {
+                        for sleep in &mut away {
+                            assert!(Pin::new(sleep).poll(cx).is_pending());
+                        }
+                        Poll::Ready(())
+                    })
+                    .await;
+                    for sleep in away {
+                        sender.send(sleep).unwrap();
+                    }
+                    AllOf((1..=3).map(|k| sleep(step * k)).collect(), Arc::default()).await;
+                    rounds.fetch_add(1, Ordering::SeqCst);
+                }
+            };
+            spawn_on_runtime(&runtime, i % 2 == 1, future)
+        })
+        .collect();
+    drop(sender);
+    let mut dropped = 0;
+    wait_until("every task done", || {
+        dropped += dropped_here.try_iter().count();
+        advance(&runtime, &clock, MS);
+        tasks.iter().all(|task| task.is_finished())
+    });
+    dropped += dropped_here.try_iter().count();
+    for task in &mut tasks {
+        assert_eq!(task.try_take(), Some(Ok(())));
+    }
+    assert_eq!(rounds.load(Ordering::SeqCst), TASKS * ROUNDS);
+    assert_eq!(dropped, TASKS * ROUNDS * 3, "every sleep sent away was dropped here");
+    assert_eq!(runtime.pending_timers(), 0, "each dropped pending sleep removed its timer");
+}
 }

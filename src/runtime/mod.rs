@@ -233,6 +233,9 @@ impl Shared {
         self.timers.stop(threads.timer);
         // Last burial; a foreign wake after it buries for itself.
         self.graveyard.seal(|runnable| self.keeps(runnable));
+        // The counts this thread's sleeps gave back (the caller holds one of
+        // its own: not the last). Sleeps dropped from here on give theirs up.
+        timer::release_banked(self);
     }
 }
 

@@ -112,6 +112,12 @@ impl SharedRef {
     pub(crate) fn to_arc(&self) -> Arc<Shared> {
         self.0.clone()
     }
+
+    /// A counted reference for a sleep, from this thread's bank of them
+    /// when it has one (see `timer::bank`).
+    pub(crate) fn to_banked(&self) -> Arc<Shared> {
+        crate::runtime::timer::take_banked(&self.0)
+    }
 }
 
 impl Header {

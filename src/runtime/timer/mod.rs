@@ -1,8 +1,9 @@
 //! Timers: one hierarchical wheel for every sleep, delay and interval.
 //!
-//! A timer is a waker filed under its deadline. When the deadline passes, the
-//! waker is woken and the task it belongs to goes to its affinity's queue like
-//! any other wake. Due timers are fired by the pump at the start of each frame
+//! A timer is a waker filed under its deadline (the timers of one task share
+//! one copy of its waker, see `wakers`). When the deadline passes, the waker
+//! is woken and the task it belongs to goes to its affinity's queue like any
+//! other wake. Due timers are fired by the pump at the start of each frame
 //! and, under the real clock, by a timer thread that sleeps until the next
 //! deadline, so worker tasks wake on time even when frames are slow.
 //!
@@ -11,11 +12,13 @@
 //! exact time and files itself again for the next tick if so. It never
 //! completes early.
 
+mod bank;
 pub(crate) mod clock;
 mod every;
 mod handle;
 mod runs;
 mod sleep;
+mod wakers;
 mod wheel;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +29,7 @@ use std::time::Duration;
 
 use event_listener::{Event, Listener, listener};
 
+pub(crate) use bank::{release as release_banked, take as take_banked};
 pub use clock::{Clock, Instant, ManualClock};
 pub use every::{After, Every};
 pub use handle::TimerHandle;
@@ -33,12 +37,14 @@ pub use runs::MissedTick;
 pub use sleep::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout};
 pub(crate) use wheel::TimerKey;
 
+use wakers::Wakers;
 use wheel::Wheel;
 
 use super::Shared;
 
 /// Wakes each waker once. A run of wakers that wake the same task (a task
-/// awaiting many timers at once) wakes it once, and the rest are dropped:
+/// whose timers were filed between other tasks' ones) wakes it once, and the
+/// rest are dropped:
 /// every timer here left the wheel before the first wake, so the poll that
 /// wake brings sees them all fired.
 fn wake_all(wakers: Vec<Waker>) {
@@ -63,9 +69,16 @@ const TICK_NANOS: u64 = 1_000_000;
 /// `next_due` when no timer is pending.
 const NONE_DUE: u64 = u64::MAX;
 
+/// The filed timers: the wheel, whose timers carry the index of their
+/// task's waker in `wakers`.
+struct Filing {
+    wheel: Wheel<u32>,
+    wakers: Wakers,
+}
+
 /// The timer side of the scheduler.
 pub(crate) struct Timers {
-    wheel: Mutex<Wheel<Waker>>,
+    filing: Mutex<Filing>,
     clock: Clock,
     /// Time zero of the real clock.
     epoch: Instant,
@@ -97,7 +110,10 @@ pub(crate) struct Filed {
 impl Timers {
     pub(crate) fn new(clock: Clock) -> Self {
         Timers {
-            wheel: Mutex::new(Wheel::new()),
+            filing: Mutex::new(Filing {
+                wheel: Wheel::new(),
+                wakers: Wakers::new(),
+            }),
             clock,
             epoch: clock::now(),
             next_due: AtomicU64::new(NONE_DUE),
@@ -107,10 +123,11 @@ impl Timers {
         }
     }
 
-    fn wheel(&self) -> MutexGuard<'_, Wheel<Waker>> {
-        // Only wheel bookkeeping runs under the lock (no user code, no waker),
-        // so a poisoned lock still guards a consistent wheel.
-        self.wheel.lock().unwrap_or_else(PoisonError::into_inner)
+    fn filing(&self) -> MutexGuard<'_, Filing> {
+        // Only wheel bookkeeping runs under the lock (no user code, no waker
+        // woken or dropped), so a poisoned lock still guards a consistent
+        // wheel.
+        self.filing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Nanoseconds since the clock started.
@@ -138,12 +155,13 @@ impl Timers {
     }
 
     /// Files `waker` to be woken at `deadline` (nanoseconds).
-    pub(crate) fn insert(&self, deadline: u64, waker: Waker) -> Filed {
-        let mut wheel = self.wheel();
+    pub(crate) fn insert(&self, deadline: u64, waker: &Waker) -> Filed {
+        let mut filing = self.filing();
+        let Filing { wheel, wakers } = &mut *filing;
         let wanted = deadline / TICK_NANOS;
         let tick = wanted.max(wheel.elapsed() + 1);
         let key = wheel
-            .insert(tick, waker)
+            .insert(tick, wakers.share(waker))
             .unwrap_or_else(|_| unreachable!("tick is after the wheel's elapsed tick"));
         // Only written under the lock: a load and a store, no locked
         // read-modify-write, for every timer but the earliest.
@@ -151,7 +169,7 @@ impl Timers {
         if tick < before {
             self.next_due.store(tick, Ordering::Release);
         }
-        drop(wheel);
+        drop(filing);
         if tick < before && matches!(self.clock, Clock::Real) {
             // The timer thread sleeps until a later tick: wake it to re-plan.
             self.event.notify(1);
@@ -172,13 +190,15 @@ impl Timers {
     /// Updates the waker of a pending timer. Returns `false` if the timer has
     /// fired (it left the wheel) and must be filed again if still early.
     pub(crate) fn refresh(&self, key: TimerKey, waker: &Waker) -> bool {
-        let mut wheel = self.wheel();
+        let mut filing = self.filing();
+        let Filing { wheel, wakers } = &mut *filing;
         let Some(slot) = wheel.pending_mut(key) else {
             return false;
         };
-        if !slot.will_wake(waker) {
-            let old = std::mem::replace(slot, waker.clone());
-            drop(wheel);
+        if !wakers.wakes(*slot, waker) {
+            let old = std::mem::replace(slot, wakers.share(waker));
+            let old = wakers.release(old);
+            drop(filing);
             drop(old);
         }
         true
@@ -187,14 +207,17 @@ impl Timers {
     /// Removes a pending timer; its entry is freed at once. Nothing if it
     /// fired since.
     pub(crate) fn remove(&self, key: TimerKey) {
-        let waker = self.wheel().remove(key);
+        let mut filing = self.filing();
+        let Filing { wheel, wakers } = &mut *filing;
+        let waker = wheel.remove(key).and_then(|slot| wakers.release(slot));
+        drop(filing);
         // Dropped outside the lock: dropping a waker can drop a task.
         drop(waker);
     }
 
     /// Timers filed and not yet removed.
     pub(crate) fn pending(&self) -> usize {
-        self.wheel().len()
+        self.filing().wheel.len()
     }
 
     /// Fires every timer due by now. Returns how many fired.
@@ -224,14 +247,19 @@ impl Timers {
             return 0;
         }
         before_firing();
-        let mut due = Vec::new();
-        let mut wheel = self.wheel();
-        wheel.advance(now_tick, |waker| due.push(waker));
+        let mut fired = 0;
+        let mut filing = self.filing();
+        let Filing { wheel, wakers } = &mut *filing;
+        wakers.begin_firing();
+        wheel.advance(now_tick, |slot| {
+            fired += 1;
+            wakers.fired(slot);
+        });
+        let due = wakers.wake_list();
         self.fired_through.store(wheel.elapsed(), Ordering::Release);
         self.next_due
             .store(wheel.next_due().unwrap_or(NONE_DUE), Ordering::Release);
-        drop(wheel);
-        let fired = due.len();
+        drop(filing);
         // Woken with no lock held: a wake may run the schedule function, which
         // may drop a task whose sleep removes its timer.
         wake_all(due);
@@ -288,7 +316,10 @@ impl Timers {
         {
             let _ = thread.join();
         }
-        let wakers = self.wheel().drain();
+        let mut filing = self.filing();
+        filing.wheel.drain();
+        let wakers = filing.wakers.drain();
+        drop(filing);
         drop(wakers);
     }
 }

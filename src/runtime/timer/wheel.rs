@@ -48,7 +48,7 @@ struct Level {
     heads: [u32; SLOTS],
 }
 
-/// The wheel; `T` is what a timer carries (a waker).
+/// The wheel; `T` is what a timer carries (its waker's slot).
 pub(crate) struct Wheel<T> {
     entries: Slab<Entry<T>>,
     levels: [Level; LEVELS],
