@@ -79,7 +79,15 @@ fn a_closure_waits_for_a_worker_task_it_spawned(priority: WorkerPriority) {
     assert_eq!(got.load(Ordering::SeqCst), (1..=20).sum::<usize>());
     assert_eq!(coro.stats().panics, 0);
     if priority == WorkerPriority::Normal {
-        assert_eq!(coro.stats().workers.rescue_wakes, 0, "a wake was held");
+        // A held wake costs a rescue wake every round (20: checked by holding
+        // these wakes on purpose). On a loaded machine a worker woken at once
+        // may still wait for a CPU through the rescue thread's two looks, a
+        // round now and then: that is not a held wake.
+        let rescue_wakes = coro.stats().workers.rescue_wakes;
+        assert!(
+            rescue_wakes <= 5,
+            "a wake was held: {rescue_wakes} rescue wakes in 20 rounds"
+        );
     }
 }
 
