@@ -29,8 +29,10 @@
 //!   another.
 //! - `workers/frame_hold`: a wake held while the game's frame ends (and an
 //!   overdue frame's held wakes are taken) is given exactly once.
-//! - `tasks`: async-task's state machine: a wake racing a running poll, a
-//!   cancel racing a hop and completion, an interval tick racing a run.
+//! - `tasks`: the task allocation's state machine (`task/raw`): a wake
+//!   racing a running poll, a cancel racing a hop and completion, an
+//!   interval tick racing a run, a handle dropped racing a wake and the
+//!   run, a handle awaited racing completion.
 #![cfg(loom)]
 #![allow(dead_code)]
 
@@ -60,6 +62,9 @@ mod local_queue;
 #[path = "../src/runtime/task/cancel_handshake.rs"]
 mod cancel_handshake;
 
+#[path = "../src/runtime/task/raw/mod.rs"]
+mod raw;
+
 #[path = "../src/runtime/graveyard.rs"]
 mod graveyard;
 
@@ -73,7 +78,7 @@ fn model(name: &str, body: impl Fn() + Send + Sync + 'static) {
 }
 
 /// `model` with at most `bound` preemptions (or `LOOM_MAX_PREEMPTIONS`, if
-/// lower): for the models that run async-task's state machine, whose state
+/// lower): for the models that run the task state machine, whose state
 /// space grows fastest.
 #[cfg(test)]
 fn model_bounded(bound: usize, name: &str, body: impl Fn() + Send + Sync + 'static) {

@@ -1,5 +1,7 @@
-//! Models of a task's life: async-task's own state machine (run with loom's
-//! atomics, see `portable-atomic-shim/`), scheduled the way bevy_coro does it
+//! Models of a task's life: the task allocation's state machine (`task/raw`,
+//! compiled with loom's atomics; its awaiter slot and stage are plain
+//! `UnsafeCell`s, so loom checks the state word, not those cells' accesses),
+//! scheduled the way bevy_coro does it
 //! (a queue per affinity, workers parked with the real `park.rs`, cancels
 //! through the real `cancel_handshake.rs`). What stands in for the rest of the
 //! runtime is small and named below: a waker slot for a timer or a channel,
@@ -9,7 +11,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use async_task::{Runnable, Task};
 use concurrent_queue::ConcurrentQueue;
 use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
@@ -18,6 +19,7 @@ use loom::thread;
 use crate::cancel_handshake;
 use crate::park::Parking;
 use crate::queue::try_pop;
+use crate::raw::{JoinHandle, Runnable, Schedule, ScheduleInfo};
 
 /// The slot of a task that has not parked yet.
 const NO_SLOT: u32 = u32::MAX;
@@ -26,8 +28,28 @@ const NO_SLOT: u32 = u32::MAX;
 /// parks when it is empty; tasks are routed by their affinity byte at each
 /// schedule, as `Shared::schedule` routes by the header's.
 struct Pool {
-    queues: [ConcurrentQueue<Runnable>; 2],
+    queues: [ConcurrentQueue<Runnable<Meta>>; 2],
     parking: [Parking; 2],
+}
+
+/// A task's header here: its pool and its affinity byte.
+struct Meta {
+    pool: Arc<Pool>,
+    affinity: Arc<AtomicU8>,
+}
+
+/// Routes a task by its affinity byte, as `schedule::route` does by the
+/// header's.
+struct Route;
+
+impl Schedule<Meta> for Route {
+    fn schedule(runnable: Runnable<Meta>, _: ScheduleInfo) {
+        let side = usize::from(runnable.metadata().affinity.load(Ordering::Acquire));
+        // Ours: once pushed, the task may run and be freed elsewhere.
+        let pool = runnable.metadata().pool.clone();
+        pool.queues[side].push(runnable).unwrap();
+        pool.parking[side].notify(1);
+    }
 }
 
 impl Pool {
@@ -39,18 +61,17 @@ impl Pool {
     }
 
     /// Spawns `future`, routed at every schedule by `affinity`.
-    fn spawn<F>(this: &Arc<Self>, affinity: Arc<AtomicU8>, future: F) -> Task<F::Output>
+    fn spawn<F>(this: &Arc<Self>, affinity: Arc<AtomicU8>, future: F) -> JoinHandle<F::Output, Meta>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let pool = this.clone();
-        let schedule = move |runnable: Runnable| {
-            let side = usize::from(affinity.load(Ordering::Acquire));
-            pool.queues[side].push(runnable).unwrap();
-            pool.parking[side].notify(1);
+        let meta = Meta {
+            pool: this.clone(),
+            affinity,
         };
-        let (runnable, task) = async_task::spawn(future, schedule);
+        // SAFETY: the future and its output are `Send` and `'static`.
+        let (runnable, task) = unsafe { crate::raw::spawn::<F, Route, Meta>(meta, |_| future) };
         runnable.schedule();
         task
     }
@@ -169,7 +190,7 @@ fn a_wake_racing_a_running_poll_is_never_lost() {
         let worker = Pool::drain(&pool, 1);
         // The wake comes from this thread, racing the worker's poll.
         signal.fire();
-        loom::future::block_on(task);
+        assert_eq!(loom::future::block_on(task), Some(()));
         pool.stop();
         worker.join().unwrap();
         let polls = polls.load(Ordering::SeqCst);
@@ -270,7 +291,7 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
                 let waker = registry.lock().unwrap().clone();
                 waker.expect("registered before the slot").wake();
             }
-            let result = loom::future::block_on(task);
+            let result = loom::future::block_on(task).expect("never closed");
             pool.stop();
             for side in sides {
                 side.join().unwrap();
@@ -342,7 +363,7 @@ fn an_interval_tick_racing_a_running_run_never_starts_a_second_run() {
             for _ in 0..TICKS {
                 timer.fire();
             }
-            loom::future::block_on(task);
+            assert_eq!(loom::future::block_on(task), Some(()));
             pool.stop();
             worker.join().unwrap();
             let (runs, skipped) = (
@@ -351,6 +372,112 @@ fn an_interval_tick_racing_a_running_run_never_starts_a_second_run() {
             );
             assert!(runs >= 1);
             assert_eq!(runs + skipped, TICKS, "every tick run or skipped");
+        },
+    );
+}
+
+/// (5) A handle dropped while its task is woken and run elsewhere: the
+/// future is dropped exactly once (by the run, or by the closed task's last
+/// schedule), and the task is freed (loom fails a model that leaks an
+/// `Arc`, and the header holds the pool's).
+#[test]
+fn a_handle_dropped_racing_a_wake_and_the_run_drops_the_future_once() {
+    crate::model_bounded(
+        2,
+        "a_handle_dropped_racing_a_wake_and_the_run_drops_the_future_once",
+        || {
+            let pool = Pool::new();
+            let signal = Arc::new(Signal::default());
+            let drops = Arc::new(AtomicUsize::new(0));
+            struct Dropped(Arc<AtomicUsize>);
+            impl Drop for Dropped {
+                fn drop(&mut self) {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            let task = {
+                let signal = signal.clone();
+                let guard = Dropped(drops.clone());
+                Pool::spawn(
+                    &pool,
+                    Arc::new(AtomicU8::new(1)),
+                    std::future::poll_fn(move |cx| {
+                        let _guard = &guard;
+                        *signal.waiter.lock().unwrap() = Some(cx.waker().clone());
+                        if signal.fired.load(Ordering::SeqCst) > 0 {
+                            Poll::Ready(())
+                        } else {
+                            Poll::Pending
+                        }
+                    }),
+                )
+            };
+            let worker = Pool::drain(&pool, 1);
+            let waker = {
+                let signal = signal.clone();
+                thread::spawn(move || signal.fire())
+            };
+            drop(task);
+            waker.join().unwrap();
+            // The worker runs the task's last schedule, if there is one.
+            while drops.load(Ordering::SeqCst) == 0 {
+                thread::yield_now();
+            }
+            pool.stop();
+            worker.join().unwrap();
+            drop(signal.waiter.lock().unwrap().take());
+            assert_eq!(drops.load(Ordering::SeqCst), 1, "future dropped once");
+        },
+    );
+}
+
+/// (6) A handle awaited on one thread while the task completes on another,
+/// and a `TaskRef` (the registry's one-word reference) woken and dropped on
+/// a third: the awaiter is always woken (`block_on` would otherwise
+/// deadlock, which loom reports) and gets the output.
+#[test]
+fn a_handle_awaited_racing_completion_and_a_task_ref_gets_the_output() {
+    // Three threads and four wakers: one preemption keeps it under a minute.
+    crate::model_bounded(
+        1,
+        "a_handle_awaited_racing_completion_and_a_task_ref_gets_the_output",
+        || {
+            let pool = Pool::new();
+            let signal = Arc::new(Signal::default());
+            let task_ref = Arc::new(Mutex::new(None));
+            let task = {
+                let (signal, task_ref) = (signal.clone(), task_ref.clone());
+                Pool::spawn(
+                    &pool,
+                    Arc::new(AtomicU8::new(1)),
+                    std::future::poll_fn(move |cx| {
+                        // `Header::register`: a reference that can wake it.
+                        task_ref.lock().unwrap().get_or_insert_with(|| cx.waker().clone());
+                        *signal.waiter.lock().unwrap() = Some(cx.waker().clone());
+                        if signal.fired.load(Ordering::SeqCst) > 0 {
+                            Poll::Ready(7)
+                        } else {
+                            Poll::Pending
+                        }
+                    }),
+                )
+            };
+            let worker = Pool::drain(&pool, 1);
+            let other = {
+                let (signal, task_ref) = (signal.clone(), task_ref.clone());
+                thread::spawn(move || {
+                    if let Some(waker) = task_ref.lock().unwrap().take() {
+                        waker.wake();
+                    }
+                    signal.fire();
+                })
+            };
+            assert_eq!(loom::future::block_on(task), Some(7));
+            other.join().unwrap();
+            pool.stop();
+            worker.join().unwrap();
+            drop(task_ref.lock().unwrap().take());
+            drop(signal.waiter.lock().unwrap().take());
         },
     );
 }

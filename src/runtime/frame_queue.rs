@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_task::Runnable;
+use crate::runtime::task::raw::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
 use crate::runtime::queue::{HIGH_BURST, drain_queue, try_pop};

@@ -55,7 +55,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
 
-use async_task::Runnable;
+use crate::runtime::task::raw::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
 pub use actor::{

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use async_task::Runnable;
+use crate::runtime::task::raw::Runnable;
 use concurrent_queue::ConcurrentQueue;
 use slab::Slab;
 

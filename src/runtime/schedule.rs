@@ -1,4 +1,4 @@
-//! Routing: where a woken task goes. async-task calls [`schedule`] every
+//! Routing: where a woken task goes. The task calls [`schedule`] every
 //! time a task is woken; it reads the task's header and pushes the task onto
 //! the queue of the side it runs on now (the main queue, a resume point's,
 //! the workers', the pump's worker queue in the single-threaded mode, or the
@@ -8,16 +8,24 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread;
 
-use async_task::{Runnable, ScheduleInfo};
-
 use crate::runtime::Shared;
 use crate::runtime::task::context;
 use crate::runtime::task::header::Header;
 use crate::runtime::task::options::Side;
+use crate::runtime::task::raw::{Runnable, Schedule, ScheduleInfo};
+
+/// The schedule function of every task, as a type: [`schedule`].
+pub(crate) struct Route;
+
+impl Schedule<Header> for Route {
+    #[inline]
+    fn schedule(runnable: Runnable<Header>, info: ScheduleInfo) {
+        schedule(runnable, info)
+    }
+}
 
 /// The schedule function of every task. It captures nothing (the runtime is
-/// in the header), so async-task calls it without taking a reference on the
-/// task around the call.
+/// in the header), so nothing of it is stored in the task.
 pub(crate) fn schedule(runnable: Runnable<Header>, info: ScheduleInfo) {
     let shared: *const Shared = &*runnable.metadata().shared;
     // SAFETY: while `runnable` lives, its header's `Arc` keeps `Shared`

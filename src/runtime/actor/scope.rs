@@ -12,7 +12,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Wake, Waker};
 
 use super::mailbox::Abort;
-use crate::runtime::task::parked::Slot;
+use crate::runtime::task::parked::{Parked, Slot};
 use crate::runtime::tree::{Node, Site};
 use crate::runtime::{Owner, Shared};
 
@@ -59,7 +59,9 @@ impl Scope {
         // and the actor refuses every message anyway.
         if let Some(slot) = shared
             .parked
-            .register(Waker::from(Arc::new(AbortOnWake(abort))))
+            .register(Parked::Waker(Box::new(Waker::from(Arc::new(AbortOnWake(
+                abort,
+            ))))))
         {
             node.slot.set(slot);
         }

@@ -6,7 +6,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use async_task::Runnable;
+use crate::runtime::task::raw::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
 use std::time::Duration;

@@ -69,9 +69,9 @@ impl<F> TaskBody<F> {
 }
 
 /// A task's failure as stored in its allocation: one pointer, so that with
-/// a small output the slot async-task keeps for the output (or a panic) is
-/// 16 bytes, not 24 (a `TaskError` holds a `String`). Only a cancelled or
-/// panicked task allocates it.
+/// a `()` output the task's output slot is one word, not 24 bytes (a
+/// `TaskError` holds a `String`). Only a cancelled or panicked task
+/// allocates it.
 pub(crate) struct Failed(Box<TaskError>);
 
 impl Failed {
@@ -86,8 +86,8 @@ impl<F: Future> Future for TaskBody<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let header = self.header;
-        // SAFETY: the header is the task's metadata. async-task keeps it in the
-        // same allocation as this body and drops it only when the allocation is
+        // SAFETY: the header is the task's metadata, kept in the same
+        // allocation as this body and dropped only when the allocation is
         // freed, after the body has been dropped; so it outlives this poll. The
         // copied pointer does not borrow `self`, so the future can be pinned below.
         let header = unsafe { header.as_ref() };
@@ -120,11 +120,11 @@ impl<F: Future> Future for TaskBody<F> {
         };
         // Parking for the first time: file a waker, so shutdown and cancels
         // reach the task (see `parked`).
-        if poll.is_pending() && header.register(cx.waker()) {
+        if poll.is_pending() && header.register() {
             cx.waker().wake_by_ref();
         }
         if poll.is_ready() {
-            // Before async-task marks the task finished: from then on no
+            // Before the task is marked finished: from then on no
             // cancel of this task may reach the children it leaves running.
             header.finish();
         }
@@ -175,10 +175,11 @@ fn poll_watched<F: Future>(
     poll
 }
 
-/// A task's output as async-task keeps it: its `Drop` never unwinds.
-/// async-task drops an output nobody took (a detached task's, or one whose
-/// handle was dropped) inside an abort-on-panic guard, so an output whose
-/// `Drop` panics would abort the process; here that panic is contained.
+/// A task's output as the task keeps it: its `Drop` never unwinds. An
+/// output nobody took (a detached task's, or one whose handle was dropped)
+/// is dropped inside an abort-on-panic guard (a state transition), so an
+/// output whose `Drop` panics would abort the process; here that panic is
+/// contained.
 pub(crate) struct Output<T>(ManuallyDrop<T>);
 
 impl<T> Output<T> {
@@ -229,8 +230,8 @@ impl<F> Drop for TaskBody<F> {
         let header = self.header;
         // SAFETY: the header outlives the body (see `poll`).
         let _deregister = Deregister(unsafe { header.as_ref() });
-        // A panic escaping here would abort the process (async-task drops
-        // futures in an abort-on-panic guard); a panicking `Drop` of the future
+        // A panic escaping here would abort the process (futures are dropped
+        // in an abort-on-panic guard); a panicking `Drop` of the future
         // only loses what it did not finish dropping.
         let dropped = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: the future is dropped exactly once, here, in place, and

@@ -26,7 +26,7 @@ use crate::runtime::Shared;
 use crate::runtime::diag::stats::Counters;
 
 /// One cleanup closure. Dropping it unrun never unwinds: it may be dropped
-/// where async-task forbids panics (a task's last reference, the runtime's).
+/// where a panic would abort (a task's last reference, the runtime's).
 pub(crate) struct Cleanup(Option<Box<dyn FnOnce() + Send>>);
 
 impl Cleanup {

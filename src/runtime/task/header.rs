@@ -1,12 +1,12 @@
 //! The task header: what the scheduler needs to know about a task, stored in the
-//! task's own allocation through `async_task::Builder::metadata`.
+//! task's own allocation (see [`raw`](super::raw)).
 //!
 //! # Who touches which field
 //!
 //! - `affinity` (and `point`) is written only by the task itself, during its own poll (a hop),
-//!   and read by the schedule function, which async-task calls after that poll
-//!   ends. async-task's state transitions order the two, so the schedule function
-//!   always sees the affinity the task asked for.
+//!   and read by the schedule function, which the task calls after that poll
+//!   ends. The state word's transitions (acquire and release) order the two,
+//!   so the schedule function always sees the affinity the task asked for.
 //! - `cancelled` is written by anyone holding the task's handle and read by the
 //!   task body at the start of each poll.
 //! - `node` goes once from the spawn location to the task's tree node (made
@@ -21,13 +21,13 @@
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::task::Waker;
 
 use crate::runtime::Shared;
 use crate::runtime::task::cancel_handshake;
 use crate::runtime::task::node_cell::{NodeCell, NodeRef};
 use crate::runtime::task::options::{Options, Priority, Side, Start};
-use crate::runtime::task::parked::{Slot, SlotCell};
+use crate::runtime::task::parked::{Parked, Slot, SlotCell};
+use crate::runtime::task::raw::TaskRef;
 use crate::runtime::tree::{Node, Site};
 
 /// Per-task scheduler data, stored in the task allocation.
@@ -35,10 +35,11 @@ use crate::runtime::tree::{Node, Site};
 /// Kept to 32 bytes (40 with `trace`): every field a plain spawn does not
 /// need (its name, core mask, tree node) lives in a [`Node`] made only for
 /// the tasks that use one, and the runtime's `Arc` is held here rather than
-/// in the schedule function (which is a zero-sized fn). With async-task's own
-/// header (32 bytes, and a flag that pads it to 40 with ours) and a 16-byte
-/// output slot, a task whose future is at most 8 bytes takes 88 bytes, and a
-/// 40-byte future 120 (still in glibc's fast bins, which end there).
+/// in the schedule function (a type, nothing stored). With the allocation's
+/// own 32 bytes (state word, vtable, the awaiter's waker, see
+/// [`raw`](super::raw)) and the body's pointer to this header, a task whose
+/// future is 0 bytes and whose output is a word takes 72 bytes, and a
+/// 40-byte future 112.
 pub(crate) struct Header {
     /// The runtime; the task's one reference count on it (see [`SharedRef`]).
     pub(crate) shared: SharedRef,
@@ -92,10 +93,8 @@ fn next_id() -> u64 {
 }
 
 /// The runtime of a task: the one `Arc<Shared>` count a task holds. It sits
-/// in the header, so the schedule function captures nothing: async-task then
-/// skips the temporary waker (two atomic operations on the task) it makes
-/// around every call of a schedule function that has captures, and the task
-/// is 8 bytes smaller.
+/// in the header, so the schedule function captures nothing and is not
+/// stored.
 pub(crate) struct SharedRef(Arc<Shared>);
 
 impl std::ops::Deref for SharedRef {
@@ -272,14 +271,17 @@ impl Header {
         self.slot.get()
     }
 
-    /// Registers the parking task's `waker`, once. Returns `true` if the task
-    /// must be polled again at once: it was cancelled while it had no slot, so
-    /// no cancel could wake it.
-    pub(crate) fn register(&self, waker: &Waker) -> bool {
+    /// Registers the parking task, once. Returns `true` if the task must be
+    /// polled again at once: it was cancelled while it had no slot, so no
+    /// cancel could wake it.
+    pub(crate) fn register(&self) -> bool {
         if self.slot.get() != Slot::NONE {
             return false;
         }
-        let Some(slot) = self.shared.parked.register(waker.clone()) else {
+        // SAFETY: a `Header` lives only in its task's allocation (it is made
+        // for `raw::spawn`), which is alive: its task is being polled.
+        let task = unsafe { TaskRef::new(self) };
+        let Some(slot) = self.shared.parked.register(Parked::Task(task)) else {
             return false; // shutting down: the task is about to be dropped
         };
         // A cancel sees the slot, or its flag is seen here; a node made
@@ -422,8 +424,9 @@ mod tests {
         assert_eq!(std::mem::size_of::<super::Header>(), 32);
     }
 
-    /// A task's stored result is one pointer when its output is `()`, so
-    /// async-task's output slot (`Result<T, Box<dyn Any>>`) is 16 bytes.
+    /// A task's stored result is one pointer when its output is `()`, so its
+    /// output slot is one word (async-task's, `Result<T, Box<dyn Any>>`,
+    /// would be 16 bytes).
     #[test]
     fn failure_is_one_pointer() {
         use crate::runtime::task::Failed;

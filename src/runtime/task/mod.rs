@@ -10,8 +10,6 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
-use async_task::FallibleTask;
-
 mod body;
 pub(crate) mod cancel_handshake;
 pub(crate) mod cleanup;
@@ -20,6 +18,7 @@ pub(crate) mod header;
 mod node_cell;
 pub(crate) mod options;
 pub(crate) mod parked;
+pub(crate) mod raw;
 mod shared;
 mod spawn;
 
@@ -59,29 +58,29 @@ impl std::error::Error for TaskError {}
 /// [`TaskError`] when it was cancelled or panicked. A system that cannot await
 /// polls it with [`Task::try_take`] once per frame.
 ///
-/// **Dropping a `Task` cancels the task** (like `async-task` and `bevy_tasks`);
+/// **Dropping a `Task` cancels the task** (like `async-task`'s and `bevy_tasks`');
 /// call [`Task::detach`] to let it run to the end on its own. Dropping the
 /// handle of a task that has finished cancels nothing: the children it left
 /// running run on.
 #[must_use = "dropping a Task cancels it; call `.detach()` to let it run"]
 pub struct Task<T> {
     /// `None` once the output was taken or the task was detached.
-    inner: Option<FallibleTask<Output<Result<T, Failed>>, Header>>,
+    inner: Option<raw::JoinHandle<Output<Result<T, Failed>>, Header>>,
     header: NonNull<Header>,
 }
 
-// SAFETY: `Task` is an `async_task::Task` plus a pointer to that task's header.
-// The async-task handle is `Send` when its output is, and `Header` is `Sync` (it
+// SAFETY: `Task` is a `raw::JoinHandle` plus a pointer to that task's header.
+// The handle is `Send` when its output is, and `Header` is `Sync` (it
 // holds atomics, an `Arc` of a `Sync` type and `'static` data), so reading it
 // from any thread is fine.
 unsafe impl<T: Send> Send for Task<T> {}
-// SAFETY: `&Task` only reads the header (`Sync`) and asks async-task whether the
-// task finished, which `async_task::Task` allows from any thread.
+// SAFETY: `&Task` only reads the header (`Sync`) and the task's state word
+// (whether it finished, an atomic load), from any thread.
 unsafe impl<T> Sync for Task<T> {}
 
 impl<T> Task<T> {
     fn new(
-        inner: FallibleTask<Output<Result<T, Failed>>, Header>,
+        inner: raw::JoinHandle<Output<Result<T, Failed>>, Header>,
         header: NonNull<Header>,
     ) -> Self {
         Task {
@@ -91,7 +90,7 @@ impl<T> Task<T> {
     }
 
     fn header(&self) -> Option<&Header> {
-        // SAFETY: while `inner` is `Some`, the async-task handle holds a reference
+        // SAFETY: while `inner` is `Some`, the task's handle holds a reference
         // on the task allocation, which keeps the header alive.
         self.inner.as_ref().map(|_| unsafe { self.header.as_ref() })
     }
@@ -203,7 +202,7 @@ impl<T> Task<T> {
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         // Dropping the handle of a running task cancels it, and so its
-        // descendants (async-task's own cancel, on dropping `inner`, does not
+        // descendants (the handle's own close, on dropping `inner`, does not
         // know of them). A finished task's children run on.
         if let Some(header) = self.header()
             && !self.is_finished()

@@ -15,9 +15,13 @@
 //! different threads do not contend. No lock is held while a waker runs or a
 //! future drops: both would re-enter the registry.
 
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
+
+use super::raw::TaskRef;
 
 /// Number of shards; a power of two above the thread counts we expect.
 const SHARDS: usize = 16;
@@ -130,28 +134,118 @@ struct ShardState {
     closed: bool,
 }
 
-/// Wakers in chunks of a fixed size, reached by key: a slab that grows a
-/// chunk at a time rather than doubling one vector. Each parked task costs
-/// its 16-byte entry and no more than a chunk of slack per shard (a doubled
-/// vector left a third to a half of it empty on average), and growing never
-/// copies the entries under the shard's lock.
+/// Parked tasks in chunks of a fixed size, reached by key: a slab that
+/// grows a chunk at a time rather than doubling one vector. Each parked task
+/// costs its one-word entry and no more than a chunk of slack per shard (a
+/// doubled vector left a third to a half of it empty on average), and
+/// growing never copies the entries under the shard's lock.
 #[derive(Default)]
 struct Wakers {
     chunks: Vec<Box<[Entry]>>,
     /// Entries handed out so far (occupied or vacant): keys below it exist.
     used: usize,
-    /// The first vacant entry below `used` (its `Vacant` holds the next
-    /// one); `used` when none.
+    /// The first vacant entry below `used` (its entry holds the next one);
+    /// `used` when none.
     free: usize,
 }
 
-/// Entries per chunk: 16 KiB of wakers.
+/// Entries per chunk: 8 KiB.
 const CHUNK: usize = 1024;
 
-enum Entry {
-    /// Free; holds the next free key.
-    Vacant(usize),
-    Occupied(Waker),
+/// What the registry wakes: a parked task, or another waker (an actor's
+/// scope, see `actor/scope.rs`), boxed to fit the entry's word.
+pub(crate) enum Parked {
+    Task(TaskRef),
+    Waker(Box<Waker>),
+}
+
+impl Parked {
+    fn wake(self) {
+        match self {
+            Parked::Task(task) => task.wake_by_ref(),
+            Parked::Waker(waker) => waker.wake(),
+        }
+    }
+
+    fn into_waker(self) -> Waker {
+        match self {
+            Parked::Task(task) => task.into_waker(),
+            Parked::Waker(waker) => *waker,
+        }
+    }
+}
+
+/// One word, told apart by its two low bits (a task and a box are aligned
+/// to 8): `00` a [`TaskRef`]'s pointer, `10` a boxed waker's, `01` vacant,
+/// the next free key above them.
+struct Entry(usize);
+
+const VACANT: usize = 0b01;
+const BOXED: usize = 0b10;
+const TAGS: usize = 0b11;
+
+impl Entry {
+    fn vacant(next: usize) -> Entry {
+        Entry((next << 2) | VACANT)
+    }
+
+    fn occupied(parked: Parked) -> Entry {
+        let word = match parked {
+            Parked::Task(task) => task.into_raw().as_ptr() as usize,
+            Parked::Waker(waker) => Box::into_raw(waker) as usize | BOXED,
+        };
+        Entry(word)
+    }
+
+    /// The next free key, if vacant.
+    fn next_free(&self) -> Option<usize> {
+        (self.0 & TAGS == VACANT).then_some(self.0 >> 2)
+    }
+
+    /// What it holds, if occupied, leaving `next` as the next free key.
+    fn take(&mut self, next: usize) -> Option<Parked> {
+        let word = self.0;
+        let parked = match word & TAGS {
+            0 => {
+                // SAFETY: made by `occupied` from `TaskRef::into_raw` (not
+                // null), taken back once: the entry is vacant from here on.
+                Parked::Task(unsafe { TaskRef::from_raw(NonNull::new_unchecked(word as *mut ())) })
+            }
+            // SAFETY: made by `occupied` from `Box::into_raw`, taken back once.
+            BOXED => Parked::Waker(unsafe { Box::from_raw((word & !TAGS) as *mut Waker) }),
+            _ => return None,
+        };
+        *self = Entry::vacant(next);
+        Some(parked)
+    }
+
+    /// Another reference on what it holds, if occupied.
+    fn get(&self) -> Option<Parked> {
+        let word = self.0;
+        match word & TAGS {
+            0 => {
+                // SAFETY: an occupied entry owns a `TaskRef`, which we
+                // borrow to clone (and forget, so the entry keeps its own).
+                let task = ManuallyDrop::new(unsafe {
+                    TaskRef::from_raw(NonNull::new_unchecked(word as *mut ()))
+                });
+                Some(Parked::Task((*task).clone()))
+            }
+            BOXED => {
+                // SAFETY: an occupied entry owns its box, alive until taken.
+                let waker = unsafe { &*((word & !TAGS) as *const Waker) };
+                Some(Parked::Waker(Box::new(waker.clone())))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Wakers {
+    fn drop(&mut self) {
+        // The entries' references (a registry dropped without being closed).
+        self.drain().for_each(drop);
+    }
 }
 
 impl Wakers {
@@ -162,58 +256,49 @@ impl Wakers {
         Some(&mut self.chunks[key / CHUNK][key % CHUNK])
     }
 
-    fn insert(&mut self, waker: Waker) -> usize {
+    fn insert(&mut self, parked: Parked) -> usize {
         let key = self.free;
         if key < self.used {
             let entry = &mut self.chunks[key / CHUNK][key % CHUNK];
-            let Entry::Vacant(next) = *entry else {
-                unreachable!("the free list holds vacant entries only")
-            };
-            self.free = next;
-            *entry = Entry::Occupied(waker);
+            self.free = entry
+                .next_free()
+                .expect("the free list holds vacant entries only");
+            *entry = Entry::occupied(parked);
         } else {
             if key == self.chunks.len() * CHUNK {
                 self.chunks
-                    .push((0..CHUNK).map(|_| Entry::Vacant(usize::MAX)).collect());
+                    .push((0..CHUNK).map(|_| Entry::vacant(usize::MAX >> 2)).collect());
             }
-            self.chunks[key / CHUNK][key % CHUNK] = Entry::Occupied(waker);
+            self.chunks[key / CHUNK][key % CHUNK] = Entry::occupied(parked);
             self.used += 1;
             self.free = self.used;
         }
         key
     }
 
-    fn try_remove(&mut self, key: usize) -> Option<Waker> {
+    fn try_remove(&mut self, key: usize) -> Option<Parked> {
         let free = self.free;
-        let entry = self.entry(key)?;
-        if !matches!(entry, Entry::Occupied(_)) {
-            return None;
-        }
-        let Entry::Occupied(waker) = std::mem::replace(entry, Entry::Vacant(free)) else {
-            unreachable!("checked above")
-        };
+        let task = self.entry(key)?.take(free)?;
         self.free = key;
-        Some(waker)
+        Some(task)
     }
 
-    fn get(&mut self, key: usize) -> Option<&Waker> {
-        match self.entry(key)? {
-            Entry::Occupied(waker) => Some(waker),
-            Entry::Vacant(_) => None,
-        }
+    /// Whether `key` holds a task.
+    #[cfg(test)]
+    fn contains(&mut self, key: usize) -> bool {
+        self.entry(key)
+            .is_some_and(|entry| entry.next_free().is_none())
     }
 
-    /// Every waker, leaving the slab empty.
-    fn drain(&mut self) -> impl Iterator<Item = Waker> + use<> {
+    /// Every task, leaving the slab empty.
+    fn drain(&mut self) -> impl Iterator<Item = Parked> + use<> {
         let chunks = std::mem::take(&mut self.chunks);
-        *self = Wakers::default();
+        self.used = 0;
+        self.free = 0;
         chunks
             .into_iter()
             .flat_map(|chunk| chunk.into_vec())
-            .filter_map(|entry| match entry {
-                Entry::Occupied(waker) => Some(waker),
-                Entry::Vacant(_) => None,
-            })
+            .filter_map(|mut entry| entry.take(0))
     }
 }
 
@@ -251,14 +336,15 @@ impl ParkedTasks {
         }
     }
 
-    /// Registers a parking task's waker. `None` when the registry is closed.
-    pub(crate) fn register(&self, waker: Waker) -> Option<Slot> {
+    /// Registers a parking task (or another waker, boxed). `None` when the
+    /// registry is closed.
+    pub(crate) fn register(&self, parked: Parked) -> Option<Slot> {
         let shard = home_shard();
         let mut state = self.shards[shard].lock();
         if state.closed {
             return None;
         }
-        let key = state.tasks.insert(waker);
+        let key = state.tasks.insert(parked);
         // Keys below `MAX_KEY` only, so no slot reads as `NONE`.
         assert!(
             key < MAX_KEY as usize,
@@ -294,18 +380,21 @@ impl ParkedTasks {
         if slot == Slot::NONE {
             return;
         }
-        let waker = self.shards[slot.shard as usize]
+        let task = self.shards[slot.shard as usize]
             .lock()
             .tasks
-            .get(slot.key as usize)
-            .cloned();
-        if let Some(waker) = waker {
-            waker.wake();
+            .entry(slot.key as usize)
+            .and_then(|entry| entry.get());
+        // Woken, and its reference dropped, with no lock held: either may
+        // drop the task, which deregisters it.
+        if let Some(parked) = task {
+            parked.wake();
         }
     }
 
-    /// Closes the registry and takes every waker out of it. Later tasks are
-    /// not registered. The caller wakes the returned wakers with no lock held.
+    /// Closes the registry and takes every task out of it, as wakers. Later
+    /// tasks are not registered. The caller wakes the returned wakers with no
+    /// lock held.
     pub(crate) fn close(&self) -> Vec<Waker> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
@@ -313,7 +402,7 @@ impl ParkedTasks {
             state.closed = true;
             let taken = state.tasks.drain();
             drop(state);
-            all.extend(taken);
+            all.extend(taken.map(Parked::into_waker));
         }
         all
     }
@@ -324,26 +413,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunked_wakers_reuse_keys_and_drain() {
+    fn chunked_entries_reuse_keys_and_drain() {
+        use crate::runtime::task::raw::closed_task_ref;
         let mut wakers = Wakers::default();
         let keys: Vec<usize> = (0..CHUNK + 10)
-            .map(|_| wakers.insert(Waker::noop().clone()))
+            .map(|_| wakers.insert(Parked::Task(closed_task_ref())))
             .collect();
         assert_eq!(keys, (0..CHUNK + 10).collect::<Vec<_>>());
         assert_eq!(wakers.chunks.len(), 2);
         assert!(wakers.try_remove(5).is_some());
         assert!(wakers.try_remove(5).is_none());
-        assert!(wakers.get(5).is_none());
+        assert!(!wakers.contains(5));
         assert!(wakers.try_remove(CHUNK + 3).is_some());
-        assert!(wakers.get(CHUNK + 10).is_none());
+        assert!(!wakers.contains(CHUNK + 10));
         assert!(wakers.try_remove(usize::MAX).is_none());
         // Freed keys are reused, last freed first.
-        assert_eq!(wakers.insert(Waker::noop().clone()), CHUNK + 3);
-        assert_eq!(wakers.insert(Waker::noop().clone()), 5);
-        assert_eq!(wakers.insert(Waker::noop().clone()), CHUNK + 10);
-        assert!(wakers.get(7).is_some());
-        assert_eq!(wakers.drain().count(), CHUNK + 11);
-        assert!(wakers.get(0).is_none());
-        assert_eq!(wakers.insert(Waker::noop().clone()), 0);
+        assert_eq!(wakers.insert(Parked::Task(closed_task_ref())), CHUNK + 3);
+        assert_eq!(wakers.insert(Parked::Task(closed_task_ref())), 5);
+        assert_eq!(wakers.insert(Parked::Task(closed_task_ref())), CHUNK + 10);
+        assert!(wakers.contains(7));
+        // A boxed waker shares the slab.
+        let boxed = wakers.insert(Parked::Waker(Box::new(Waker::noop().clone())));
+        assert!(matches!(wakers.try_remove(boxed), Some(Parked::Waker(_))));
+        assert!(matches!(wakers.try_remove(7), Some(Parked::Task(_))));
+        assert_eq!(wakers.drain().count(), CHUNK + 10);
+        assert!(!wakers.contains(0));
+        assert_eq!(wakers.insert(Parked::Task(closed_task_ref())), 0);
+    }
+
+    #[test]
+    fn an_entry_is_one_word() {
+        assert_eq!(std::mem::size_of::<Entry>(), 8);
     }
 }

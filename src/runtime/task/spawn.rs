@@ -1,20 +1,19 @@
-//! Spawning: a header, a body and async-task's allocation; a parent found
-//! in the thread's context; the first schedule.
+//! Spawning: a header, a body and the task's allocation (`raw`); a parent
+//! found in the thread's context; the first schedule.
 
 use std::future::Future;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use async_task::{Builder, WithInfo};
-
 use super::Task;
 use super::body::TaskBody;
 use super::context;
 use super::header::Header;
 use super::options::{Options, Side, Start};
+use super::raw;
 use crate::runtime::Shared;
-use crate::runtime::schedule::schedule;
+use crate::runtime::schedule::Route;
 use crate::runtime::tree::Node;
 
 /// Which tree a new task joins.
@@ -114,17 +113,12 @@ where
     F: Future + 'static,
 {
     let header = Header::new(shared, start, options);
-    let schedule = WithInfo(schedule);
     let body = |header: &Header| TaskBody::new(header, future);
-    // SAFETY: `spawn_unchecked` drops the `Send` and `'static` checks of
-    // `spawn`. The future is `'static`; if it is not `Send`, our caller
+    // SAFETY: the future is `'static`; if it is not `Send`, our caller
     // guarantees it stays on the main thread (see this function's contract,
-    // and `schedule::route`, which keeps local tasks on the main queue).
-    let (runnable, inner) = unsafe {
-        Builder::new()
-            .metadata(header)
-            .spawn_unchecked(body, schedule)
-    };
+    // and `schedule::route`, which keeps local tasks on the main queue), and
+    // so does its output: `Task` is `Send` only for a `Send` output.
+    let (runnable, inner) = unsafe { raw::spawn::<_, Route, Header>(header, body) };
     // Counted until its body is dropped.
     shared.in_flight.add();
     let header = NonNull::from(inner.metadata());
@@ -158,7 +152,7 @@ where
     if !shared.graveyard.is_empty() {
         shared.bury_graveyard();
     }
-    Task::new(inner.fallible(), header)
+    Task::new(inner, header)
 }
 
 /// Files a new task with the wait graph and the task list, whichever watch.

@@ -2,7 +2,7 @@
 //! bounded run of them), its own queue (a bounded run of it), the injector,
 //! then stealing half of another worker's queue.
 
-use async_task::Runnable;
+use crate::runtime::task::raw::Runnable;
 
 use super::local_queue::LocalQueue;
 use super::{LOCAL_CAPACITY, Workers};

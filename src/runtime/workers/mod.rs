@@ -26,7 +26,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use async_task::Runnable;
+use crate::runtime::task::raw::Runnable;
 use concurrent_queue::{ConcurrentQueue, PushError};
 
 mod counters;

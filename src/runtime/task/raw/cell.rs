@@ -1,0 +1,537 @@
+//! A task's allocation and the functions that move it through its states:
+//! run, wake, schedule, drop the future, free.
+//!
+//! The functions that need the future's type are generic and reached through
+//! the task's [`VTable`]; the wakers' functions need only the [`Core`], so
+//! every task shares one waker vtable (and a [`TaskRef`](super::TaskRef) is
+//! a bare pointer).
+
+use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, offset_of};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use super::state::*;
+use super::{Runnable, Schedule, ScheduleInfo, abort_on_panic};
+use crate::runtime::sync::Ordering;
+
+/// What a task's untyped pointer needs its types for.
+pub(super) struct VTable {
+    /// Makes a [`Runnable`] of the task (taking over one reference) and hands
+    /// it to the schedule function.
+    pub(super) schedule: unsafe fn(*const (), ScheduleInfo),
+    /// Polls the future once (the task is `SCHEDULED`; the runnable's
+    /// reference is consumed). `true`: it was woken while polled and
+    /// scheduled again.
+    pub(super) run: unsafe fn(*const ()) -> bool,
+    pub(super) drop_future: unsafe fn(*const ()),
+    /// Where the output is.
+    pub(super) output: unsafe fn(*const ()) -> *mut (),
+    /// Drops the header and frees the allocation.
+    pub(super) destroy: unsafe fn(*const ()),
+}
+
+/// The start of a task: its [`Core`], then the scheduler's header `M`.
+#[repr(C)]
+pub(super) struct Head<M> {
+    pub(super) core: Core,
+    pub(super) meta: M,
+}
+
+/// A task's whole allocation.
+#[repr(C)]
+pub(super) struct Cell<F: Future, M> {
+    pub(super) head: Head<M>,
+    pub(super) stage: Stage<F>,
+}
+
+/// The future until it finishes, then its output (until taken).
+pub(super) union Stage<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<F::Output>,
+}
+
+/// The header of the task at `ptr`.
+///
+/// # Safety
+///
+/// `ptr` points to a live task whose header is an `M`.
+pub(super) unsafe fn meta<'a, M>(ptr: *const ()) -> &'a M {
+    // SAFETY: the caller's: a `Head<M>` starts the allocation.
+    unsafe { &(*(ptr as *const Head<M>)).meta }
+}
+
+/// The task whose header is `meta`.
+///
+/// # Safety
+///
+/// `meta` is the header of a live task (from [`meta`], a `Runnable` or a
+/// `JoinHandle`).
+pub(super) unsafe fn from_meta<M>(meta: &M) -> *const () {
+    // SAFETY: the caller's: `meta` sits at this offset in a `Head<M>`.
+    unsafe { (meta as *const M as *const u8).sub(offset_of!(Head<M>, meta)) as *const () }
+}
+
+/// The task's state word and awaiter.
+///
+/// # Safety
+///
+/// `ptr` points to a live task.
+#[inline]
+pub(super) unsafe fn core<'a>(ptr: *const ()) -> &'a Core {
+    // SAFETY: the caller's: every task starts with its `Core`.
+    unsafe { &*(ptr as *const Core) }
+}
+
+/// The typed functions of a task with future `F`, schedule function `S` and
+/// header `M`.
+pub(super) struct Ops<F, S, M>(PhantomData<(F, S, M)>);
+
+impl<F, S, M> Ops<F, S, M>
+where
+    F: Future,
+    S: Schedule<M>,
+{
+    pub(super) const VTABLE: VTable = VTable {
+        schedule: Self::schedule,
+        run: Self::run,
+        drop_future: Self::drop_future,
+        output: Self::output,
+        destroy: Self::destroy,
+    };
+
+    /// Allocates a task: scheduled, with a handle, one reference (the
+    /// runnable's). `body` makes the future from the header in place.
+    pub(super) fn allocate(meta: M, body: impl FnOnce(&M) -> F) -> NonNull<()> {
+        let layout = Layout::new::<Cell<F, M>>();
+        // SAFETY: a `Cell` is never zero-sized (its `Core` is 32 bytes).
+        let ptr = unsafe { alloc(layout) } as *mut Cell<F, M>;
+        let Some(ptr) = NonNull::new(ptr) else {
+            handle_alloc_error(layout)
+        };
+        let ptr = ptr.as_ptr();
+        // SAFETY: `ptr` is a fresh allocation for a `Cell<F, M>`: each field
+        // is written once before anyone reads it, and the header before the
+        // body that may keep a pointer to it.
+        unsafe {
+            (&raw mut (*ptr).head).write(Head {
+                core: Core::new(SCHEDULED | HANDLE | REFERENCE, &Self::VTABLE),
+                meta,
+            });
+            let future = body(&(*ptr).head.meta);
+            (&raw mut (*ptr).stage).write(Stage {
+                future: ManuallyDrop::new(future),
+            });
+            NonNull::new_unchecked(ptr as *mut ())
+        }
+    }
+
+    /// # Safety (for every function below)
+    ///
+    /// `ptr` points to a live task of these types, and the caller owns what
+    /// the vtable entry's contract says (a reference, or the future).
+    unsafe fn cell<'a>(ptr: *const ()) -> &'a mut Cell<F, M> {
+        // SAFETY: the caller's.
+        unsafe { &mut *(ptr as *mut Cell<F, M>) }
+    }
+
+    unsafe fn schedule(ptr: *const (), info: ScheduleInfo) {
+        // SAFETY: the caller hands over one reference, which the runnable
+        // now owns.
+        let runnable = unsafe { Runnable::from_raw(NonNull::new_unchecked(ptr as *mut ())) };
+        S::schedule(runnable, info);
+    }
+
+    unsafe fn drop_future(ptr: *const ()) {
+        // SAFETY: the caller owns the future (the task is scheduled or
+        // running, not completed, and was closed by the caller or is being
+        // torn down): it is dropped once, in place.
+        abort_on_panic(|| unsafe { ManuallyDrop::drop(&mut Self::cell(ptr).stage.future) });
+    }
+
+    unsafe fn output(ptr: *const ()) -> *mut () {
+        // SAFETY: only the address is taken.
+        unsafe { &raw mut Self::cell(ptr).stage.output as *mut () }
+    }
+
+    unsafe fn drop_output(ptr: *const ()) {
+        // SAFETY: the caller owns the output (completed, not taken).
+        abort_on_panic(|| unsafe { ManuallyDrop::drop(&mut Self::cell(ptr).stage.output) });
+    }
+
+    unsafe fn destroy(ptr: *const ()) {
+        let cell = ptr as *mut Cell<F, M>;
+        // SAFETY: the last reference is gone and no handle is left: nobody
+        // else can reach the task. The stage is already empty (its future
+        // dropped, its output dropped or taken).
+        unsafe {
+            abort_on_panic(|| {
+                (*cell).head.core.drop_awaiter();
+                std::ptr::drop_in_place(&raw mut (*cell).head.meta);
+            });
+            dealloc(cell as *mut u8, Layout::new::<Cell<F, M>>());
+        }
+    }
+
+    /// Polls the future once. The runnable's reference comes with the call.
+    unsafe fn run(ptr: *const ()) -> bool {
+        // SAFETY: the caller's (`ptr` is a live task, ours to run).
+        let core = unsafe { core(ptr) };
+        // The waker passed to the poll borrows the runnable's reference.
+        // SAFETY: `ptr` is a task, as `RAW_WAKER` expects.
+        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(ptr, &RAW_WAKER)) });
+        let mut cx = Context::from_waker(&waker);
+
+        let mut state = core.state.load(Ordering::Acquire);
+        loop {
+            // Closed while scheduled: drop the future instead of polling it.
+            if state & CLOSED != 0 {
+                // SAFETY: closed and scheduled by us: the future is ours.
+                unsafe { Self::drop_future(ptr) };
+                let state = core.state.fetch_and(!SCHEDULED, Ordering::AcqRel);
+                let awaiter = if state & AWAITER != 0 {
+                    core.take(None)
+                } else {
+                    None
+                };
+                // SAFETY: the runnable's reference, given up.
+                unsafe { drop_ref(ptr) };
+                if let Some(waker) = awaiter {
+                    abort_on_panic(|| waker.wake());
+                }
+                return false;
+            }
+            match core.state.compare_exchange_weak(
+                state,
+                (state & !SCHEDULED) | RUNNING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    state = (state & !SCHEDULED) | RUNNING;
+                    break;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+
+        // If the poll unwinds, the guard closes the task and drops the future.
+        let guard = Unwinding::<F, S, M>(ptr, PhantomData);
+        // SAFETY: the future is pinned in the allocation (never moved) and
+        // only polled while `RUNNING`, which we hold.
+        let future = unsafe { Pin::new_unchecked(&mut *Self::cell(ptr).stage.future) };
+        let poll = future.poll(&mut cx);
+        std::mem::forget(guard);
+
+        match poll {
+            Poll::Ready(output) => {
+                // SAFETY: the future is ours and finished; the output takes
+                // its place.
+                unsafe {
+                    Self::drop_future(ptr);
+                    (&raw mut Self::cell(ptr).stage.output).write(ManuallyDrop::new(output));
+                }
+                loop {
+                    // Without a handle nobody takes the output: closed at once.
+                    let new = if state & HANDLE == 0 {
+                        (state & !RUNNING & !SCHEDULED) | COMPLETED | CLOSED
+                    } else {
+                        (state & !RUNNING & !SCHEDULED) | COMPLETED
+                    };
+                    match core.state.compare_exchange_weak(
+                        state,
+                        new,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            // No handle, or the handle cancelled meanwhile:
+                            // the output is nobody's.
+                            if state & HANDLE == 0 || state & CLOSED != 0 {
+                                // SAFETY: completed just now, never taken.
+                                unsafe { Self::drop_output(ptr) };
+                            }
+                            let awaiter = if state & AWAITER != 0 {
+                                core.take(None)
+                            } else {
+                                None
+                            };
+                            // SAFETY: the runnable's reference, given up.
+                            unsafe { drop_ref(ptr) };
+                            if let Some(waker) = awaiter {
+                                abort_on_panic(|| waker.wake());
+                            }
+                            return false;
+                        }
+                        Err(actual) => state = actual,
+                    }
+                }
+            }
+            Poll::Pending => {
+                let mut future_dropped = false;
+                loop {
+                    // Closed during the poll: the future goes now.
+                    if state & CLOSED != 0 && !future_dropped {
+                        // SAFETY: still ours (`RUNNING`).
+                        unsafe { Self::drop_future(ptr) };
+                        future_dropped = true;
+                    }
+                    let new = if state & CLOSED != 0 {
+                        state & !RUNNING & !SCHEDULED
+                    } else {
+                        state & !RUNNING
+                    };
+                    match core.state.compare_exchange_weak(
+                        state,
+                        new,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(state) => {
+                            if state & CLOSED != 0 {
+                                let awaiter = if state & AWAITER != 0 {
+                                    core.take(None)
+                                } else {
+                                    None
+                                };
+                                // SAFETY: the runnable's reference, given up.
+                                unsafe { drop_ref(ptr) };
+                                if let Some(waker) = awaiter {
+                                    abort_on_panic(|| waker.wake());
+                                }
+                                return false;
+                            } else if state & SCHEDULED != 0 {
+                                // Woken during the poll: the runnable's
+                                // reference goes to the new runnable.
+                                // SAFETY: we own that reference.
+                                unsafe {
+                                    Self::schedule(
+                                        ptr,
+                                        ScheduleInfo {
+                                            woken_while_running: true,
+                                        },
+                                    )
+                                };
+                                return true;
+                            } else {
+                                // SAFETY: the runnable's reference, given up.
+                                unsafe { drop_ref(ptr) };
+                                return false;
+                            }
+                        }
+                        Err(actual) => state = actual,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Closes a task whose poll unwound, drops its future and gives up the
+/// runnable's reference.
+struct Unwinding<F, S, M>(*const (), PhantomData<(F, S, M)>)
+where
+    F: Future,
+    S: Schedule<M>;
+
+impl<F, S, M> Drop for Unwinding<F, S, M>
+where
+    F: Future,
+    S: Schedule<M>,
+{
+    fn drop(&mut self) {
+        let ptr = self.0;
+        // SAFETY: made by `run` while it held `RUNNING` and a reference.
+        let core = unsafe { core(ptr) };
+        core.state.fetch_or(CLOSED, Ordering::AcqRel);
+        // SAFETY: still `RUNNING`: the future is ours; dropped once.
+        unsafe { Ops::<F, S, M>::drop_future(ptr) };
+        // The awaiter is read with `RUNNING` cleared: a handle that
+        // registers later sees the task closed and not running, and stops.
+        let state = core
+            .state
+            .fetch_and(!RUNNING & !SCHEDULED, Ordering::AcqRel);
+        let awaiter = if state & AWAITER != 0 {
+            core.take(None)
+        } else {
+            None
+        };
+        // SAFETY: the runnable's reference, given up (a wake during the
+        // poll left `SCHEDULED` set and no runnable: cleared above).
+        unsafe { drop_ref(ptr) };
+        if let Some(waker) = awaiter {
+            abort_on_panic(|| waker.wake());
+        }
+    }
+}
+
+/// The waker vtable of every task: a waker is a task pointer and one
+/// reference.
+pub(super) static RAW_WAKER: RawWakerVTable =
+    RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
+
+unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
+    // SAFETY: a waker's task is alive while the waker is.
+    let state = unsafe { core(ptr) }
+        .state
+        .fetch_add(REFERENCE, Ordering::Relaxed);
+    if state > isize::MAX as usize {
+        std::process::abort();
+    }
+    RawWaker::new(ptr, &RAW_WAKER)
+}
+
+/// Wakes the task, consuming one reference.
+pub(super) unsafe fn wake(ptr: *const ()) {
+    // SAFETY: a waker's task is alive while the waker is.
+    let core = unsafe { core(ptr) };
+    let mut state = core.state.load(Ordering::Acquire);
+    loop {
+        if state & (COMPLETED | CLOSED) != 0 {
+            // SAFETY: our reference.
+            unsafe { drop_waker(ptr) };
+            return;
+        }
+        if state & SCHEDULED != 0 {
+            // Already scheduled: a no-op write orders this wake after the
+            // one that scheduled it.
+            match core.state.compare_exchange_weak(
+                state,
+                state,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    // SAFETY: our reference.
+                    unsafe { drop_waker(ptr) };
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        } else {
+            match core.state.compare_exchange_weak(
+                state,
+                state | SCHEDULED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if state & RUNNING == 0 {
+                        // Our reference becomes the runnable's.
+                        // SAFETY: the task is ours to schedule.
+                        unsafe {
+                            (core.vtable.schedule)(
+                                ptr,
+                                ScheduleInfo {
+                                    woken_while_running: false,
+                                },
+                            )
+                        };
+                    } else {
+                        // The poll running now schedules it when it ends.
+                        // SAFETY: our reference.
+                        unsafe { drop_waker(ptr) };
+                    }
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+}
+
+/// Wakes the task, keeping the caller's reference.
+pub(super) unsafe fn wake_by_ref(ptr: *const ()) {
+    // SAFETY: a waker's task is alive while the waker is.
+    let core = unsafe { core(ptr) };
+    let mut state = core.state.load(Ordering::Acquire);
+    loop {
+        if state & (COMPLETED | CLOSED) != 0 {
+            return;
+        }
+        if state & SCHEDULED != 0 {
+            match core.state.compare_exchange_weak(
+                state,
+                state,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        } else {
+            // Not running: the new runnable needs a reference of its own.
+            let new = if state & RUNNING == 0 {
+                (state | SCHEDULED) + REFERENCE
+            } else {
+                state | SCHEDULED
+            };
+            match core
+                .state
+                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    if state & RUNNING == 0 {
+                        if state > isize::MAX as usize {
+                            std::process::abort();
+                        }
+                        // SAFETY: the reference just added is the runnable's.
+                        unsafe {
+                            (core.vtable.schedule)(
+                                ptr,
+                                ScheduleInfo {
+                                    woken_while_running: false,
+                                },
+                            )
+                        };
+                    }
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+}
+
+/// Drops a waker's reference. The last one, with no handle and the future
+/// still there, schedules the task once more so its future is dropped where
+/// the scheduler drops futures.
+pub(super) unsafe fn drop_waker(ptr: *const ()) {
+    // SAFETY: a waker's task is alive while the waker is.
+    let core = unsafe { core(ptr) };
+    let new = core.state.fetch_sub(REFERENCE, Ordering::AcqRel) - REFERENCE;
+    if new & !(REFERENCE - 1) == 0 && new & HANDLE == 0 {
+        if new & (COMPLETED | CLOSED) == 0 {
+            core.state
+                .store(SCHEDULED | CLOSED | REFERENCE, Ordering::Release);
+            // SAFETY: nobody else holds the task; the reference stored above
+            // is the runnable's.
+            unsafe {
+                (core.vtable.schedule)(
+                    ptr,
+                    ScheduleInfo {
+                        woken_while_running: false,
+                    },
+                )
+            };
+        } else {
+            // SAFETY: the last reference, no handle: nobody can reach it.
+            unsafe { (core.vtable.destroy)(ptr) };
+        }
+    }
+}
+
+/// Drops a reference that is not a waker's (a runnable's, a handle's
+/// borrow): the last one with no handle frees the task.
+pub(super) unsafe fn drop_ref(ptr: *const ()) {
+    // SAFETY: the caller holds a reference, so the task is alive.
+    let core = unsafe { core(ptr) };
+    let new = core.state.fetch_sub(REFERENCE, Ordering::AcqRel) - REFERENCE;
+    if new & !(REFERENCE - 1) == 0 && new & HANDLE == 0 {
+        // SAFETY: the last reference, no handle: nobody can reach it.
+        unsafe { (core.vtable.destroy)(ptr) };
+    }
+}
