@@ -7,7 +7,6 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
 mod body;
@@ -65,34 +64,17 @@ impl std::error::Error for TaskError {}
 #[must_use = "dropping a Task cancels it; call `.detach()` to let it run"]
 pub struct Task<T> {
     /// `None` once the output was taken or the task was detached.
+    /// (`Send` when `T` is, `Sync` always: see `raw::JoinHandle`.)
     inner: Option<raw::JoinHandle<Output<Result<T, Failed>>, Header>>,
-    header: NonNull<Header>,
 }
 
-// SAFETY: `Task` is a `raw::JoinHandle` plus a pointer to that task's header.
-// The handle is `Send` when its output is, and `Header` is `Sync` (it
-// holds atomics, an `Arc` of a `Sync` type and `'static` data), so reading it
-// from any thread is fine.
-unsafe impl<T: Send> Send for Task<T> {}
-// SAFETY: `&Task` only reads the header (`Sync`) and the task's state word
-// (whether it finished, an atomic load), from any thread.
-unsafe impl<T> Sync for Task<T> {}
-
 impl<T> Task<T> {
-    fn new(
-        inner: raw::JoinHandle<Output<Result<T, Failed>>, Header>,
-        header: NonNull<Header>,
-    ) -> Self {
-        Task {
-            inner: Some(inner),
-            header,
-        }
+    fn new(inner: raw::JoinHandle<Output<Result<T, Failed>>, Header>) -> Self {
+        Task { inner: Some(inner) }
     }
 
     fn header(&self) -> Option<&Header> {
-        // SAFETY: while `inner` is `Some`, the task's handle holds a reference
-        // on the task allocation, which keeps the header alive.
-        self.inner.as_ref().map(|_| unsafe { self.header.as_ref() })
+        self.inner.as_ref().map(raw::JoinHandle::metadata)
     }
 
     /// Asks the task to stop. Cancellation is cooperative: a poll in progress
@@ -230,16 +212,13 @@ impl<T> Future for Task<T> {
             .inner
             .as_mut()
             .expect("`Task` polled after it returned its result");
-        // SAFETY: `inner` holds a reference on the task allocation, which
-        // keeps the header alive; `target` is not used after `inner` is
-        // dropped below.
-        let target = unsafe { this.header.as_ref() };
         // In deterministic mode the task polled with its tracker registers
         // a waker of its own here (see `wait_graph`).
         let poll = match crate::runtime::diag::wait_graph::waker_for_handle(cx.waker()) {
-            Some(waker) => Pin::new(inner).poll(&mut Context::from_waker(&waker)),
-            None => Pin::new(inner).poll(cx),
+            Some(waker) => Pin::new(&mut *inner).poll(&mut Context::from_waker(&waker)),
+            None => Pin::new(&mut *inner).poll(cx),
         };
+        let target = inner.metadata();
         // With a wait graph, the task awaiting this one files a wait edge for
         // this poll (and drops it when the wait is over).
         if let Some(wait_graph) = &target.shared.wait_graph {
@@ -317,5 +296,20 @@ impl<T> fmt::Debug for Task<T> {
             d.field("name", &format_args!("{}", header.name()));
         }
         d.field("finished", &self.is_finished()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A `Task` handle is one pointer (games keep them in components and
+    /// vectors), `Send` for a `Send` output, and `Sync`.
+    #[test]
+    fn a_task_handle_is_one_pointer() {
+        assert_eq!(
+            std::mem::size_of::<super::Task<()>>(),
+            std::mem::size_of::<usize>()
+        );
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<super::Task<Vec<u32>>>();
     }
 }

@@ -175,10 +175,12 @@ impl Parked {
     }
 }
 
-/// One word, told apart by its two low bits (a task and a box are aligned
-/// to 8): `00` a [`TaskRef`]'s pointer, `10` a boxed waker's, `01` vacant,
-/// the next free key above them.
+/// One word, told apart by its two low bits (a task and a boxed waker are
+/// aligned to a pointer, at least 4): `00` a [`TaskRef`]'s pointer, `10` a
+/// boxed waker's, `01` vacant, the next free key above them.
 struct Entry(usize);
+
+const _: () = assert!(std::mem::align_of::<Waker>() >= 4 && std::mem::align_of::<usize>() >= 4);
 
 const VACANT: usize = 0b01;
 const BOXED: usize = 0b10;

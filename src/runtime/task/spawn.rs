@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::panic::Location;
-use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::Task;
@@ -121,7 +120,6 @@ where
     let (runnable, inner) = unsafe { raw::spawn::<_, Route, Header>(header, body) };
     // Counted until its body is dropped.
     shared.in_flight.add();
-    let header = NonNull::from(inner.metadata());
     match parent {
         // Spawned while a task of this runtime is polled: a child of that task.
         Parent::Current => context::with_current_task(|parent| {
@@ -152,7 +150,7 @@ where
     if !shared.graveyard.is_empty() {
         shared.bury_graveyard();
     }
-    Task::new(inner, header)
+    Task::new(inner)
 }
 
 /// Files a new task with the wait graph and the task list, whichever watch.

@@ -71,8 +71,11 @@ pub(super) unsafe fn meta<'a, M>(ptr: *const ()) -> &'a M {
 /// `meta` is the header of a live task (from [`meta`], a `Runnable` or a
 /// `JoinHandle`).
 pub(super) unsafe fn from_meta<M>(meta: &M) -> *const () {
-    // SAFETY: the caller's: `meta` sits at this offset in a `Head<M>`.
-    unsafe { (meta as *const M as *const u8).sub(offset_of!(Head<M>, meta)) as *const () }
+    // `meta` sits at this offset in a `Head<M>` (the caller's promise); the
+    // whole task's provenance was exposed by `allocate`, as a reference to
+    // the header covers the header only.
+    let address = (meta as *const M).addr() - offset_of!(Head<M>, meta);
+    std::ptr::with_exposed_provenance(address)
 }
 
 /// The task's state word and awaiter.
@@ -107,12 +110,16 @@ where
     /// runnable's). `body` makes the future from the header in place.
     pub(super) fn allocate(meta: M, body: impl FnOnce(&M) -> F) -> NonNull<()> {
         let layout = Layout::new::<Cell<F, M>>();
-        // SAFETY: a `Cell` is never zero-sized (its `Core` is 32 bytes).
+        // SAFETY: a `Cell` is never zero-sized (its `Core` holds a pointer).
         let ptr = unsafe { alloc(layout) } as *mut Cell<F, M>;
         let Some(ptr) = NonNull::new(ptr) else {
             handle_alloc_error(layout)
         };
         let ptr = ptr.as_ptr();
+        // The header's reference given to `body` (kept by the task body)
+        // covers the header only; `from_meta` goes back from it to the whole
+        // task, with the provenance exposed here.
+        let _ = ptr.expose_provenance();
         // SAFETY: `ptr` is a fresh allocation for a `Cell<F, M>`: each field
         // is written once before anyone reads it, and the header before the
         // body that may keep a pointer to it.
@@ -129,13 +136,16 @@ where
         }
     }
 
+    /// The task's stage, by a raw place projection: no reference to the
+    /// whole task is made, as its state word and header are shared.
+    ///
     /// # Safety (for every function below)
     ///
     /// `ptr` points to a live task of these types, and the caller owns what
     /// the vtable entry's contract says (a reference, or the future).
-    unsafe fn cell<'a>(ptr: *const ()) -> &'a mut Cell<F, M> {
-        // SAFETY: the caller's.
-        unsafe { &mut *(ptr as *mut Cell<F, M>) }
+    unsafe fn stage(ptr: *const ()) -> *mut Stage<F> {
+        // SAFETY: the caller's; only the field's address is computed.
+        unsafe { &raw mut (*(ptr as *mut Cell<F, M>)).stage }
     }
 
     unsafe fn schedule(ptr: *const (), info: ScheduleInfo) {
@@ -149,17 +159,17 @@ where
         // SAFETY: the caller owns the future (the task is scheduled or
         // running, not completed, and was closed by the caller or is being
         // torn down): it is dropped once, in place.
-        abort_on_panic(|| unsafe { ManuallyDrop::drop(&mut Self::cell(ptr).stage.future) });
+        abort_on_panic(|| unsafe { ManuallyDrop::drop(&mut (*Self::stage(ptr)).future) });
     }
 
     unsafe fn output(ptr: *const ()) -> *mut () {
         // SAFETY: only the address is taken.
-        unsafe { &raw mut Self::cell(ptr).stage.output as *mut () }
+        unsafe { &raw mut (*Self::stage(ptr)).output as *mut () }
     }
 
     unsafe fn drop_output(ptr: *const ()) {
         // SAFETY: the caller owns the output (completed, not taken).
-        abort_on_panic(|| unsafe { ManuallyDrop::drop(&mut Self::cell(ptr).stage.output) });
+        abort_on_panic(|| unsafe { ManuallyDrop::drop(&mut (*Self::stage(ptr)).output) });
     }
 
     unsafe fn destroy(ptr: *const ()) {
@@ -222,7 +232,7 @@ where
         let guard = Unwinding::<F, S, M>(ptr, PhantomData);
         // SAFETY: the future is pinned in the allocation (never moved) and
         // only polled while `RUNNING`, which we hold.
-        let future = unsafe { Pin::new_unchecked(&mut *Self::cell(ptr).stage.future) };
+        let future = unsafe { Pin::new_unchecked(&mut *(*Self::stage(ptr)).future) };
         let poll = future.poll(&mut cx);
         std::mem::forget(guard);
 
@@ -232,9 +242,19 @@ where
                 // its place.
                 unsafe {
                     Self::drop_future(ptr);
-                    (&raw mut Self::cell(ptr).stage.output).write(ManuallyDrop::new(output));
+                    (&raw mut (*Self::stage(ptr)).output).write(ManuallyDrop::new(output));
                 }
+                let mut output_dropped = false;
                 loop {
+                    // No handle, or the handle closed meanwhile: the output
+                    // is nobody's. Dropped before the task is marked done
+                    // (neither bit ever goes back), so a closed handle that
+                    // sees it done knows its output is gone too.
+                    if (state & HANDLE == 0 || state & CLOSED != 0) && !output_dropped {
+                        // SAFETY: just written, never to be taken.
+                        unsafe { Self::drop_output(ptr) };
+                        output_dropped = true;
+                    }
                     // Without a handle nobody takes the output: closed at once.
                     let new = if state & HANDLE == 0 {
                         (state & !RUNNING & !SCHEDULED) | COMPLETED | CLOSED
@@ -248,12 +268,6 @@ where
                         Ordering::Acquire,
                     ) {
                         Ok(_) => {
-                            // No handle, or the handle cancelled meanwhile:
-                            // the output is nobody's.
-                            if state & HANDLE == 0 || state & CLOSED != 0 {
-                                // SAFETY: completed just now, never taken.
-                                unsafe { Self::drop_output(ptr) };
-                            }
                             let awaiter = if state & AWAITER != 0 {
                                 core.take(None)
                             } else {
@@ -385,6 +399,12 @@ unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
 }
 
 /// Wakes the task, consuming one reference.
+///
+/// # Safety (for the waker functions below)
+///
+/// `ptr` is a live task, and the caller owns one reference on it (a
+/// waker's, a `TaskRef`'s or a runnable's), which the function takes
+/// (`wake`, `drop_waker`, `drop_ref`) or keeps (`wake_by_ref`, `clone_waker`).
 pub(super) unsafe fn wake(ptr: *const ()) {
     // SAFETY: a waker's task is alive while the waker is.
     let core = unsafe { core(ptr) };

@@ -28,7 +28,11 @@ unsafe impl<T: Send, M: Send + Sync> Send for JoinHandle<T, M> {}
 unsafe impl<T, M: Sync> Sync for JoinHandle<T, M> {}
 
 impl<T, M> JoinHandle<T, M> {
-    pub(super) fn new(ptr: NonNull<()>) -> Self {
+    /// # Safety
+    ///
+    /// `ptr` is a new task whose `HANDLE` bit this handle takes over, with
+    /// an output of type `T` and a header of type `M`.
+    pub(super) unsafe fn new(ptr: NonNull<()>) -> Self {
         JoinHandle {
             ptr,
             _marker: PhantomData,
@@ -264,7 +268,9 @@ impl TaskRef {
     /// # Safety
     ///
     /// `meta` is a task's header (from a `Runnable`, a `JoinHandle`, or a
-    /// pointer the task's body keeps to it), and the task is alive.
+    /// pointer the task's body keeps to it), and the task is alive. The
+    /// last reference may drop the header on any thread: `M` must be
+    /// `Send + Sync`, or every reference stay on one thread.
     pub(crate) unsafe fn new<M>(meta: &M) -> Self {
         // SAFETY: the caller's.
         let ptr = unsafe { from_meta(meta) };
@@ -293,7 +299,8 @@ impl TaskRef {
         unsafe { super::cell::wake_by_ref(self.0.as_ptr()) }
     }
 
-    /// The task pointer (aligned to at least 8), keeping the reference.
+    /// The task pointer (aligned to at least a pointer's alignment),
+    /// keeping the reference.
     pub(crate) fn into_raw(self) -> NonNull<()> {
         let ptr = self.0;
         std::mem::forget(self);

@@ -65,8 +65,9 @@ where
     S: Schedule<M>,
 {
     let ptr = Ops::<F, S, M>::allocate(meta, body);
-    // SAFETY: a new task holds one reference (the runnable's) and `HANDLE`.
-    (unsafe { Runnable::from_raw(ptr) }, JoinHandle::new(ptr))
+    // SAFETY: a new task holds one reference (the runnable's) and `HANDLE`,
+    // and its output and header are of these types.
+    unsafe { (Runnable::from_raw(ptr), JoinHandle::new(ptr)) }
 }
 
 /// Runs `f`, aborting the process if it panics: for drops and wakes inside
