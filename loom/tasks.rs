@@ -124,6 +124,15 @@ impl Signal {
     }
 }
 
+/// Counts its drops: a future's, dropped exactly once.
+struct Dropped(Arc<AtomicUsize>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// Fails the model if a task's future is ever polled by two threads at once.
 #[derive(Default)]
 struct OnePoll(AtomicBool);
@@ -220,12 +229,6 @@ fn a_cancel_racing_a_hop_and_completion_always_ends_the_task() {
             let signal = Arc::new(Signal::default());
             let drops = Arc::new(AtomicUsize::new(0));
 
-            struct Dropped(Arc<AtomicUsize>);
-            impl Drop for Dropped {
-                fn drop(&mut self) {
-                    self.0.fetch_add(1, Ordering::SeqCst);
-                }
-            }
 
             let task = {
                 let (affinity, cancel, registry, signal) = (
@@ -389,12 +392,6 @@ fn a_handle_dropped_racing_a_wake_and_the_run_drops_the_future_once() {
             let pool = Pool::new();
             let signal = Arc::new(Signal::default());
             let drops = Arc::new(AtomicUsize::new(0));
-            struct Dropped(Arc<AtomicUsize>);
-            impl Drop for Dropped {
-                fn drop(&mut self) {
-                    self.0.fetch_add(1, Ordering::SeqCst);
-                }
-            }
             let task = {
                 let signal = signal.clone();
                 let guard = Dropped(drops.clone());

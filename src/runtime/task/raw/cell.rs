@@ -202,16 +202,8 @@ where
                 // SAFETY: closed and scheduled by us: the future is ours.
                 unsafe { Self::drop_future(ptr) };
                 let state = core.state.fetch_and(!SCHEDULED, Ordering::AcqRel);
-                let awaiter = if state & AWAITER != 0 {
-                    core.take(None)
-                } else {
-                    None
-                };
-                // SAFETY: the runnable's reference, given up.
-                unsafe { drop_ref(ptr) };
-                if let Some(waker) = awaiter {
-                    abort_on_panic(|| waker.wake());
-                }
+                // SAFETY: the runnable's reference, ours to give up.
+                unsafe { release(ptr, state) };
                 return false;
             }
             match core.state.compare_exchange_weak(
@@ -268,16 +260,8 @@ where
                         Ordering::Acquire,
                     ) {
                         Ok(_) => {
-                            let awaiter = if state & AWAITER != 0 {
-                                core.take(None)
-                            } else {
-                                None
-                            };
-                            // SAFETY: the runnable's reference, given up.
-                            unsafe { drop_ref(ptr) };
-                            if let Some(waker) = awaiter {
-                                abort_on_panic(|| waker.wake());
-                            }
+                            // SAFETY: the runnable's reference, ours to give up.
+                            unsafe { release(ptr, state) };
                             return false;
                         }
                         Err(actual) => state = actual,
@@ -306,16 +290,8 @@ where
                     ) {
                         Ok(state) => {
                             if state & CLOSED != 0 {
-                                let awaiter = if state & AWAITER != 0 {
-                                    core.take(None)
-                                } else {
-                                    None
-                                };
-                                // SAFETY: the runnable's reference, given up.
-                                unsafe { drop_ref(ptr) };
-                                if let Some(waker) = awaiter {
-                                    abort_on_panic(|| waker.wake());
-                                }
+                                // SAFETY: the runnable's reference, ours to give up.
+                                unsafe { release(ptr, state) };
                                 return false;
                             } else if state & SCHEDULED != 0 {
                                 // Woken during the poll: the runnable's
@@ -368,18 +344,46 @@ where
         let state = core
             .state
             .fetch_and(!RUNNING & !SCHEDULED, Ordering::AcqRel);
-        let awaiter = if state & AWAITER != 0 {
-            core.take(None)
-        } else {
-            None
-        };
-        // SAFETY: the runnable's reference, given up (a wake during the
-        // poll left `SCHEDULED` set and no runnable: cleared above).
-        unsafe { drop_ref(ptr) };
-        if let Some(waker) = awaiter {
-            abort_on_panic(|| waker.wake());
-        }
+        // SAFETY: the runnable's reference, ours to give up (a wake during
+        // the poll left `SCHEDULED` set and no runnable: cleared above).
+        unsafe { release(ptr, state) };
     }
+}
+
+/// Ends a run: takes the handle's awaiter if `state` (read as the run let
+/// go of the task) says one waits, gives up the runnable's reference, then
+/// wakes the awaiter, once the task may be gone.
+///
+/// # Safety
+///
+/// `ptr` is a live task and the caller owns the runnable's reference.
+unsafe fn release(ptr: *const (), state: usize) {
+    let awaiter = if state & AWAITER != 0 {
+        // SAFETY: our reference keeps the task alive here.
+        unsafe { core(ptr) }.take(None)
+    } else {
+        None
+    };
+    // SAFETY: the caller's reference, given up; the task is not used after.
+    unsafe { drop_ref(ptr) };
+    if let Some(waker) = awaiter {
+        abort_on_panic(|| waker.wake());
+    }
+}
+
+/// Hands the task to its schedule function as a wake does (not from its
+/// own poll).
+///
+/// # Safety
+///
+/// `ptr` is a live task, `SCHEDULED` was set by the caller, and the caller
+/// owns the reference the new runnable takes over.
+pub(super) unsafe fn schedule_woken(ptr: *const ()) {
+    let info = ScheduleInfo {
+        woken_while_running: false,
+    };
+    // SAFETY: the caller's.
+    unsafe { (core(ptr).vtable.schedule)(ptr, info) }
 }
 
 /// The waker vtable of every task: a waker is a task pointer and one
@@ -442,14 +446,7 @@ pub(super) unsafe fn wake(ptr: *const ()) {
                     if state & RUNNING == 0 {
                         // Our reference becomes the runnable's.
                         // SAFETY: the task is ours to schedule.
-                        unsafe {
-                            (core.vtable.schedule)(
-                                ptr,
-                                ScheduleInfo {
-                                    woken_while_running: false,
-                                },
-                            )
-                        };
+                        unsafe { schedule_woken(ptr) };
                     } else {
                         // The poll running now schedules it when it ends.
                         // SAFETY: our reference.
@@ -499,14 +496,7 @@ pub(super) unsafe fn wake_by_ref(ptr: *const ()) {
                             std::process::abort();
                         }
                         // SAFETY: the reference just added is the runnable's.
-                        unsafe {
-                            (core.vtable.schedule)(
-                                ptr,
-                                ScheduleInfo {
-                                    woken_while_running: false,
-                                },
-                            )
-                        };
+                        unsafe { schedule_woken(ptr) };
                     }
                     return;
                 }
@@ -529,14 +519,7 @@ pub(super) unsafe fn drop_waker(ptr: *const ()) {
                 .store(SCHEDULED | CLOSED | REFERENCE, Ordering::Release);
             // SAFETY: nobody else holds the task; the reference stored above
             // is the runnable's.
-            unsafe {
-                (core.vtable.schedule)(
-                    ptr,
-                    ScheduleInfo {
-                        woken_while_running: false,
-                    },
-                )
-            };
+            unsafe { schedule_woken(ptr) };
         } else {
             // SAFETY: the last reference, no handle: nobody can reach it.
             unsafe { (core.vtable.destroy)(ptr) };

@@ -7,8 +7,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, Waker};
 
-use super::ScheduleInfo;
-use super::cell::{RAW_WAKER, core, from_meta, meta};
+use super::cell::{RAW_WAKER, core, from_meta, meta, schedule_woken};
 use super::state::*;
 use crate::runtime::sync::Ordering;
 
@@ -83,14 +82,7 @@ impl<T, M> JoinHandle<T, M> {
                 Ok(_) => {
                     if state & (SCHEDULED | RUNNING) == 0 {
                         // SAFETY: the reference added above is the runnable's.
-                        unsafe {
-                            (core.vtable.schedule)(
-                                ptr,
-                                ScheduleInfo {
-                                    woken_while_running: false,
-                                },
-                            )
-                        };
+                        unsafe { schedule_woken(ptr) };
                     }
                     if state & AWAITER != 0 {
                         core.notify(None);
@@ -154,14 +146,7 @@ impl<T, M> JoinHandle<T, M> {
                             if state & CLOSED == 0 {
                                 // SAFETY: the reference stored above is the
                                 // runnable's.
-                                unsafe {
-                                    (core.vtable.schedule)(
-                                        ptr,
-                                        ScheduleInfo {
-                                            woken_while_running: false,
-                                        },
-                                    )
-                                };
+                                unsafe { schedule_woken(ptr) };
                             } else {
                                 // SAFETY: no reference, no handle: ours to free.
                                 unsafe { (core.vtable.destroy)(ptr) };

@@ -3,8 +3,7 @@
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use super::ScheduleInfo;
-use super::cell::{core, meta};
+use super::cell::{core, meta, schedule_woken};
 use super::state::*;
 use crate::runtime::sync::Ordering;
 
@@ -58,15 +57,9 @@ impl<M> Runnable<M> {
     /// Hands the task to the schedule function again (as a yield does).
     pub(crate) fn schedule(self) {
         let ptr = self.into_raw().as_ptr();
-        // SAFETY: our reference goes with the call.
-        unsafe {
-            (core(ptr).vtable.schedule)(
-                ptr,
-                ScheduleInfo {
-                    woken_while_running: false,
-                },
-            )
-        }
+        // SAFETY: a runnable's task is `SCHEDULED`; our reference goes with
+        // the call.
+        unsafe { schedule_woken(ptr) }
     }
 
     /// Polls the future once; `true` when it was woken during the poll and
