@@ -3,45 +3,23 @@
 //! meanwhile).
 
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 use bevy_coro::behavior_fn;
 use bevy_coro::prelude::*;
 use common::*;
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator, only counting bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's layout, passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+use counting_alloc::live;
 
 const ACTORS: usize = 10_000;
 
 /// Bytes per actor while `make` builds `ACTORS` of them.
 fn bytes_per_actor<T>(make: impl FnMut(usize) -> T) -> (Vec<T>, isize) {
-    let before = LIVE.load(Ordering::SeqCst);
+    let before = live();
     let mut actors = Vec::with_capacity(ACTORS);
-    let vec_bytes = LIVE.load(Ordering::SeqCst) - before;
+    let vec_bytes = live() - before;
     actors.extend((0..ACTORS).map(make));
-    let bytes = LIVE.load(Ordering::SeqCst) - before - vec_bytes;
+    let bytes = live() - before - vec_bytes;
     (actors, bytes / ACTORS as isize)
 }
 
@@ -61,12 +39,12 @@ fn an_idle_actor_is_memory_only() {
     };
     let (fresh, fresh_bytes) = bytes_per_actor(spawn);
     let (used, _) = bytes_per_actor(spawn);
-    let before = LIVE.load(Ordering::SeqCst);
+    let before = live();
     for actor in &used {
         actor.send(1).unwrap();
     }
     update_until(&mut app, "handled", |_| coro.in_flight() == 0);
-    let used_extra = (LIVE.load(Ordering::SeqCst) - before) / ACTORS as isize;
+    let used_extra = (live() - before) / ACTORS as isize;
     println!(
         "idle actor, Actor<u64> with a u64 state: {fresh_bytes} bytes (+16 for the address \
          in this Vec); after handling a message: +{used_extra} bytes (its queue's buffer)"

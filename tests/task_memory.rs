@@ -3,35 +3,15 @@
 //! meanwhile). A regression guard for the figure `benches/memory.rs`
 //! prints against the peers.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+
 use std::future::pending;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
 use bevy_coro::prelude::*;
 use bevy_coro::runtime::{Runtime, RuntimeConfig};
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator, only counting bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's layout, passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+use counting_alloc::live;
 
 /// Whole chunks of the parked-task registry (1,024 entries each), so the
 /// figure has no slack to hide a regression in.
@@ -44,7 +24,7 @@ const TASKS: usize = 16 * 1024;
 /// all of it back: shutdown drops every parked task, which frees it.
 #[test]
 fn a_parked_task_takes_80_bytes_and_shutdown_gives_them_back() {
-    let start = LIVE.load(Ordering::SeqCst);
+    let start = live();
     // No worker threads: the pump polls every task here, so each has
     // parked (and filed its waker) when the pump returns.
     let runtime = Runtime::new(RuntimeConfig {
@@ -52,14 +32,14 @@ fn a_parked_task_takes_80_bytes_and_shutdown_gives_them_back() {
         ..Default::default()
     })
     .unwrap();
-    let before = LIVE.load(Ordering::SeqCst);
+    let before = live();
     for _ in 0..TASKS {
         runtime.spawn::<Worker>(pending::<()>()).detach();
     }
     runtime.pump(Instant::now(), None);
     assert_eq!(runtime.in_flight(), TASKS, "every task is alive");
     assert_eq!(runtime.stats().worker_queue, 0, "every task was polled");
-    let bytes = (LIVE.load(Ordering::SeqCst) - before) as f64 / TASKS as f64;
+    let bytes = (live() - before) as f64 / TASKS as f64;
     println!("bytes per parked task, future of 0 bytes: {bytes:.2}");
     // The `trace` feature adds the task's tracing callsite to its header.
     let expected = if cfg!(feature = "trace") { 88.5 } else { 80.5 };
@@ -69,7 +49,7 @@ fn a_parked_task_takes_80_bytes_and_shutdown_gives_them_back() {
     );
 
     drop(runtime);
-    let left = LIVE.load(Ordering::SeqCst) - start;
+    let left = live() - start;
     // Far below one task in a hundred: a leak of the parked tasks fails.
     assert!(
         left < (TASKS as isize * expected as isize) / 100,

@@ -122,13 +122,17 @@ where
         let _ = ptr.expose_provenance();
         // SAFETY: `ptr` is a fresh allocation for a `Cell<F, M>`: each field
         // is written once before anyone reads it, and the header before the
-        // body that may keep a pointer to it.
+        // body that may keep a pointer to it. Should `body` panic, the
+        // guard drops the header and frees the allocation: nothing else
+        // has seen the task.
         unsafe {
             (&raw mut (*ptr).head).write(Head {
                 core: Core::new(SCHEDULED | HANDLE | REFERENCE, &Self::VTABLE),
                 meta,
             });
+            let unwinding = FreeOnUnwind(ptr);
             let future = body(&(*ptr).head.meta);
+            std::mem::forget(unwinding);
             (&raw mut (*ptr).stage).write(Stage {
                 future: ManuallyDrop::new(future),
             });
@@ -386,6 +390,21 @@ pub(super) unsafe fn schedule_woken(ptr: *const ()) {
     unsafe { (core(ptr).vtable.schedule)(ptr, info) }
 }
 
+/// Frees a task whose body panicked while it was made (see
+/// `Ops::allocate`): its header is written, its stage not.
+struct FreeOnUnwind<F: Future, M>(*mut Cell<F, M>);
+
+impl<F: Future, M> Drop for FreeOnUnwind<F, M> {
+    fn drop(&mut self) {
+        // SAFETY: the allocation is `Layout::new::<Cell<F, M>>()`, with its
+        // header written and nothing else, and no one else has its address.
+        unsafe {
+            std::ptr::drop_in_place(&raw mut (*self.0).head.meta);
+            dealloc(self.0 as *mut u8, Layout::new::<Cell<F, M>>());
+        }
+    }
+}
+
 /// The waker vtable of every task: a waker is a task pointer and one
 /// reference.
 pub(super) static RAW_WAKER: RawWakerVTable =
@@ -393,13 +412,28 @@ pub(super) static RAW_WAKER: RawWakerVTable =
 
 unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
     // SAFETY: a waker's task is alive while the waker is.
+    unsafe { add_reference(ptr) };
+    RawWaker::new(ptr, &RAW_WAKER)
+}
+
+/// Adds a reference to the task, for a new waker or `TaskRef`. Relaxed, as
+/// `Arc::clone`: whoever adds one holds one already, so the task cannot go
+/// meanwhile. Aborts if the count could overflow into the state's bits
+/// (only leaked references, by the billion, get there).
+///
+/// # Safety
+///
+/// `ptr` is a live task, and the caller holds a reference on it (or knows
+/// it alive by other means, as a task's own body does).
+#[inline]
+pub(super) unsafe fn add_reference(ptr: *const ()) {
+    // SAFETY: the caller's.
     let state = unsafe { core(ptr) }
         .state
         .fetch_add(REFERENCE, Ordering::Relaxed);
     if state > isize::MAX as usize {
         std::process::abort();
     }
-    RawWaker::new(ptr, &RAW_WAKER)
 }
 
 /// Wakes the task, consuming one reference.

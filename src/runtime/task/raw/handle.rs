@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, Waker};
 
-use super::cell::{RAW_WAKER, core, from_meta, meta, schedule_woken};
+use super::cell::{RAW_WAKER, add_reference, core, from_meta, meta, schedule_woken};
 use super::state::*;
 use crate::runtime::sync::Ordering;
 
@@ -260,12 +260,7 @@ impl TaskRef {
         // SAFETY: the caller's.
         let ptr = unsafe { from_meta(meta) };
         // SAFETY: the task is alive; the reference added is the new `TaskRef`'s.
-        let state = unsafe { core(ptr) }
-            .state
-            .fetch_add(REFERENCE, Ordering::Relaxed);
-        if state > isize::MAX as usize {
-            std::process::abort();
-        }
+        unsafe { add_reference(ptr) };
         // SAFETY: a task pointer is never null.
         TaskRef(unsafe { NonNull::new_unchecked(ptr as *mut ()) })
     }
@@ -306,12 +301,7 @@ impl Clone for TaskRef {
     fn clone(&self) -> Self {
         // SAFETY: our reference keeps the task alive; the one added is the
         // clone's.
-        let state = unsafe { core(self.0.as_ptr()) }
-            .state
-            .fetch_add(REFERENCE, Ordering::Relaxed);
-        if state > isize::MAX as usize {
-            std::process::abort();
-        }
+        unsafe { add_reference(self.0.as_ptr()) };
         TaskRef(self.0)
     }
 }

@@ -333,3 +333,19 @@ fn a_small_task_takes_the_core_its_header_and_one_word() {
     assert_eq!(std::mem::size_of::<cell::Cell<Body, [u64; 4]>>(), 72);
     assert_eq!(std::mem::size_of::<TaskRef>(), 8);
 }
+
+#[test]
+fn a_body_that_panics_frees_the_task() {
+    let freed = Rc::new(AtomicUsize::new(0));
+    let made = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: one thread; the future borrows nothing.
+        unsafe {
+            spawn::<std::future::Ready<()>, Queue, Meta>(Meta(freed.clone()), |_| {
+                panic!("the body could not be made")
+            })
+        }
+    }));
+    assert!(made.is_err());
+    assert_eq!(freed.load(Ordering::SeqCst), 1, "the header was dropped");
+    assert!(pop().is_none(), "nothing was scheduled");
+}
