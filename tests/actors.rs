@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use bevy_app::App;
+use bevy_coro::WorkerPriority;
 use bevy_coro::behavior_fn;
 use bevy_coro::prelude::*;
 use common::*;
@@ -95,7 +97,16 @@ in_each_mode! {
     /// messages in a row while both have work, and a task spawned after
     /// the flood runs long before it is drained.
     fn busy_actors_take_turns_by_batch(workers = 1) {
-        let mut app = app(workers);
+        // Normal priority: a background worker that a loaded machine starves
+        // has the rescue thread run tasks beside it, a second thread whose
+        // turns interleave with the worker's (one actor's turn stalled with
+        // its preempted worker while the other ran 959 messages).
+        let mut app = App::new();
+        app.add_plugins(CoroPlugin {
+            workers,
+            worker_priority: WorkerPriority::Normal,
+            ..Default::default()
+        });
         let coro = coro(&app);
         let log = Arc::new(Mutex::new(Vec::new()));
         let actor = |id: char| -> Actor<u32> {

@@ -184,7 +184,7 @@ impl Workers {
         }
         let pushed = match context::worker_index(shared) {
             // Worker `index`'s queue, on worker thread `index`: its owner.
-            Some(index) => match self.locals[index].queue.push(runnable) {
+            Some(index) => match self.requeue_behind_injector(index, requeue).push(runnable) {
                 // Full (or closed, at shutdown: the injector refuses it too).
                 Err(runnable) => self.overflow(index, runnable),
                 Ok(()) if requeue => {
