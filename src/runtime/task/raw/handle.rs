@@ -7,8 +7,9 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, Waker};
 
-use super::cell::{RAW_WAKER, add_reference, core, from_meta, meta, schedule_woken};
+use super::cell::{core, from_meta, meta};
 use super::state::*;
+use super::waker::{RAW_WAKER, add_reference, schedule_woken};
 use crate::runtime::sync::Ordering;
 
 /// The handle of a task: awaiting it gives `Some(output)`, or `None` when
@@ -276,7 +277,7 @@ impl TaskRef {
     /// Wakes the task, keeping this reference.
     pub(crate) fn wake_by_ref(&self) {
         // SAFETY: our reference keeps the task alive.
-        unsafe { super::cell::wake_by_ref(self.0.as_ptr()) }
+        unsafe { super::waker::wake_by_ref(self.0.as_ptr()) }
     }
 
     /// The task pointer (aligned to at least a pointer's alignment),
@@ -309,6 +310,6 @@ impl Clone for TaskRef {
 impl Drop for TaskRef {
     fn drop(&mut self) {
         // SAFETY: our reference, given up as a waker's would be.
-        unsafe { super::cell::drop_waker(self.0.as_ptr()) }
+        unsafe { super::waker::drop_waker(self.0.as_ptr()) }
     }
 }

@@ -24,6 +24,7 @@ mod cell;
 mod handle;
 mod runnable;
 mod state;
+mod waker;
 
 // (The loom models use no `TaskRef`: they build the raw module alone.)
 #[cfg_attr(loom, allow(unused_imports))]

@@ -3,8 +3,9 @@
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use super::cell::{core, meta, schedule_woken};
+use super::cell::{core, meta};
 use super::state::*;
+use super::waker::schedule_woken;
 use crate::runtime::sync::Ordering;
 
 /// A scheduled task: running it polls the future once. Made by a wake (or
@@ -102,7 +103,7 @@ impl<M> Drop for Runnable<M> {
             core.notify(None);
         }
         // SAFETY: our reference, given up.
-        unsafe { super::cell::drop_ref(ptr) };
+        unsafe { super::waker::drop_ref(ptr) };
     }
 }
 
