@@ -5,55 +5,23 @@
 //! `cargo bench --bench memory`
 
 mod common;
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
 
 use common::ExecutorThreads;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::pending;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy_coro::prelude::*;
 use bevy_coro::runtime::{Runtime, RuntimeConfig};
-
-/// Counts the bytes currently allocated.
-struct Counting;
-
-static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts on the side.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATED.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as ours, passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        ALLOCATED.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as ours, passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATED.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: same contract as ours, passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 const TASKS: usize = 100_000;
 
 /// Bytes per task: the allocation growth while `spawn_all` spawns `TASKS`
 /// parked tasks and they settle.
 fn per_task(spawn_all: impl FnOnce(), settled: impl Fn() -> bool) -> f64 {
-    let before = ALLOCATED.load(Ordering::Relaxed);
+    let before = counting_alloc::live();
     spawn_all();
     let start = Instant::now();
     while !settled() && start.elapsed() < Duration::from_secs(30) {
@@ -61,7 +29,7 @@ fn per_task(spawn_all: impl FnOnce(), settled: impl Fn() -> bool) -> f64 {
     }
     // Let the last polls finish, then measure.
     std::thread::sleep(Duration::from_millis(200));
-    (ALLOCATED.load(Ordering::Relaxed) - before) as f64 / TASKS as f64
+    (counting_alloc::live() - before) as f64 / TASKS as f64
 }
 
 fn main() {
