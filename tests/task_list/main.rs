@@ -2,7 +2,10 @@
 //! is doing, ended tasks leave it, and `leaks()` groups long-lived tasks by
 //! where they were spawned.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod deadlock;
+mod leaks;
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -259,141 +262,6 @@ fn ended_tasks_are_gone() {
     kept.clear();
     update_until(&mut app, "all ended", |_| coro.in_flight() == 0);
     assert!(coro.tasks().is_empty());
-}
-
-/// A runtime that tracks its tasks, on a manual clock.
-fn tracked_runtime() -> (Runtime, ManualClock) {
-    let clock = ManualClock::new();
-    let runtime = Runtime::new(RuntimeConfig {
-        workers: 1,
-        track_tasks: true,
-        clock: Clock::Manual(clock.clone()),
-        ..Default::default()
-    })
-    .unwrap();
-    (runtime, clock)
-}
-
-/// The careless code the leak finder must find: an interval nobody cancels
-/// (its handle kept in a list that only grows).
-fn forget_an_interval(coro: &Handle, kept: &mut Vec<TimerHandle>) -> u32 {
-    let line = line!() + 1;
-    kept.push(coro.interval(Duration::from_secs(1), || async {}));
-    line
-}
-
-/// A planted leak of 100 intervals is one group of 100 at its spawn line;
-/// younger tasks of the same line, and short-lived tasks, are not counted.
-#[test]
-fn the_leak_finder_groups_a_hundred_intervals_under_one_location() {
-    let (runtime, clock) = tracked_runtime();
-    let mut kept = Vec::new();
-    let mut line = 0;
-    for _ in 0..100 {
-        line = forget_an_interval(&runtime, &mut kept);
-    }
-    let stuck: Vec<_> = (0..3)
-        .map(|_| runtime.spawn::<Worker>(std::future::pending::<()>()))
-        .collect();
-    runtime.pump(Instant::now(), None);
-    for _ in 0..60 {
-        clock.advance(Duration::from_secs(1));
-        runtime.pump(Instant::now(), None);
-        // Short-lived tasks come and go meanwhile.
-        runtime.spawn::<Main>(async {}).detach();
-    }
-    // Younger ones from the same line.
-    for _ in 0..5 {
-        forget_an_interval(&runtime, &mut kept);
-    }
-    runtime.pump(Instant::now(), None);
-    wait_until("the worker tasks parked", || {
-        runtime
-            .tasks()
-            .iter()
-            .all(|t| t.state == TaskState::Waiting)
-    });
-    let leaks = runtime.leaks(Duration::from_secs(30));
-    assert_eq!(leaks.len(), 2, "{leaks:#?}");
-    assert_eq!(leaks[0].count, 100);
-    assert_eq!(leaks[0].spawned_at.file(), file!());
-    assert_eq!(leaks[0].spawned_at.line(), line);
-    assert_eq!(leaks[0].waiting, 100);
-    assert_eq!(leaks[0].oldest_age, Duration::from_secs(60));
-    assert_eq!(leaks[0].oldest_frames, 62);
-    assert_eq!(leaks[1].count, 3);
-    println!("{}\n{}", leaks[0], leaks[1]);
-    assert!(leaks[0].to_string().starts_with("100 tasks spawned at "));
-    // Each interval waits on its timer.
-    let tasks = runtime.tasks();
-    assert_eq!(tasks.len(), 108);
-    assert!(
-        tasks
-            .iter()
-            .filter(|t| t.spawned_at.line() == line)
-            .all(|t| matches!(t.waiting_on[..], [WaitingOn::Timer { .. }]))
-    );
-    // Cancelled, they are gone, and so is the leak.
-    kept.clear();
-    drop(stuck);
-    runtime.pump(Instant::now(), None);
-    wait_until("all ended", || runtime.in_flight() == 0);
-    assert!(runtime.leaks(Duration::ZERO).is_empty());
-}
-
-/// In deterministic mode the task list and the deadlock report work
-/// together: two tasks awaiting each other are reported, and listed as
-/// waiting on each other.
-#[test]
-fn a_deadlock_is_listed_as_tasks_waiting_on_each_other() {
-    use bevy_coro::runtime::Mode;
-    let runtime = Runtime::new(RuntimeConfig {
-        mode: Mode::Deterministic {
-            seed: 3,
-            frame_step: Duration::from_millis(16),
-        },
-        track_tasks: true,
-        ..Default::default()
-    })
-    .unwrap();
-    let (send, receive) = async_channel::bounded::<Task<()>>(1);
-    let first = runtime.task("first").spawn::<Main>(async move {
-        let second: Task<()> = receive.recv().await.unwrap();
-        let _ = second.await;
-    });
-    let first_id = {
-        runtime.pump(Instant::now(), None);
-        runtime.tasks()[0].id
-    };
-    let second = runtime.task("second").spawn::<Worker>(async move {
-        let _ = first.await;
-    });
-    let second_id = runtime
-        .tasks()
-        .iter()
-        .find(|t| t.name == Some("second"))
-        .unwrap()
-        .id;
-    send.try_send(second).unwrap();
-    let report = runtime.pump(Instant::now(), None);
-    let tasks = runtime.tasks();
-    assert!(report.deadlock().is_err(), "{tasks:#?}");
-    let waits: Vec<(u64, Vec<WaitingOn>)> =
-        tasks.iter().map(|t| (t.id, t.waiting_on.clone())).collect();
-    assert!(waits.contains(&(
-        first_id,
-        vec![WaitingOn::Task {
-            id: second_id,
-            name: Some("second".into())
-        }]
-    )));
-    assert!(waits.contains(&(
-        second_id,
-        vec![WaitingOn::Task {
-            id: first_id,
-            name: Some("first".into())
-        }]
-    )));
 }
 
 /// Without `track_tasks` the list is empty, whatever runs.
