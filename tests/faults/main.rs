@@ -5,7 +5,7 @@
 //! and a crowd of innocent bystander tasks all complete, counted.
 //!
 //! (`tests/panics.rs` has the single-panic basics, `tests/hazards.rs` a main
-//! future panicking in `Drop` on cancel, `tests/timers.rs` a panicking run
+//! future panicking in `Drop` on cancel, `tests/timers/intervals.rs` a panicking run
 //! future of a main interval.)
 
 #[path = "../common/mod.rs"]
