@@ -104,4 +104,7 @@ fn explore(name: &str, builder: loom::model::Builder, body: impl Fn() + Send + S
 }
 
 #[cfg(test)]
+mod task_pool;
+
+#[cfg(test)]
 mod tasks;

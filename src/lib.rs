@@ -63,6 +63,7 @@ pub mod runtime;
 mod tokio;
 
 pub use bevy::commands::CoroCommandsExt;
+pub use bevy::config::{CoroClock, CoroMode, CoroPlugin};
 pub use bevy::coro::{Coro, CoroStats, LongestPump};
 pub use bevy::entity::EntityTasks;
 pub use bevy::frame_points::{ResumeIn, resume_in};
@@ -71,7 +72,7 @@ pub use bevy::game::{
     next_message, next_message_where, on_cancel, removed, triggered, triggered_on, until,
     until_some,
 };
-pub use bevy::plugin::{CoroClock, CoroMode, CoroPlugin, CoroScheduler, CoroSystems};
+pub use bevy::plugin::{CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
 pub use runtime::{
     Actor, ActorBuilder, ActorError, Behavior, OnPanic, Reply, SendError, SpawnActor, behavior_fn,

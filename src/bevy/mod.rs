@@ -4,6 +4,7 @@
 
 pub(crate) mod actor;
 pub(crate) mod commands;
+pub(crate) mod config;
 pub(crate) mod coro;
 #[cfg(feature = "diagnostics")]
 pub(crate) mod diagnostics;

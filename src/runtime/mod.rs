@@ -41,6 +41,7 @@ pub(crate) mod points;
 mod pump;
 mod queue;
 mod schedule;
+mod shared;
 mod sync;
 pub(crate) mod task;
 mod timer;
@@ -51,11 +52,10 @@ mod yields;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle, ThreadId};
+use std::sync::atomic::AtomicBool;
+use std::thread;
 use std::time::Duration;
 
-use crate::runtime::task::raw::Runnable;
 use concurrent_queue::ConcurrentQueue;
 
 pub use actor::{
@@ -104,147 +104,12 @@ use diag::task_list::TaskList;
 use diag::wait_graph::WaitGraph;
 use graveyard::Graveyard;
 use main_queue::MainQueue;
-use task::header::Header;
 use task::parked::{ParkedTasks, ShardedCount};
 use timer::Timers;
-use tree::Node;
 use workers::Workers;
 
-/// State shared by the runtime, its handles, its workers and its tasks.
-///
-/// Aligned to 128 bytes so that, in its `Arc`, the reference counts have a
-/// cache line pair of their own: every spawn adds a count and every task's
-/// end drops one, on different threads, and the workers read the fields
-/// below on every turn.
-#[repr(align(128))]
-pub(crate) struct Shared {
-    main: MainQueue,
-    /// Resume points: extra main-thread queues the driver runs where it
-    /// chooses (see `points`).
-    points: points::Points,
-    workers: Workers,
-    parked: ParkedTasks,
-    timers: Timers,
-    /// Tasks the closed scheduler refused, dropped later with no lock held.
-    graveyard: Graveyard<Runnable<Header>>,
-    counters: Counters,
-    /// Tasks spawned and not yet dropped.
-    in_flight: ShardedCount,
-    /// Tasks spawned with an owner, for the driver to tie to it (see
-    /// `Handle::take_owned`).
-    owned: ConcurrentQueue<(Owner, Arc<Node>)>,
-    /// The cleanups of cancelled tasks, for the pump to run (see
-    /// `task::cleanup`).
-    cleanups: ConcurrentQueue<task::cleanup::Cancelled>,
-    /// Set at the start of shutdown.
-    closed: AtomicBool,
-    /// Set while the pump runs: the rescue thread starts no poll then, so
-    /// as not to take the main thread's core during its budget.
-    pumping: AtomicBool,
-    /// The deterministic scheduler, in deterministic mode.
-    deterministic: Option<Deterministic>,
-    /// Who is alive and who awaits whom: in deterministic mode, or for
-    /// stuck-task reports.
-    wait_graph: Option<WaitGraph>,
-    report_stuck_after: Option<u64>,
-    /// The live task list, with `track_tasks`.
-    tasks: Option<TaskList>,
-    /// Whether an empty pump may return at once (see `pump`): no
-    /// deterministic picker to step, no wait graph to report from, no
-    /// trace span to open for each pump.
-    plain_pump: bool,
-    /// Whether the wait graph or the task list watches the tasks: the one
-    /// flag a poll, a spawn and a task's end check.
-    watched: bool,
-    /// The thread that owns the runtime: the only one that pumps, and the only
-    /// one where `spawn_local` futures live.
-    main_thread: ThreadId,
-}
-
-impl Shared {
-    /// Drops a task of the stopped scheduler, which drops its future. A
-    /// `spawn_local` task met off the main thread (the runtime was dropped
-    /// elsewhere) cannot be dropped there, as its future is `!Send`: it is
-    /// kept in the graveyard, and leaks.
-    fn dispose(&self, runnable: Runnable<Header>) {
-        if self.keeps(&runnable) {
-            // Kept for good: nobody may drop it off its thread.
-            let _ = self.graveyard.keep(runnable);
-        } else {
-            drop(runnable);
-        }
-    }
-
-    /// Whether `dispose` must keep this task rather than drop it here.
-    fn keeps(&self, runnable: &Runnable<Header>) -> bool {
-        runnable.metadata().is_local() && thread::current().id() != self.main_thread
-    }
-
-    /// Whether tasks spawned with an owner wait to be tied to it.
-    pub(crate) fn has_owned(&self) -> bool {
-        !self.owned.is_empty()
-    }
-
-    /// Whether the pump runs the worker tasks too: no worker threads
-    /// (`workers: 0`, or a platform without threads).
-    pub(crate) fn is_single_threaded(&self) -> bool {
-        self.main.worker_tasks().is_some()
-    }
-
-    /// Whether shutdown has begun.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
-    }
-
-    /// Drops the tasks in the graveyard (but local tasks off their thread,
-    /// which must not be dropped here).
-    pub(crate) fn bury_graveyard(&self) {
-        self.graveyard.bury(|runnable| self.keeps(runnable));
-    }
-
-    /// Stops everything: threads joined, every pending future dropped once.
-    fn shutdown(&self, threads: Threads) {
-        // Spawns from here on drop their task at once; a spawn that raced
-        // this store and met a closed queue buries the graveyard itself.
-        self.closed.store(true, Ordering::SeqCst);
-        self.workers.stop(threads.workers);
-        // From here on pushes fail and the refused tasks go to the graveyard;
-        // the queued ones are dropped now.
-        self.workers.close(|runnable| self.dispose(runnable));
-        self.main.close(|runnable| self.dispose(runnable));
-        self.points.close(|runnable| self.dispose(runnable));
-        queue::drain_queue(&self.owned, drop);
-        // No pump runs them any more: dropped unrun (and cleanups queued
-        // from here on are refused, and dropped).
-        queue::drain_queue(&self.cleanups, drop);
-        if let Some(deterministic) = &self.deterministic {
-            deterministic.close(|runnable| self.dispose(runnable));
-        }
-        // Tasks parked outside any queue still own their futures: waking them
-        // hands them to the closed schedule function, hence the graveyard.
-        for waker in self.parked.close() {
-            waker.wake();
-        }
-        // Dropping a task may wake another into the graveyard.
-        self.bury_graveyard();
-        // The sleeps of the tasks dropped above have removed their timers.
-        // Joining the timer thread also ends its wakes, which may have put
-        // tasks in the graveyard since.
-        self.timers.stop(threads.timer);
-        // Last burial; a foreign wake after it buries for itself.
-        self.graveyard.seal(|runnable| self.keeps(runnable));
-        // The counts this thread's sleeps gave back (the caller holds one of
-        // its own: not the last). Sleeps dropped from here on give theirs up.
-        timer::release_banked(self);
-    }
-}
-
-/// The threads a runtime owns.
-#[derive(Default)]
-struct Threads {
-    workers: Vec<JoinHandle<()>>,
-    timer: Option<JoinHandle<()>>,
-}
+pub(crate) use shared::Shared;
+use shared::Threads;
 
 /// The scheduler: owns the worker threads, and is pumped once per frame on the
 /// thread that created it. Dropping it shuts the scheduler down: workers stop
