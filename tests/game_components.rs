@@ -283,11 +283,16 @@ fn two_waits_joined_on_a_worker(workers = 2) {
     let mut app = app_with(workers, 0);
     let a = app.world_mut().spawn(Health(0)).id();
     let b = app.world_mut().spawn_empty().id();
-    let task = waiting::<Worker, _>(&mut app, async move {
+    let before = game_waits(&app);
+    let task = coro(&app).spawn::<Worker>(async move {
         let (hit, shielded) = join((changed::<Health>(a), added::<Shield>(b))).await;
         let after = async { 7 }.on::<Main>().await;
         (hit.unwrap(), shielded.unwrap(), after)
     });
+    // Both waits, not the first: a worker's waits register one by one, and
+    // a `Shield` added before its wait began is not its addition (the test
+    // hung about once in 200 runs when it went on after the first).
+    update_until(&mut app, "both registered", |app| game_waits(app) == before + 2);
     app.world_mut().get_mut::<Health>(a).unwrap().0 = 1;
     app.update();
     app.world_mut().entity_mut(b).insert(Shield);
