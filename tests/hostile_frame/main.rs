@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bevy_app::App;
 use bevy_coro::prelude::*;
-use bevy_coro::runtime::{Clock, ManualClock, MissedTick, Runtime, RuntimeConfig};
+use bevy_coro::runtime::MissedTick;
 use common::*;
 
 /// How long one frame may take before the test calls it frozen: far above
@@ -50,25 +50,13 @@ fn frames_off_thread<T: Send + 'static>(
         .collect()
 }
 
-/// A manual-clock runtime pumped on the calling thread.
-fn manual(workers: usize) -> (Runtime, ManualClock) {
-    let clock = ManualClock::new();
-    let runtime = Runtime::new(RuntimeConfig {
-        workers,
-        clock: Clock::Manual(clock.clone()),
-        ..Default::default()
-    })
-    .unwrap();
-    (runtime, clock)
-}
-
 // 1. An interval whose next tick is already due.
 
 /// Runs per pump of a Main interval of period 2 ms whose runs take 3 ms of
 /// the manual clock: every run ends with the next tick already due.
 fn late_interval_runs_per_pump(policy: MissedTick, budget: Option<Duration>) -> Vec<usize> {
     frames_off_thread("a late interval", 6, move || {
-        let (runtime, clock) = manual(1);
+        let (runtime, clock) = manual_runtime_with(1);
         let runs = Arc::new(AtomicUsize::new(0));
         let counted = runs.clone();
         let token = runtime
@@ -125,7 +113,7 @@ fn burst_after_a_long_run(budgets: Vec<Option<Duration>>) -> Vec<usize> {
     const P: Duration = Duration::from_millis(10);
     let per_pump = frames_off_thread("a burst", 1, move || {
         Box::new(move || {
-            let (runtime, clock) = manual(1);
+            let (runtime, clock) = manual_runtime_with(1);
             let runs = Arc::new(AtomicUsize::new(0));
             let counted = runs.clone();
             let _token = runtime.every(P).missed(MissedTick::Burst).run(move || {
@@ -232,7 +220,7 @@ fn a_nanosecond_interval_runs_once_a_frame_without_a_budget() {
 fn a_late_worker_interval_leaves_its_worker_to_other_tasks() {
     let done = frames_off_thread("a late worker interval", 1, || {
         Box::new(|| {
-            let (runtime, clock) = manual(1);
+            let (runtime, clock) = manual_runtime_with(1);
             let runs = Arc::new(AtomicUsize::new(0));
             let counted = runs.clone();
             let token = runtime
@@ -263,7 +251,7 @@ fn a_yield_loop_leaves_its_worker_to_tasks_from_outside() {
     // runs after the yield loop's next turn or two, not after 61 of them.
     let done = frames_off_thread("a worker yield loop", 1, || {
         Box::new(|| {
-            let (runtime, _clock) = manual(1);
+            let (runtime, _clock) = manual_runtime_with(1);
             let polls = Arc::new(AtomicUsize::new(0));
             let counted = polls.clone();
             let spinner = runtime.spawn::<Worker>(async move {

@@ -31,7 +31,7 @@ fn a_panic_whose_payload_panics_on_drop_is_still_a_panic() {
 
 #[test]
 fn an_interval_whose_factory_panics_that_way_keeps_running() {
-    let (runtime, clock) = manual(1);
+    let (runtime, clock) = manual_runtime_with(1);
     let token = runtime.interval(Duration::from_millis(10), || -> std::future::Ready<()> {
         std::panic::panic_any(Grenade)
     });
