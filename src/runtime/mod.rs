@@ -27,6 +27,7 @@
 
 mod actor;
 mod affinity;
+mod bank;
 mod block;
 mod builder;
 mod config;

@@ -20,7 +20,7 @@ use super::task::raw::Runnable;
 use super::timer::Timers;
 use super::tree::Node;
 use super::workers::Workers;
-use super::{Owner, points, queue, task, timer};
+use super::{Owner, points, queue, task};
 
 /// State shared by the runtime, its handles, its workers and its tasks.
 ///
@@ -147,7 +147,10 @@ impl Shared {
         self.graveyard.seal(|runnable| self.keeps(runnable));
         // The counts this thread's sleeps gave back (the caller holds one of
         // its own: not the last). Sleeps dropped from here on give theirs up.
-        timer::release_banked(self);
+        super::bank::release(self);
+        // And the task blocks kept for reuse (see `raw::blocks`): the
+        // memory of the tasks dropped above goes back with the runtime.
+        crate::runtime::task::raw::trim_blocks();
     }
 }
 

@@ -18,6 +18,7 @@
 //!   there: the methods here only say what is read and written.
 //! - everything else is written once, at spawn.
 
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -94,8 +95,17 @@ fn next_id() -> u64 {
 
 /// The runtime of a task: the one `Arc<Shared>` count a task holds. It sits
 /// in the header, so the schedule function captures nothing and is not
-/// stored.
-pub(crate) struct SharedRef(Arc<Shared>);
+/// stored. Taken from and given back to the thread's bank of counts (see
+/// `runtime::bank`), so a spawn and a free touch no shared count as a rule.
+pub(crate) struct SharedRef(ManuallyDrop<Arc<Shared>>);
+
+impl Drop for SharedRef {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: taken once, here, and never used again.
+        crate::runtime::bank::give(unsafe { ManuallyDrop::take(&mut self.0) });
+    }
+}
 
 impl std::ops::Deref for SharedRef {
     type Target = Shared;
@@ -109,13 +119,13 @@ impl std::ops::Deref for SharedRef {
 impl SharedRef {
     /// A counted reference, for what may outlive the task (sleeps, handles).
     pub(crate) fn to_arc(&self) -> Arc<Shared> {
-        self.0.clone()
+        Arc::clone(&self.0)
     }
 
     /// A counted reference for a sleep, from this thread's bank of them
-    /// when it has one (see `timer::bank`).
+    /// when it has one (see `runtime::bank`).
     pub(crate) fn to_banked(&self) -> Arc<Shared> {
-        crate::runtime::timer::take_banked(&self.0)
+        crate::runtime::bank::take(&self.0)
     }
 }
 
@@ -133,7 +143,7 @@ impl Header {
             flags |= PINNED;
         }
         let header = Header {
-            shared: SharedRef(shared.clone()),
+            shared: SharedRef(ManuallyDrop::new(crate::runtime::bank::take(shared))),
             id: AtomicU64::new(0),
             node: NodeCell::new(start.location),
             slot: SlotCell::default(),

@@ -12,7 +12,6 @@
 //! exact time and files itself again for the next tick if so. It never
 //! completes early.
 
-mod bank;
 pub(crate) mod clock;
 mod every;
 mod handle;
@@ -29,7 +28,6 @@ use std::time::Duration;
 
 use event_listener::{Event, Listener, listener};
 
-pub(crate) use bank::{release as release_banked, take as take_banked};
 pub use clock::{Clock, Instant, ManualClock};
 pub use every::{After, Every};
 pub use handle::TimerHandle;

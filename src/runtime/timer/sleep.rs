@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use super::clock::Instant;
 
-use super::{TimerKey, bank};
+use super::TimerKey;
 use crate::runtime::Shared;
+use crate::runtime::bank;
 use crate::runtime::diag::task_list::{self, Note};
 use crate::runtime::task::context::with_current_task;
 

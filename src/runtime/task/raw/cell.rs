@@ -3,7 +3,7 @@
 //! reached through the task's [`VTable`]; the wakers' functions need only
 //! the [`Core`] and are in `waker`.
 
-use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use std::alloc::Layout;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, offset_of};
@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, Waker};
 
+use super::blocks;
 use super::state::*;
 use super::waker::{RAW_WAKER, drop_ref};
 use super::{Runnable, Schedule, ScheduleInfo, abort_on_panic};
@@ -108,12 +109,8 @@ where
     /// runnable's). `body` makes the future from the header in place.
     pub(super) fn allocate(meta: M, body: impl FnOnce(&M) -> F) -> NonNull<()> {
         let layout = Layout::new::<Cell<F, M>>();
-        // SAFETY: a `Cell` is never zero-sized (its `Core` holds a pointer).
-        let ptr = unsafe { alloc(layout) } as *mut Cell<F, M>;
-        let Some(ptr) = NonNull::new(ptr) else {
-            handle_alloc_error(layout)
-        };
-        let ptr = ptr.as_ptr();
+        // Never zero-sized: its `Core` holds a pointer.
+        let ptr = blocks::allocate(layout).as_ptr() as *mut Cell<F, M>;
         // The header's reference given to `body` (kept by the task body)
         // covers the header only; `from_meta` goes back from it to the whole
         // task, with the provenance exposed here.
@@ -178,13 +175,18 @@ where
         let cell = ptr as *mut Cell<F, M>;
         // SAFETY: the last reference is gone and no handle is left: nobody
         // else can reach the task. The stage is already empty (its future
-        // dropped, its output dropped or taken).
+        // dropped, its output dropped or taken). The block came from
+        // `blocks::allocate` with this layout (`allocate`), and is not
+        // null.
         unsafe {
             abort_on_panic(|| {
                 (*cell).head.core.drop_awaiter();
                 std::ptr::drop_in_place(&raw mut (*cell).head.meta);
             });
-            dealloc(cell as *mut u8, Layout::new::<Cell<F, M>>());
+            blocks::free(
+                NonNull::new_unchecked(cell as *mut u8),
+                Layout::new::<Cell<F, M>>(),
+            );
         }
     }
 
@@ -379,11 +381,15 @@ struct FreeOnUnwind<F: Future, M>(*mut Cell<F, M>);
 
 impl<F: Future, M> Drop for FreeOnUnwind<F, M> {
     fn drop(&mut self) {
-        // SAFETY: the allocation is `Layout::new::<Cell<F, M>>()`, with its
-        // header written and nothing else, and no one else has its address.
+        // SAFETY: the allocation is `blocks::allocate`'s for
+        // `Layout::new::<Cell<F, M>>()`, with its header written and nothing
+        // else, and no one else has its address.
         unsafe {
             std::ptr::drop_in_place(&raw mut (*self.0).head.meta);
-            dealloc(self.0 as *mut u8, Layout::new::<Cell<F, M>>());
+            blocks::free(
+                NonNull::new_unchecked(self.0 as *mut u8),
+                Layout::new::<Cell<F, M>>(),
+            );
         }
     }
 }

@@ -20,6 +20,7 @@
 
 use std::future::Future;
 
+mod blocks;
 mod cell;
 mod handle;
 mod runnable;
@@ -27,6 +28,8 @@ mod state;
 mod waker;
 
 // (The loom models use no `TaskRef`: they build the raw module alone.)
+#[cfg_attr(loom, allow(unused_imports))]
+pub(crate) use blocks::trim as trim_blocks;
 #[cfg_attr(loom, allow(unused_imports))]
 pub(crate) use handle::{JoinHandle, TaskRef};
 pub(crate) use runnable::Runnable;
