@@ -15,10 +15,9 @@
 //! once: the shared count's line moves once per batch, not twice per task.
 //!
 //! A bank holds the counts of one runtime at a time. It gives them all back
-//! when the runtime shuts down on that thread, when the thread next gives
-//! back a count of another runtime after this one shut down, and when the
-//! thread ends; a sleep of a runtime that shut down gives its count straight
-//! back. Until then a bank's counts only keep the runtime's memory (its
+//! when the runtime shuts down on that thread, when the thread next takes or
+//! gives back a count of another runtime after this one shut down, and when
+//! the thread ends; a count of a runtime that shut down goes straight back. Until then a bank's counts only keep the runtime's memory (its
 //! queues and wheel, emptied at shutdown) from being freed.
 
 use std::cell::Cell;
@@ -42,7 +41,7 @@ struct Bank {
     /// The runtime whose counts these are; meaningful while `counts > 0`.
     shared: Cell<*const Shared>,
     /// Strong counts of `Arc<Shared>` kept here: each was an `Arc` whose
-    /// drop was skipped (`Arc::into_raw`).
+    /// drop was skipped (`Arc::into_raw`), or one taken by a refill.
     counts: Cell<usize>,
 }
 

@@ -145,8 +145,9 @@ impl Shared {
         self.timers.stop(threads.timer);
         // Last burial; a foreign wake after it buries for itself.
         self.graveyard.seal(|runnable| self.keeps(runnable));
-        // The counts this thread's sleeps gave back (the caller holds one of
-        // its own: not the last). Sleeps dropped from here on give theirs up.
+        // The counts this thread's tasks and sleeps gave back (the caller
+        // holds one of its own: not the last). Counts given back from here
+        // on go straight to the runtime.
         super::bank::release(self);
         // And the task blocks kept for reuse (see `raw::blocks`): the
         // memory of the tasks dropped above goes back with the runtime.
