@@ -36,11 +36,47 @@ impl EntityTasks {
         // Drop the handles of tasks already ended or cancelled, so a
         // long-lived entity does not collect one per task it ever had.
         if self.0.len() == self.0.capacity() {
-            self.0.retain(CancelHandle::is_live);
+            self.prune();
         }
         self.0.push(task);
     }
+
+    /// Drops the handles of tasks no longer live. An ended task's state was
+    /// last written by the worker it ended on, so each first look is a miss
+    /// to another core: the looks come first, in a loop of loads alone, so
+    /// the misses overlap (dropping a handle is an atomic write, which would
+    /// make each look wait for the one before).
+    fn prune(&mut self) {
+        let Some(live) = live_mask(&self.0) else {
+            self.0.retain(CancelHandle::is_live);
+            return;
+        };
+        let mut index = 0;
+        // `retain` visits each element once, in order.
+        self.0.retain(|_| {
+            let keep = (live >> index) & 1 == 1;
+            index += 1;
+            keep
+        });
+    }
 }
+
+/// Bit `i` set where `tasks[i]` is live; `None` past 64 handles.
+fn live_mask(tasks: &[CancelHandle]) -> Option<u64> {
+    if tasks.len() > 64 {
+        return None;
+    }
+    Some(
+        tasks
+            .iter()
+            .enumerate()
+            .fold(0, |mask, (i, task)| mask | u64::from(task.is_live()) << i),
+    )
+}
+
+/// Handles an entity's list starts with: it is pruned each time it fills,
+/// so a list of eight looks at its ended tasks once per seven binds.
+const FIRST_CAPACITY: usize = 8;
 
 fn cancel_entity_tasks(world: DeferredWorld, context: HookContext) {
     if let Some(tasks) = world.get::<EntityTasks>(context.entity) {
@@ -80,7 +116,9 @@ pub(crate) fn bind(world: &mut World, entity: Entity, task: CancelHandle) {
         Ok(mut entity) => match entity.get_mut::<EntityTasks>() {
             Some(mut tasks) => tasks.bind(task),
             None => {
-                entity.insert(EntityTasks(vec![task]));
+                let mut tasks = Vec::with_capacity(FIRST_CAPACITY);
+                tasks.push(task);
+                entity.insert(EntityTasks(tasks));
             }
         },
         Err(_) => task.cancel(),
@@ -142,7 +180,52 @@ mod tests {
         }
         let tasks = app.world().get::<EntityTasks>(entity).unwrap();
         assert_eq!(tasks.len(), 0);
-        // Pruned as it grows: bounded by the live tasks, not the 1,000 ended.
-        assert!(tasks.0.len() <= 2, "{} handles kept", tasks.0.len());
+        // Pruned as it fills: bounded by the live tasks and the first
+        // capacity, not the 1,000 ended.
+        assert!(
+            tasks.0.len() <= super::FIRST_CAPACITY,
+            "{} handles kept",
+            tasks.0.len()
+        );
+    }
+
+    /// Pruning keeps exactly the live handles, in order, on both of its
+    /// paths: a list of up to 64 (looks first, then drops) and a longer one.
+    #[test]
+    fn pruning_keeps_the_live_tasks_and_only_them() {
+        let mut app = App::new();
+        app.add_plugins(CoroPlugin {
+            workers: 1,
+            ..Default::default()
+        });
+        let coro = app.world().resource::<Coro>().clone();
+        for count in [8, 64, 65, 200] {
+            let mut tasks = EntityTasks::default();
+            let mut kept = Vec::new();
+            for i in 0..count {
+                // Every third task never ends, the others end in the pump.
+                let task = if i % 3 == 0 {
+                    coro.spawn::<Main>(std::future::pending::<()>())
+                } else {
+                    coro.spawn::<Main>(async {})
+                };
+                tasks.0.push(task.cancel_handle().expect("not taken"));
+                if i % 3 == 0 {
+                    kept.push(task);
+                } else {
+                    task.detach();
+                }
+            }
+            app.update();
+            tasks.prune();
+            assert_eq!(tasks.0.len(), kept.len(), "{count} handles");
+            assert!(tasks.0.iter().all(|handle| handle.is_live()));
+            for task in &kept {
+                task.cancel();
+            }
+            app.update();
+            tasks.prune();
+            assert!(tasks.0.is_empty(), "{count} handles: cancelled ones go");
+        }
     }
 }

@@ -42,10 +42,12 @@ pub(crate) struct Site {
 }
 
 /// A task's place in its tree.
+///
+/// `repr(C)`, the flag first: it then shares a cache line with the `Arc`'s
+/// counts, and the look of [`CancelHandle::is_live`] (an entity pruning its
+/// ended tasks) is one line, not two.
+#[repr(C)]
 pub(crate) struct Node {
-    /// What the task was spawned with (kept here rather than in every
-    /// task's header: see `Header`).
-    pub(crate) site: Site,
     cancelled: AtomicBool,
     /// Whether `cleanups` may hold any: spares a lock when a task in a tree
     /// ends (set by the task itself, read after its last poll).
@@ -53,6 +55,9 @@ pub(crate) struct Node {
     /// The task's registry slot, to wake it when an ancestor is cancelled
     /// (unset while the task has not parked: then a poll is coming anyway).
     pub(crate) slot: SlotCell,
+    /// What the task was spawned with (kept here rather than in every
+    /// task's header: see `Header`).
+    pub(crate) site: Site,
     /// Children, weakly: a finished child is pruned when the list grows.
     children: Mutex<Vec<Weak<Node>>>,
     /// What to run if the task is cancelled (see `task::cleanup`); boxed,
