@@ -12,6 +12,8 @@
 //! - `spawn N`: spawn and complete N trivial worker tasks from the main
 //!   thread, in rounds of 1,000 (as the `spawn` bench group does), 2 workers;
 //! - `spawn1 N`: the same with 1 worker;
+//! - `spawn-burst N`: the same in rounds of 100,000 (the `spawn` group's
+//!   larger size), printing each round's milliseconds;
 //! - `yield N`: 100 worker tasks yielding N / 100 times each;
 //!   `yield1000 N`: 1,000 tasks yielding N / 1,000 times each (more tasks
 //!   than a worker's local queue holds, as the `yield` group's larger size);
@@ -63,13 +65,16 @@ fn runtime(workers: usize) -> Runtime {
 /// in rounds of 1,000, waiting for each round. A macro, so each peer's spawn
 /// takes the future unboxed.
 macro_rules! spawn_rounds {
-    ($n:expr, $spawn:expr) => {{
+    ($n:expr, $spawn:expr) => {
+        spawn_rounds!($n, 1_000, $spawn)
+    };
+    ($n:expr, $round:expr, $spawn:expr) => {{
         let spawn = $spawn;
         let done = Arc::new(AtomicUsize::new(0));
         let (signal, wait) = sync_channel::<()>(1);
         let mut left: usize = $n;
         while left > 0 {
-            let round = left.min(1_000);
+            let round = left.min($round);
             left -= round;
             for _ in 0..round {
                 let (done, signal) = (done.clone(), signal.clone());
@@ -89,6 +94,26 @@ macro_rules! spawn_rounds {
 fn spawn(workers: usize, n: usize) {
     let runtime = runtime(workers);
     spawn_rounds!(n, |future| runtime.spawn::<Worker>(future).detach());
+}
+
+/// `spawn N` in rounds of 100,000 (the `spawn` group's larger size), each
+/// round's time printed (milliseconds), to read a run's spread.
+fn spawn_burst(n: usize) {
+    let runtime = runtime(2);
+    if let Ok(warm) = std::env::var("WARM") {
+        let warm: usize = warm.parse().unwrap();
+        spawn_rounds!(warm, |future| runtime.spawn::<Worker>(future).detach());
+    }
+    let mut left = n;
+    while left > 0 {
+        let round = left.min(100_000);
+        left -= round;
+        let start = Instant::now();
+        spawn_rounds!(round, 100_000, |future| runtime
+            .spawn::<Worker>(future)
+            .detach());
+        println!("{:.2}", start.elapsed().as_secs_f64() * 1e3);
+    }
 }
 
 fn spawn_tokio(n: usize) {
@@ -262,6 +287,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("spawn") | None => spawn(2, n),
         Some("spawn1") => spawn(1, n),
+        Some("spawn-burst") => spawn_burst(n),
         Some("yield") => yields(100, n),
         Some("yield1000") => yields(1_000, n),
         Some("pump") => pump(n),
