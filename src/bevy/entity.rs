@@ -189,7 +189,7 @@ mod tests {
         );
     }
 
-    /// Pruning keeps exactly the live handles, in order, on both of its
+    /// Pruning keeps exactly the live handles, on both of its
     /// paths: a list of up to 64 (looks first, then drops) and a longer one.
     #[test]
     fn pruning_keeps_the_live_tasks_and_only_them() {
