@@ -161,15 +161,21 @@ mod tests {
 
     use super::EntityTasks;
 
-    #[test]
-    fn an_entity_keeps_no_handle_of_its_ended_tasks() {
+    /// An App with the plugin (one worker), and its `Coro`.
+    fn app() -> (App, Coro) {
         let mut app = App::new();
         app.add_plugins(CoroPlugin {
             workers: 1,
             ..Default::default()
         });
-        let entity = app.world_mut().spawn_empty().id();
         let coro = app.world().resource::<Coro>().clone();
+        (app, coro)
+    }
+
+    #[test]
+    fn an_entity_keeps_no_handle_of_its_ended_tasks() {
+        let (mut app, coro) = app();
+        let entity = app.world_mut().spawn_empty().id();
         for _ in 0..1_000 {
             coro.task("step")
                 .for_entity(entity)
@@ -193,12 +199,7 @@ mod tests {
     /// paths: a list of up to 64 (looks first, then drops) and a longer one.
     #[test]
     fn pruning_keeps_the_live_tasks_and_only_them() {
-        let mut app = App::new();
-        app.add_plugins(CoroPlugin {
-            workers: 1,
-            ..Default::default()
-        });
-        let coro = app.world().resource::<Coro>().clone();
+        let (mut app, coro) = app();
         for count in [8, 64, 65, 200] {
             let mut tasks = EntityTasks::default();
             let mut kept = Vec::new();
