@@ -17,8 +17,9 @@
 //! A bank holds the counts of one runtime at a time. It gives them all back
 //! when the runtime shuts down on that thread, when the thread next takes or
 //! gives back a count of another runtime after this one shut down, and when
-//! the thread ends; a count of a runtime that shut down goes straight back. Until then a bank's counts only keep the runtime's memory (its
-//! queues and wheel, emptied at shutdown) from being freed.
+//! the thread ends; a count of a runtime that shut down goes straight back.
+//! Until then a bank's counts only keep the runtime's memory (its queues and
+//! wheel, emptied at shutdown) from being freed.
 
 use std::cell::Cell;
 use std::ptr;
