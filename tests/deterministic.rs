@@ -312,3 +312,31 @@ fn a_pump_cut_at_its_poll_cap_is_not_a_stall() {
     assert!(report.out_of_budget, "the spinning task is still ready");
     assert_eq!(report.stall, None);
 }
+
+#[test]
+fn a_pumps_report_lists_stuck_tasks_only_once_they_are_stuck() {
+    let runtime = Runtime::new(RuntimeConfig {
+        workers: 1,
+        report_stuck_after: Some(3),
+        ..Default::default()
+    })
+    .unwrap();
+    let never = runtime.spawn::<Main>(std::future::pending::<()>());
+    // Not stuck yet: the report carries nothing (and costs nothing to drop).
+    let first = runtime.pump(Instant::now(), None);
+    assert_eq!(first.stuck, None);
+    let mut stuck = None;
+    for _ in 0..10 {
+        if let Some(tasks) = runtime.pump(Instant::now(), None).stuck {
+            stuck = Some(tasks);
+            break;
+        }
+    }
+    let stuck = stuck.expect("a task pending for 10 pumps was never reported stuck");
+    assert_eq!(stuck.len(), 1, "{stuck:?}");
+    assert!(stuck[0].frames >= 3, "{:?}", stuck[0]);
+    // Once it is gone, nothing is reported again.
+    drop(never);
+    runtime.pump(Instant::now(), None);
+    assert_eq!(runtime.pump(Instant::now(), None).stuck, None);
+}

@@ -213,8 +213,12 @@ fn pump(world: &mut World) {
             in_flight: runtime.in_flight,
             ticks_skipped: runtime.ticks_skipped,
             panics: runtime.panics,
-            stall: report.stall.clone(),
-            stuck: report.stuck.clone(),
+            stall: report.stall.as_deref().cloned(),
+            stuck: report
+                .stuck
+                .as_deref()
+                .map(<[_]>::to_vec)
+                .unwrap_or_default(),
             game_waits,
         };
     }

@@ -12,6 +12,7 @@
 //! too, from a queue of their own, once no main task is ready: main tasks
 //! keep their latency, and one budget bounds the whole pump.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::Duration;
@@ -42,11 +43,13 @@ pub struct PumpReport {
     /// Timers that came due and woke their tasks at the start of this pump.
     pub timers_fired: usize,
     /// In deterministic mode: what keeps tasks in flight when nothing can
-    /// run any more (an await cycle, or waits on external events).
-    pub stall: Option<Stall>,
+    /// run any more (an await cycle, or waits on external events). Shared,
+    /// as `stuck` is: a report costs nothing to drop when both are `None`
+    /// (an empty frame's report is returned and dropped every frame).
+    pub stall: Option<Arc<Stall>>,
     /// With `RuntimeConfig::report_stuck_after`: tasks that have not run for
-    /// that many pumps.
-    pub stuck: Vec<StuckTask>,
+    /// that many pumps; `None` when there are none.
+    pub stuck: Option<Arc<[StuckTask]>>,
     /// The CPU time the pump's thread used in this pump (firing timers,
     /// polling tasks, giving held wakes), from the thread's own CPU clock: the
     /// pump's wall time minus this is time the operating system kept the
@@ -69,7 +72,7 @@ impl PumpReport {
     /// other in a cycle (deterministic mode only).
     pub fn deadlock(&self) -> Result<(), CoroError> {
         match &self.stall {
-            Some(stall) if stall.is_deadlock() => Err(CoroError::Deadlock(stall.clone())),
+            Some(stall) if stall.is_deadlock() => Err(CoroError::Deadlock(Stall::clone(stall))),
             _ => Ok(()),
         }
     }

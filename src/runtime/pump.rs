@@ -4,6 +4,7 @@
 //! and report. The pump's state (running, wakes held) lives in guards, so
 //! a pump that unwinds leaves none behind.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -92,10 +93,11 @@ impl Shared {
                 && !self.main.waits_for_next_frame()
                 && self.points.waiting() == 0
             {
-                report.stall = wait_graph.stall();
+                report.stall = wait_graph.stall().map(Arc::new);
             }
             if let Some(frames) = self.report_stuck_after {
-                report.stuck = wait_graph.stuck(self.main.frame(), frames);
+                let stuck = wait_graph.stuck(self.main.frame(), frames);
+                report.stuck = (!stuck.is_empty()).then(|| stuck.into());
             }
         }
         #[cfg(feature = "trace")]
