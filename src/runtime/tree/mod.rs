@@ -81,6 +81,9 @@ impl Node {
         })
     }
 
+    // Inline: every poll of a task with a node reads it, and most polls are
+    // of futures generic over the game's code, compiled in the game's crate.
+    #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
     }
@@ -182,6 +185,7 @@ impl CancelHandle {
     }
 
     /// Whether `cancel` was called, here or on the task or an ancestor.
+    #[inline]
     pub fn is_cancelled(&self) -> bool {
         self.node.is_cancelled()
     }
@@ -189,6 +193,7 @@ impl CancelHandle {
     /// Whether the task may still run: not cancelled, and not ended and freed
     /// (the task's memory holds the other count of its node; a clone of
     /// this handle keeps an ended task counted as live, which is safe).
+    #[inline]
     pub(crate) fn is_live(&self) -> bool {
         !self.is_cancelled() && Arc::strong_count(&self.node) > 1
     }
