@@ -59,9 +59,9 @@ pub(super) struct Local {
     core: Option<usize>,
     /// What this worker did; written by this worker only.
     pub(super) counters: WorkerCounters,
-    /// Where the kernel counts this worker's time on a CPU (background
-    /// workers on Linux only; the rescue thread reads it).
-    pub(super) schedstat: OnceLock<String>,
+    /// This worker's CPU clock (background workers on Linux only; the
+    /// rescue thread reads it).
+    pub(super) cpu_clock: OnceLock<os_priority::CpuClock>,
 }
 
 /// The worker side of the scheduler.
@@ -111,7 +111,7 @@ impl Workers {
                     pinned: ConcurrentQueue::unbounded(),
                     core: (!cores.is_empty()).then(|| cores[(index + 1) % cores.len()]),
                     counters: WorkerCounters::default(),
-                    schedstat: OnceLock::new(),
+                    cpu_clock: OnceLock::new(),
                 })
                 .collect(),
             parking: Parking::new(),

@@ -149,26 +149,54 @@ pub(crate) fn restore_this_thread() -> bool {
     true
 }
 
-/// Where the kernel tells how long the calling thread has run on a CPU
-/// (`None`: not Linux, or no `/proc`).
-pub(crate) fn this_thread_schedstat() -> Option<String> {
-    if !cfg!(target_os = "linux") {
-        return None;
-    }
-    // "/proc/thread-self" links to "<pid>/task/<tid>".
-    let link = std::fs::read_link("/proc/thread-self").ok()?;
-    Some(format!("/proc/{}/schedstat", link.display()))
-}
+/// A thread's CPU clock, which another thread can read: the rescue thread
+/// reads each background worker's every look. One system call
+/// (`clock_gettime`), where the worker's `/proc/<pid>/task/<tid>/schedstat`
+/// took three and a parse: the rescue thread looks every 10 ms while work
+/// waits, at normal priority, so its looks compete with the frame's threads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuClock(#[cfg(target_os = "linux")] libc::clockid_t);
 
-/// The total time the thread of `schedstat` (from [`this_thread_schedstat`])
-/// has run on a CPU. The kernel brings it up to date at every scheduler tick
-/// of a running thread (its count of time waiting for a CPU, next to it, only
-/// moves once the wait is over: useless to see a wait that lasts).
-pub(crate) fn cpu_time(schedstat: &str) -> Option<Duration> {
-    let text = std::fs::read_to_string(schedstat).ok()?;
-    // "<time on a CPU> <time waiting for one> <time slices>", in ns.
-    let ran = text.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ran))
+impl CpuClock {
+    /// The calling thread's clock (`None`: not Linux, or the clock cannot be
+    /// read).
+    pub(crate) fn of_this_thread() -> Option<CpuClock> {
+        #[cfg(target_os = "linux")]
+        {
+            let mut clock: libc::clockid_t = 0;
+            // SAFETY: `pthread_self()` is the calling thread, alive during the
+            // call; `clock` is a valid, writable `clockid_t` the call writes.
+            let status = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
+            let clock = CpuClock(clock);
+            (status == 0 && clock.read().is_some()).then_some(clock)
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
+
+    /// The total time the clock's thread has run on a CPU, up to now (the
+    /// kernel counts a running thread's current slice too); `None` once the
+    /// thread has exited.
+    pub(crate) fn read(self) -> Option<Duration> {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: `timespec` is plain integers (and, on some targets,
+            // integer padding), for which all zeros is a valid value.
+            let mut time: libc::timespec = unsafe { std::mem::zeroed() };
+            // SAFETY: `time` is a valid, writable `timespec` the call writes
+            // only into; the clock id came from `pthread_getcpuclockid`, and
+            // for a thread that has exited the call fails (EINVAL), it does
+            // not read memory of that thread.
+            if unsafe { libc::clock_gettime(self.0, &mut time) } != 0 {
+                return None;
+            }
+            let seconds = u64::try_from(time.tv_sec).ok()?;
+            let nanos = u32::try_from(time.tv_nsec).ok()?;
+            Some(Duration::new(seconds, nanos))
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
 }
 
 #[cfg(test)]
@@ -177,16 +205,32 @@ mod tests {
 
     #[test]
     #[cfg(target_os = "linux")]
-    fn a_busy_thread_sees_its_cpu_time_grow() {
-        let path = this_thread_schedstat().expect("Linux has /proc/thread-self");
-        assert!(path.ends_with("/schedstat"), "{path}");
-        let before = cpu_time(&path).expect("schedstat is readable");
-        // Spin until the count moves (a tick, at most a few ms on a CPU).
+    fn another_thread_sees_a_busy_threads_cpu_time_grow() {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let busy = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                sender.send(CpuClock::of_this_thread()).unwrap();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        let clock = receiver
+            .recv()
+            .unwrap()
+            .expect("Linux has per-thread CPU clocks");
+        let before = clock.read().expect("the thread runs");
+        // Read from this thread while the other spins: the count moves.
         let start = std::time::Instant::now();
-        while cpu_time(&path).unwrap() == before {
+        while clock.read().unwrap() <= before + Duration::from_millis(1) {
             assert!(start.elapsed().as_secs() < 10, "CPU time never moved");
         }
-        assert!(cpu_time(&path).unwrap() > before);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        busy.join().unwrap();
+        // An exited thread's clock reads nothing (not another thread's time).
+        assert_eq!(clock.read(), None);
     }
 
     #[test]

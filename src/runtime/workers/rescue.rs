@@ -167,14 +167,12 @@ impl Workers {
         if self.priority != WorkerPriority::Background {
             return;
         }
-        let Some(path) = os_priority::this_thread_schedstat()
-            .filter(|path| os_priority::cpu_time(path).is_some())
-        else {
+        let Some(clock) = os_priority::CpuClock::of_this_thread() else {
             return;
         };
         if os_priority::lower_this_thread(self.main_core.enabled()) {
             self.background.fetch_add(1, Ordering::Relaxed);
-            let _ = self.locals[index].schedstat.set(path);
+            let _ = self.locals[index].cpu_clock.set(clock);
         }
     }
 
@@ -183,7 +181,7 @@ impl Workers {
     pub(crate) fn cpu_times(&self) -> Vec<Duration> {
         self.locals
             .iter()
-            .filter_map(|local| os_priority::cpu_time(local.schedstat.get()?))
+            .filter_map(|local| local.cpu_clock.get()?.read())
             .collect()
     }
 
