@@ -15,14 +15,21 @@ use std::time::Duration;
 /// platform has no per-thread CPU clock (or refused to read it).
 #[cfg(unix)]
 pub(crate) fn thread_cpu_time() -> Option<Duration> {
+    read_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// What `clock` reads now (`clock_gettime`); `None` if the call fails (a
+/// clock this platform lacks, or a thread's CPU clock once the kernel has
+/// let go of the thread).
+#[cfg(unix)]
+pub(crate) fn read_clock(clock: libc::clockid_t) -> Option<Duration> {
     // SAFETY: `timespec` is plain integers (and, on some targets, integer
     // padding), for which all zeros is a valid value.
     let mut time: libc::timespec = unsafe { std::mem::zeroed() };
     // SAFETY: `time` is a valid, writable `timespec` that lives across the
-    // call, which writes only into it; `CLOCK_THREAD_CPUTIME_ID` names the
-    // calling thread's clock, which every unix we build for has.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
-    if status != 0 {
+    // call, which writes only into it; for a clock id it does not know the
+    // call fails (EINVAL) without reading or writing anything else.
+    if unsafe { libc::clock_gettime(clock, &mut time) } != 0 {
         return None;
     }
     let seconds = u64::try_from(time.tv_sec).ok()?;

@@ -179,22 +179,7 @@ impl CpuClock {
     /// thread has exited and the kernel has let go of it.
     pub(crate) fn read(self) -> Option<Duration> {
         #[cfg(target_os = "linux")]
-        {
-            // SAFETY: `timespec` is plain integers (and, on some targets,
-            // integer padding), for which all zeros is a valid value.
-            let mut time: libc::timespec = unsafe { std::mem::zeroed() };
-            // SAFETY: `time` is a valid, writable `timespec` the call writes
-            // only into; the clock id came from `pthread_getcpuclockid`. For
-            // a thread that has exited, the call fails (EINVAL) once the
-            // kernel has let go of it: it reads the kernel's count, never
-            // the thread's memory.
-            if unsafe { libc::clock_gettime(self.0, &mut time) } != 0 {
-                return None;
-            }
-            let seconds = u64::try_from(time.tv_sec).ok()?;
-            let nanos = u32::try_from(time.tv_nsec).ok()?;
-            Some(Duration::new(seconds, nanos))
-        }
+        return crate::runtime::diag::cpu_clock::read_clock(self.0);
         #[cfg(not(target_os = "linux"))]
         None
     }
