@@ -38,6 +38,7 @@ mod coro;
 mod game;
 mod inspect;
 mod map;
+mod mapgen;
 mod plot;
 mod report;
 mod rng;
@@ -87,7 +88,7 @@ struct Options {
     keep_main_core: bool,
     /// bevy_coro's `CoroPlugin::main_slice` (`--main-slice-ms 0`: `None`).
     main_slice: Option<Duration>,
-    /// `--write-map KIND FILE`: write a generated map (see `map::generated`)
+    /// `--write-map KIND FILE`: write a generated map (see `mapgen::generated`)
     /// instead of playing.
     write_map: Option<(String, String)>,
     /// `--inspect N`: print the live task table every N frames.
@@ -231,7 +232,7 @@ fn main() {
 
 /// Writes the generated map `kind` to `file`.
 fn write_map(kind: &str, file: &str, seed: u64) -> Result<(), String> {
-    let grid = map::generated(kind, seed)
+    let grid = mapgen::generated(kind, seed)
         .ok_or_else(|| format!("--write-map: `{kind}` is not one (try maze or rooms)"))?;
     std::fs::write(file, grid.to_map_text())
         .map_err(|error| format!("cannot write {file}: {error}"))?;

@@ -10,7 +10,8 @@ use std::time::Instant;
 use bevy_coro::CoroMode;
 
 use super::small;
-use crate::map::{self, Grid};
+use crate::map::Grid;
+use crate::mapgen;
 use crate::{Options, coro};
 
 #[cfg(feature = "tracy")]
@@ -102,7 +103,7 @@ fn the_shipped_maze_and_rooms_maps_are_the_generators_output_and_parse_back() {
             (256, 256),
         ),
     ] {
-        let grid = map::generated(kind, 7).unwrap();
+        let grid = mapgen::generated(kind, 7).unwrap();
         assert_eq!((grid.width, grid.height), size, "{kind}");
         assert!(
             text == grid.to_map_text(),
@@ -123,10 +124,10 @@ fn the_shipped_maze_and_rooms_maps_are_the_generators_output_and_parse_back() {
     }
     // Another seed, another map.
     for kind in ["maze", "rooms"] {
-        let (a, b) = (map::generated(kind, 7), map::generated(kind, 8));
+        let (a, b) = (mapgen::generated(kind, 7), mapgen::generated(kind, 8));
         assert_ne!(a.unwrap().to_map_text(), b.unwrap().to_map_text());
     }
-    assert!(map::generated("cave", 7).is_none());
+    assert!(mapgen::generated("cave", 7).is_none());
 }
 
 /// `--inspect N` prints a table every N frames: its counts add up, its task

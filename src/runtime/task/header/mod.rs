@@ -18,8 +18,6 @@
 //!   there: the methods here only say what is read and written.
 //! - everything else is written once, at spawn.
 
-use std::mem::ManuallyDrop;
-use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
@@ -30,6 +28,11 @@ use crate::runtime::task::options::{Options, Priority, Side, Start};
 use crate::runtime::task::parked::{Parked, Slot, SlotCell};
 use crate::runtime::task::raw::TaskRef;
 use crate::runtime::tree::{Node, Site};
+
+mod name;
+mod shared_ref;
+
+pub(crate) use shared_ref::SharedRef;
 
 /// Per-task scheduler data, stored in the task allocation.
 ///
@@ -93,42 +96,6 @@ fn next_id() -> u64 {
     })
 }
 
-/// The runtime of a task: the one `Arc<Shared>` count a task holds. It sits
-/// in the header, so the schedule function captures nothing and is not
-/// stored. Taken from and given back to the thread's bank of counts (see
-/// `runtime::bank`), so a spawn and a free touch no shared count as a rule.
-pub(crate) struct SharedRef(ManuallyDrop<Arc<Shared>>);
-
-impl Drop for SharedRef {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: taken once, here, and never used again.
-        crate::runtime::bank::give(unsafe { ManuallyDrop::take(&mut self.0) });
-    }
-}
-
-impl std::ops::Deref for SharedRef {
-    type Target = Shared;
-
-    #[inline]
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl SharedRef {
-    /// A counted reference, for what may outlive the task (sleeps, handles).
-    pub(crate) fn to_arc(&self) -> Arc<Shared> {
-        Arc::clone(&self.0)
-    }
-
-    /// A counted reference for a sleep, from this thread's bank of them
-    /// when it has one (see `runtime::bank`).
-    pub(crate) fn to_banked(&self) -> Arc<Shared> {
-        crate::runtime::bank::take(&self.0)
-    }
-}
-
 impl Header {
     pub(crate) fn new(shared: &Arc<Shared>, start: Start, options: Options) -> Self {
         let cores = if start.local { 0 } else { options.cores };
@@ -143,7 +110,7 @@ impl Header {
             flags |= PINNED;
         }
         let header = Header {
-            shared: SharedRef(ManuallyDrop::new(crate::runtime::bank::take(shared))),
+            shared: SharedRef::new(shared),
             id: AtomicU64::new(0),
             node: NodeCell::new(start.location),
             slot: SlotCell::default(),
@@ -371,57 +338,6 @@ impl Header {
         } else {
             Priority::Normal
         }
-    }
-
-    /// Where the task was spawned.
-    pub(crate) fn location(&self) -> &'static Location<'static> {
-        self.node.location()
-    }
-
-    /// The name given at spawn, if any.
-    pub(crate) fn given_name(&self) -> Option<&'static str> {
-        self.node.get().and_then(|node| node.site.name)
-    }
-
-    /// The task's name: the one given at spawn, else its spawn location.
-    pub(crate) fn name(&self) -> TaskName<'_> {
-        TaskName(self)
-    }
-
-    /// The task's name as a key: `(name, 0)` for a given name, else the
-    /// `(file, line)` of its spawn.
-    #[cfg(feature = "trace")]
-    pub(crate) fn name_key(&self) -> (&'static str, u32) {
-        match self.given_name() {
-            Some(name) => (name, 0),
-            None => (self.location().file(), self.location().line()),
-        }
-    }
-}
-
-/// Displays a task's name without allocating.
-pub(crate) struct TaskName<'a>(&'a Header);
-
-impl std::fmt::Display for TaskName<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.given_name() {
-            Some(name) => f.write_str(name),
-            None => {
-                let location = self.0.location();
-                write!(f, "{}:{}", location.file(), location.line())
-            }
-        }
-    }
-}
-
-impl std::fmt::Debug for Header {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Header")
-            .field("affinity", &self.affinity())
-            .field("cancelled", &self.is_cancelled())
-            .field("local", &self.is_local())
-            .field("name", &format_args!("{}", self.name()))
-            .finish()
     }
 }
 
