@@ -32,7 +32,9 @@
 //! - `tasks`: the task allocation's state machine (`task/raw`): a wake
 //!   racing a running poll, a cancel racing a hop and completion, an
 //!   interval tick racing a run, a handle dropped racing a wake and the
-//!   run, a handle awaited racing completion.
+//!   run, a handle awaited racing completion; with every access to the
+//!   awaiter's waker and to the future or output checked for races (loom's
+//!   `UnsafeCell`, which `sync::UnsafeCell` stands for).
 #![cfg(loom)]
 #![allow(dead_code)]
 
@@ -40,6 +42,7 @@
 mod runtime {
     /// Loom's atomics under the names `src/runtime/sync.rs` gives std's.
     pub(crate) mod sync {
+        pub(crate) use loom::cell::UnsafeCell;
         pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
 
         /// No spinning before parking under loom (see `src/runtime/sync.rs`).

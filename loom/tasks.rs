@@ -1,7 +1,8 @@
 //! Models of a task's life: the task allocation's state machine (`task/raw`,
-//! compiled with loom's atomics; its awaiter slot and stage are plain
-//! `UnsafeCell`s, so loom checks the state word, not those cells' accesses),
-//! scheduled the way bevy_coro does it
+//! compiled with loom's atomics and cells: every access to the awaiter's
+//! waker and to the stage, the future or its output, is checked to happen
+//! after the last one on another thread, so an ordering too weak on the
+//! state word fails as a data race), scheduled the way bevy_coro does it
 //! (a queue per affinity, workers parked with the real `park.rs`, cancels
 //! through the real `cancel_handshake.rs`). What stands in for the rest of the
 //! runtime is small and in `task_pool`: a waker slot for a timer or a channel,

@@ -15,7 +15,7 @@ use super::blocks;
 use super::state::*;
 use super::waker::{RAW_WAKER, drop_ref};
 use super::{Runnable, Schedule, ScheduleInfo, abort_on_panic};
-use crate::runtime::sync::Ordering;
+use crate::runtime::sync::{Ordering, UnsafeCell};
 
 /// What a task's untyped pointer needs its types for.
 pub(super) struct VTable {
@@ -45,6 +45,9 @@ pub(super) struct Head<M> {
 pub(super) struct Cell<F: Future, M> {
     pub(super) head: Head<M>,
     pub(super) stage: Stage<F>,
+    /// Nothing (zero bytes) but under loom, where each access to `stage`
+    /// goes through it so the models catch one that races another.
+    witness: UnsafeCell<()>,
 }
 
 /// The future until it finishes, then its output (until taken).
@@ -128,6 +131,8 @@ where
             let unwinding = FreeOnUnwind(ptr);
             let future = body(&(*ptr).head.meta);
             std::mem::forget(unwinding);
+            (&raw mut (*ptr).witness).write(UnsafeCell::new(()));
+            Self::touch(ptr as *const ());
             (&raw mut (*ptr).stage).write(Stage {
                 future: ManuallyDrop::new(future),
             });
@@ -144,7 +149,24 @@ where
     /// the vtable entry's contract says (a reference, or the future).
     unsafe fn stage(ptr: *const ()) -> *mut Stage<F> {
         // SAFETY: the caller's; only the field's address is computed.
-        unsafe { &raw mut (*(ptr as *mut Cell<F, M>)).stage }
+        unsafe {
+            Self::touch(ptr);
+            &raw mut (*(ptr as *mut Cell<F, M>)).stage
+        }
+    }
+
+    /// Tells loom the stage is accessed (nothing otherwise): every access
+    /// goes through [`stage`](Self::stage), so each is checked against the
+    /// last one on another thread.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a live task of these types whose stage was written.
+    #[inline(always)]
+    unsafe fn touch(ptr: *const ()) {
+        // SAFETY: the caller's; a shared reference to the witness alone,
+        // which nobody writes after `allocate`.
+        unsafe { (*(ptr as *const Cell<F, M>)).witness.with_mut(|_| ()) }
     }
 
     unsafe fn schedule(ptr: *const (), info: ScheduleInfo) {
@@ -182,6 +204,7 @@ where
             abort_on_panic(|| {
                 (*cell).head.core.drop_awaiter();
                 std::ptr::drop_in_place(&raw mut (*cell).head.meta);
+                std::ptr::drop_in_place(&raw mut (*cell).witness);
             });
             blocks::free(
                 NonNull::new_unchecked(cell as *mut u8),

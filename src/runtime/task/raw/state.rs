@@ -10,12 +10,11 @@
 //! flags is the number of wakers, plus one while it is scheduled; the task is
 //! freed when that count is zero and no handle is left.
 
-use std::cell::UnsafeCell;
 use std::task::Waker;
 
 use super::abort_on_panic;
 use super::cell::VTable;
-use crate::runtime::sync::{AtomicUsize, Ordering};
+use crate::runtime::sync::{AtomicUsize, Ordering, UnsafeCell};
 
 /// A [`Runnable`](super::Runnable) of the task exists (or is being made).
 pub(super) const SCHEDULED: usize = 1 << 0;
@@ -74,7 +73,7 @@ impl Core {
         // SAFETY: we set `NOTIFYING` while neither bit was set, so we hold
         // the slot: a registration waits for the bit to clear (it wakes its
         // own waker instead), and another notification backs off above.
-        let waker = unsafe { (*self.awaiter.get()).take() };
+        let waker = self.awaiter.with_mut(|slot| unsafe { (*slot).take() });
         self.state
             .fetch_and(!NOTIFYING & !AWAITER, Ordering::Release);
         match (waker, current) {
@@ -113,14 +112,15 @@ impl Core {
         }
         // SAFETY: `REGISTERING` is ours, so no notification touches the slot
         // until we clear it below.
-        unsafe { abort_on_panic(|| *self.awaiter.get() = Some(waker.clone())) };
+        self.awaiter
+            .with_mut(|slot| unsafe { abort_on_panic(|| *slot = Some(waker.clone())) });
         // A notification that came in meanwhile left its `NOTIFYING` set and
         // backed off: we wake for it.
         let mut missed = None;
         loop {
             if state & NOTIFYING != 0 {
                 // SAFETY: as above, `REGISTERING` is still ours.
-                if let Some(waker) = unsafe { (*self.awaiter.get()).take() } {
+                if let Some(waker) = self.awaiter.with_mut(|slot| unsafe { (*slot).take() }) {
                     missed = Some(waker);
                 }
             }
@@ -144,6 +144,8 @@ impl Core {
 
     /// Drops the awaiter's waker, if one is left, as the task is freed.
     pub(super) fn drop_awaiter(&mut self) {
-        abort_on_panic(|| drop(self.awaiter.get_mut().take()));
+        // SAFETY: `&mut self`: the task is being freed, nobody else has it.
+        let waker = self.awaiter.with_mut(|slot| unsafe { (*slot).take() });
+        abort_on_panic(|| drop(waker));
     }
 }
