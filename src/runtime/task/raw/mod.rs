@@ -14,15 +14,16 @@
 //!   so nothing of it is stored.
 //!
 //! The states (see `state.rs`) are async-task's; their transitions are in
-//! `cell.rs` (run, wake, the last reference), `runnable.rs` (a runnable
-//! dropped unrun) and `handle.rs` (the handle's poll, close and drop).
-//! `loom/tasks.rs` model-checks them with loom's atomics.
+//! `run.rs` (a run), `waker.rs` (a wake, the last reference), `runnable.rs`
+//! (a runnable dropped unrun) and `handle.rs` (the handle's poll, close and
+//! drop). `loom/tasks.rs` model-checks them with loom's atomics and cells.
 
 use std::future::Future;
 
 mod blocks;
 mod cell;
 mod handle;
+mod run;
 mod runnable;
 mod state;
 mod waker;
