@@ -116,8 +116,9 @@ where
         // task, with the provenance exposed here.
         let _ = ptr.expose_provenance();
         // SAFETY: `ptr` is a fresh allocation for a `Cell<F, M>`: each field
-        // is written once before anyone reads it, and the header before the
-        // body that may keep a pointer to it. Should `body` panic, the
+        // is written once before anyone reads it (the witness before its
+        // first touch), and the header before the body that may keep a
+        // pointer to it. Should `body` panic, the
         // guard drops the header and frees the allocation: nothing else
         // has seen the task.
         unsafe {
@@ -145,7 +146,8 @@ where
     /// `ptr` points to a live task of these types, and the caller owns what
     /// the vtable entry's contract says (a reference, or the future).
     pub(super) unsafe fn stage(ptr: *const ()) -> *mut Stage<F> {
-        // SAFETY: the caller's; only the field's address is computed.
+        // SAFETY: the caller's (a live task: its witness is written); only
+        // the field's address is computed.
         unsafe {
             Self::touch(ptr);
             &raw mut (*(ptr as *mut Cell<F, M>)).stage
@@ -158,7 +160,8 @@ where
     ///
     /// # Safety
     ///
-    /// `ptr` points to a live task of these types whose stage was written.
+    /// `ptr` points to a task of these types whose witness `allocate` has
+    /// written, and that is not freed.
     #[inline(always)]
     unsafe fn touch(ptr: *const ()) {
         // SAFETY: the caller's; a shared reference to the witness alone,

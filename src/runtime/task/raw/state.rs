@@ -73,7 +73,7 @@ impl Core {
         // SAFETY: we set `NOTIFYING` while neither bit was set, so we hold
         // the slot: a registration waits for the bit to clear (it wakes its
         // own waker instead), and another notification backs off above.
-        let waker = self.awaiter.with_mut(|slot| unsafe { (*slot).take() });
+        let waker = unsafe { self.take_awaiter() };
         self.state
             .fetch_and(!NOTIFYING & !AWAITER, Ordering::Release);
         match (waker, current) {
@@ -120,7 +120,7 @@ impl Core {
         loop {
             if state & NOTIFYING != 0 {
                 // SAFETY: as above, `REGISTERING` is still ours.
-                if let Some(waker) = self.awaiter.with_mut(|slot| unsafe { (*slot).take() }) {
+                if let Some(waker) = unsafe { self.take_awaiter() } {
                     missed = Some(waker);
                 }
             }
@@ -145,7 +145,19 @@ impl Core {
     /// Drops the awaiter's waker, if one is left, as the task is freed.
     pub(super) fn drop_awaiter(&mut self) {
         // SAFETY: `&mut self`: the task is being freed, nobody else has it.
-        let waker = self.awaiter.with_mut(|slot| unsafe { (*slot).take() });
+        let waker = unsafe { self.take_awaiter() };
         abort_on_panic(|| drop(waker));
+    }
+
+    /// Takes the waker out of the awaiter slot (through the cell, so loom
+    /// checks the access).
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the slot: `NOTIFYING` or `REGISTERING` set by it,
+    /// or the only access to the task.
+    unsafe fn take_awaiter(&self) -> Option<Waker> {
+        // SAFETY: the caller's: nobody else touches the slot meanwhile.
+        self.awaiter.with_mut(|slot| unsafe { (*slot).take() })
     }
 }
