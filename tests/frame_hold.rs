@@ -307,12 +307,13 @@ fn a_system_blocking_on_a_task_it_spawned_is_not_held_up() {
         for _ in 0..20 {
             app.update();
         }
-        // Neither woken nor run by the rescue thread: the block gave the wake.
+        // Not woken by the rescue thread: the block gave the wake. A held
+        // wake would leave (nearly) every round's task to the rescue thread
+        // at background priority (19 of 20 rescued, checked by holding it);
+        // under load it may still run a few for a worker starved of CPU,
+        // which is no held wake.
         let stats = common::coro(&app).stats().workers;
-        assert_eq!(
-            (stats.rescue_wakes, stats.rescued),
-            (0, 0),
-            "{worker_priority:?}"
-        );
+        assert_eq!(stats.rescue_wakes, 0, "{worker_priority:?}: {stats:?}");
+        assert!(stats.rescued <= 10, "{worker_priority:?}: {stats:?}");
     }
 }

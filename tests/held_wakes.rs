@@ -104,7 +104,9 @@ fn a_closure_blocked_on_a_task_the_pump_moved_is_rescued_at_every_priority() {
         let mut rescue_wakes = 0;
         // Until the rescue thread steps in: under load a worker still on
         // its last look for work may take the task itself, a round at a
-        // time (the counts below say which).
+        // time (the counts below say which). A worker asleep is reached
+        // only by the rescue thread: its wake (`rescue_wakes`, at every
+        // priority) or its run of the task (`rescued`, background on Linux).
         for round in 0..50 {
             let (send, receive) = std::sync::mpsc::channel::<u32>();
             let parks = coro.stats().workers.parks;
@@ -137,7 +139,7 @@ fn a_closure_blocked_on_a_task_the_pump_moved_is_rescued_at_every_priority() {
             }
         }
         // Background workers on Linux may have been run by the rescue thread
-        // instead (`rescued`); elsewhere it can only wake them.
+        // (`rescued`); elsewhere it can only wake them.
         let stats = coro.stats().workers;
         assert!(
             rescue_wakes + stats.rescued > 0,

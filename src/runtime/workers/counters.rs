@@ -62,6 +62,9 @@ pub struct WorkerStats {
     /// of them took it for two looks in a row: a wake the pump held while a
     /// `with_world` closure blocked (see
     /// [`WorkerPriority::Normal`](crate::runtime::WorkerPriority::Normal)).
+    /// Background workers on Linux are woken so too: a rescue that finds the
+    /// pump running wakes them once (counted here) before it runs their
+    /// tasks itself (counted in `rescued`).
     /// 0 in a healthy game, but for polls longer than 20 ms while work
     /// waits (counted too: the wake then finds no worker asleep, and costs
     /// nothing).

@@ -206,6 +206,9 @@ impl Workers {
         while !self.is_stopping() && Instant::now() < until {
             if pump_running() && start.elapsed() < time / 2 {
                 if !woken {
+                    // Counted: it is how a held wake reaches a background
+                    // worker, whose rescue would otherwise leave no trace.
+                    self.rescue_wakes.add(1);
                     self.wake(usize::MAX);
                     woken = true;
                 }
