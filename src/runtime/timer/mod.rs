@@ -153,6 +153,7 @@ impl Timers {
     }
 
     /// Files `waker` to be woken at `deadline` (nanoseconds).
+    #[inline]
     pub(crate) fn insert(&self, deadline: u64, waker: &Waker) -> Filed {
         let mut filing = self.filing();
         let Filing { wheel, wakers } = &mut *filing;
