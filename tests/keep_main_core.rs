@@ -106,6 +106,33 @@ fn a_worker_never_runs_on_the_core_the_main_thread_last_pumped_on() {
 }
 
 #[test]
+fn the_rescue_thread_keeps_off_the_main_threads_core_between_rescues() {
+    // It looks every 10 ms while work waits (100 ms when idle): woken on the
+    // main thread's core, each look took the frame's CPU.
+    let Some(cores) = cores_or_skip("keep_main_core, rescue thread") else {
+        return;
+    };
+    let _watchdog = common::Watchdog::start("keep_main_core, rescue", Duration::from_secs(60));
+    let runtime = runtime(cores.len() - 1, true);
+    let mut noted = BTreeSet::new();
+    for round in 0..5 {
+        pump(&runtime);
+        let main_core = runtime.stats().workers.main_core.expect("noted");
+        noted.insert(main_core);
+        let mut expected = cores.clone();
+        expected.remove(&main_core);
+        // No task for it to rescue: only its looks can have moved it. (Just
+        // started, it may not bear its name yet.)
+        common::wait_until(
+            &format!("round {round}: the rescue thread keeps off core {main_core}"),
+            || common::allowed_cores_of("bevy_coro rescue") == Some(expected.clone()),
+        );
+        assert_eq!(runtime.stats().workers.rescued, 0);
+    }
+    println!("keep_main_core, rescue thread: kept off cores {noted:?}");
+}
+
+#[test]
 fn a_main_thread_blocking_on_a_task_lends_its_core_until_the_next_pump() {
     // A background worker starved on the other cores could not otherwise
     // run the task the main thread sleeps for.

@@ -96,7 +96,28 @@ pub fn on_worker_side() -> bool {
 /// The cores the calling thread may run on, from `Cpus_allowed_list`
 /// ("0-3,6").
 pub fn allowed_cores() -> Option<std::collections::BTreeSet<usize>> {
-    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    allowed_cores_in("/proc/thread-self/status")
+}
+
+/// The cores this process's thread named `name` may run on (Linux's
+/// `comm`, at most 15 bytes of the name), if there is one.
+#[allow(dead_code)]
+pub fn allowed_cores_of(name: &str) -> Option<std::collections::BTreeSet<usize>> {
+    let comm = &name.as_bytes()[..name.len().min(15)];
+    std::fs::read_dir("/proc/self/task").ok()?.find_map(|task| {
+        let dir = task.ok()?.path();
+        let named = std::fs::read(dir.join("comm")).ok()?;
+        (named.strip_suffix(b"\n")? == comm)
+            .then(|| allowed_cores_in(dir.join("status")))
+            .flatten()
+    })
+}
+
+/// `Cpus_allowed_list` of the `status` file at `path`.
+fn allowed_cores_in(
+    path: impl AsRef<std::path::Path>,
+) -> Option<std::collections::BTreeSet<usize>> {
+    let status = std::fs::read_to_string(path).ok()?;
     let list = status
         .lines()
         .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))?

@@ -14,8 +14,10 @@
 //! load; an empty pump returns before); a worker
 //! compares it with the core it last avoided before each task it takes, and
 //! only when the main thread moved does it change its own affinity (one
-//! system call). Workers pinned to a core, and machines with one core, are
-//! left alone.
+//! system call). The rescue thread does the same at each of its looks: it
+//! wakes every 10 ms while work waits, and a look woken on the main
+//! thread's core took the frame's CPU. Workers pinned to a core, and
+//! machines with one core, are left alone.
 //!
 //! A thread of the game's that blocks on a task (`Task::block`, a system
 //! waiting on the main thread or holding it up) lends the main thread's core

@@ -93,6 +93,10 @@ pub(crate) fn run(shared: &Shared) {
             workers.main_core.unregister(workers.count());
             return;
         }
+        // Off the main thread's core at every look, not only to rescue:
+        // while work waits it wakes 100 times a second, and woken on the
+        // main thread's core it took the frame's CPU for its look.
+        workers.main_core.keep_off(&mut avoided);
         // A frame that held wakes past its bound, and asked for no wake
         // since, gives them here.
         workers.give_overdue_frame_wakes();
