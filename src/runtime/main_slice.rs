@@ -15,6 +15,11 @@
 //! The cost: a thread with a longer slice has a later deadline, so when the
 //! main thread wakes for a frame it preempts a thread already running on
 //! its core a little less readily (at most that thread's own slice later).
+//! And since Linux 6.12 a waking thread with a shorter slice may preempt
+//! it at once (`PREEMPT_SHORT`): the engine's task-pool threads, woken by
+//! the main thread to run the frame's systems, took its core about 17%
+//! more often in the showcase with 8 ms than with the default slice
+//! (BENCHMARKS.md, "who takes the main thread's CPU on rooms").
 //!
 //! The slice is the kernel's `sched_runtime` of a normal thread, set with
 //! `sched_setattr`, which needs no privilege; kernels before 6.12 accept
