@@ -43,12 +43,18 @@ pub(crate) struct Abandoned(Arc<AtomicUsize>);
 impl Abandoned {
     /// Whether the registry, holding `len` entries, should drop its
     /// abandoned ones now: once they are half of it, so pruning costs O(1)
-    /// per abandoned wait. Resets the count when it says yes.
+    /// per abandoned wait. Takes the counts it saw when it says yes.
     #[allow(dead_code)] // Used by the watchers that keep waits by key.
     pub(crate) fn should_prune(&self, len: usize) -> bool {
         let abandoned = self.0.load(Ordering::Relaxed);
         if abandoned > 0 && abandoned * 2 >= len {
-            self.0.store(0, Ordering::Relaxed);
+            // Not a store of 0: a wait a worker abandons between the load
+            // and here keeps its count (the prune may take it anyway: one
+            // early prune later, not a wait kept for good). With a store,
+            // the last such wait of a registry was never pruned
+            // (`waits_cancelled_from_workers_mid_hop_leave_nothing_registered`
+            // failed once in CI, one wait left).
+            self.0.fetch_sub(abandoned, Ordering::Relaxed);
             true
         } else {
             false
