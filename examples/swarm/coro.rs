@@ -117,7 +117,8 @@ fn scheduler_counters(
 pub fn scheduler_line(world: &World) -> String {
     let stats = world.resource::<Stats>();
     let coro = world.resource::<CoroStats>();
-    let workers = world.resource::<Coro>().stats().workers;
+    let runtime = world.resource::<Coro>().stats();
+    let workers = runtime.workers;
     let ms = |time: Option<Duration>| {
         time.map_or("–".to_string(), |time| {
             format!("{:.3}", time.as_secs_f64() * 1e3)
@@ -156,8 +157,9 @@ pub fn scheduler_line(world: &World) -> String {
     .unwrap();
     write!(
         line,
-        ", main thread's time slice {} ms",
-        ms(this_thread_slice())
+        ", main thread's time slice {} ms at the end (the long one taken {} times)",
+        ms(this_thread_slice()),
+        runtime.main_slice_raised,
     )
     .unwrap();
     line

@@ -132,9 +132,9 @@ pub struct CoroPlugin {
     /// assert_eq!(workers.main_core, None); // no core is kept for the main thread
     /// ```
     pub keep_main_core: bool,
-    /// The time slice the main thread asks the kernel for (Linux 6.12 and
-    /// later), so that another program's thread on its core does not take
-    /// it in the middle of the frame's work: see
+    /// The time slice the main thread asks the kernel for while the pump
+    /// runs long (Linux 6.12 and later), so that another program's thread
+    /// on its core does not take it in the middle of the frame's work: see
     /// [`RuntimeConfig::main_slice`](crate::runtime::RuntimeConfig::main_slice).
     /// `None`: leave the thread as it is. Default:
     /// [`DEFAULT_MAIN_SLICE`](crate::runtime::DEFAULT_MAIN_SLICE), 8 ms.

@@ -91,15 +91,20 @@ pub struct RuntimeConfig {
     /// Default: `true`.
     pub keep_main_core: bool,
     /// The time slice the main thread (the thread that builds the runtime
-    /// and pumps) asks the kernel for, so that another program's thread
-    /// landing on its core does not take it, at a scheduler tick, in the
-    /// middle of a pump: the kernel gives a normal thread 1.4 ms or so
-    /// (more on machines with more cores) before it may hand the core over
-    /// for a tick or more. Linux 6.12 and later (`sched_setattr`; no
+    /// and pumps) asks the kernel for while pumps run long, so that another
+    /// program's thread landing on its core does not take it, at a
+    /// scheduler tick, in the middle of a pump: the kernel gives a normal
+    /// thread 1.4 ms or so (more on machines with more cores) before it may
+    /// hand the core over for a tick or more. Taken after the first pump
+    /// whose work passes half the kernel's slice, given back after 120
+    /// short pumps in a row (a long slice makes the thread easier to take
+    /// for the engine's own threads when it wakes them, so it is not kept
+    /// for frames that do not need it); [`RuntimeStats::main_slice_raised`](super::RuntimeStats::main_slice_raised)
+    /// counts the changes. Linux 6.12 and later (`sched_setattr`; no
     /// privilege needed; older kernels ignore it; a no-op elsewhere and for
     /// a real-time thread); the kernel keeps it within 0.1 to 100 ms. The
     /// thread's policy and nice value are kept, and dropping the runtime on
-    /// the main thread puts the old slice back. Default here: `None` (the
+    /// the main thread puts its own slice back. Default here: `None` (the
     /// thread is left alone); `CoroPlugin`'s:
     /// [`DEFAULT_MAIN_SLICE`](super::DEFAULT_MAIN_SLICE), 8 ms.
     pub main_slice: Option<Duration>,

@@ -131,6 +131,11 @@ impl Handle {
             at_resume_points: self.shared.at_resume_points(),
             panics,
             ticks_skipped,
+            main_slice_raised: self
+                .shared
+                .main_slice
+                .as_ref()
+                .map_or(0, |slice| slice.raised()),
             workers: self.shared.workers.stats(),
         }
     }

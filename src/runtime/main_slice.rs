@@ -1,58 +1,157 @@
-//! The main thread's time slice (Linux 6.12 and later).
+//! The main thread's time slice while the pump runs long (Linux 6.12 and
+//! later).
 //!
 //! Why: the kernel's fair scheduler (EEVDF) lets a thread run until it has
 //! used its slice (1.4 ms on a 2-core machine by default, more with more
 //! cores), then, at the next scheduler tick, gives the core to another
-//! runnable thread there, for that thread's own slice. A frame's main
+//! runnable thread there, for that thread's own slice. A frame whose main
 //! thread runs several milliseconds without a pause (a 4 ms pump budget
-//! alone), so any other program's thread that lands on its core took its
-//! core in the middle of the pump: one tick (4 ms at 250 Hz) or more. A
+//! alone) has its core taken in the middle of the pump by any other
+//! program's thread that lands there: one tick (4 ms at 250 Hz) or more. A
 //! longer slice lets the main thread's work run on until the slice ends.
 //! On the showcase under overload (`swarm --main-work-us 200 --budget-ms
-//! 4`, four alternating pairs on two maps), an 8 ms slice took the worst
-//! frame from 7.7–12.4 ms to 5.2–9.3 ms.
+//! 4`, alternating pairs on two maps), an 8 ms slice took the worst frame
+//! from 7.7–12.4 ms to 5.2–9.3 ms.
 //!
-//! The cost: a thread with a longer slice has a later deadline, so when the
-//! main thread wakes for a frame it preempts a thread already running on
-//! its core a little less readily (at most that thread's own slice later).
-//! And since Linux 6.12 a waking thread with a shorter slice may preempt
-//! it at once (`PREEMPT_SHORT`): the engine's task-pool threads, woken by
-//! the main thread to run the frame's systems, took its core about 17%
-//! more often in the showcase with 8 ms than with the default slice
-//! (BENCHMARKS.md, "who takes the main thread's CPU on rooms").
+//! The cost, and why the slice is only asked for while pumps run long: a
+//! thread with a longer slice has a later deadline, and since Linux 6.12 a
+//! waking thread with a shorter slice may preempt it at once
+//! (`PREEMPT_SHORT`). The engine's task-pool threads, woken by the main
+//! thread to run the frame's systems, took its core about 17% more often
+//! in the showcase with 8 ms than with the kernel's slice (BENCHMARKS.md,
+//! "who takes the main thread's CPU on rooms"). So the main thread keeps
+//! the kernel's slice while pumps are short, takes the long one from the
+//! first pump whose work passes half the kernel's slice, and gives it back
+//! after [`SHORT_PUMPS`] short pumps in a row: one system call at each
+//! change, none per frame.
 //!
 //! The slice is the kernel's `sched_runtime` of a normal thread, set with
 //! `sched_setattr`, which needs no privilege; kernels before 6.12 accept
 //! and ignore it. The thread's policy and nice value are kept.
 
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The slice `CoroPlugin` asks for: a frame at 120 fps, longer than the
-/// main thread's work in most frames, so the work is seldom cut.
+/// The slice `CoroPlugin` asks for while pumps run long: a frame at 120
+/// fps, longer than the main thread's work in most overloaded frames, so
+/// the work is seldom cut.
 pub const DEFAULT_MAIN_SLICE: Duration = Duration::from_millis(8);
+
+/// Short pumps in a row after which the main thread gives the long slice
+/// back: two seconds at 60 fps, so a game that overloads the pump now and
+/// then does not pay a system call each time.
+pub(crate) const SHORT_PUMPS: u32 = 120;
+
+/// The main thread's slice, long while pumps run long. Touched only by the
+/// main thread (in the pump and when the runtime is dropped); the atomics
+/// are for `Shared`'s `Sync` and the stats, all relaxed.
+#[derive(Debug)]
+pub(crate) struct MainSlice {
+    /// The long slice, in nanoseconds, within the kernel's bounds.
+    long: u64,
+    /// The thread's own slice when the runtime was built, in nanoseconds.
+    own: u64,
+    /// Pump work from which the long slice is asked for: half `own`.
+    long_pump: Duration,
+    /// 0: the thread has its own slice; n > 0: the long one, with n - 1
+    /// short pumps since the last long one.
+    state: AtomicU32,
+    /// How many times the long slice was taken.
+    raised: AtomicU64,
+}
+
+impl MainSlice {
+    /// For the calling thread; `None` where it has no slice to change (not
+    /// Linux, a real-time thread).
+    pub(crate) fn new(long: Duration) -> Option<MainSlice> {
+        let own = imp::get()?;
+        Some(MainSlice {
+            long: clamp(long),
+            own,
+            long_pump: Duration::from_nanos(own / 2),
+            state: AtomicU32::new(0),
+            raised: AtomicU64::new(0),
+        })
+    }
+
+    /// After a pump whose own work (on the CPU) took `work`, on the main thread.
+    #[inline]
+    pub(crate) fn after_pump(&self, work: Duration) {
+        if work >= self.long_pump {
+            self.long_pump_done();
+        } else if self.state.load(Ordering::Relaxed) != 0 {
+            self.short_pump_done();
+        }
+    }
+
+    /// After an empty pump: a short one, if the long slice is held.
+    #[inline]
+    pub(crate) fn after_empty_pump(&self) {
+        if self.state.load(Ordering::Relaxed) != 0 {
+            self.short_pump_done();
+        }
+    }
+
+    #[cold]
+    fn long_pump_done(&self) {
+        if self.state.swap(1, Ordering::Relaxed) == 0 && imp::set(self.long).is_some() {
+            self.raised.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[cold]
+    fn short_pump_done(&self) {
+        let short = self.state.load(Ordering::Relaxed);
+        if short >= SHORT_PUMPS {
+            self.give_back();
+        } else {
+            self.state.store(short + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// Puts the thread's own slice back, if the long one is held; on the
+    /// main thread.
+    pub(crate) fn give_back(&self) {
+        if self.state.swap(0, Ordering::Relaxed) != 0 {
+            imp::set(self.own);
+        }
+    }
+
+    /// Times the long slice was taken.
+    pub(crate) fn raised(&self) -> u64 {
+        self.raised.load(Ordering::Relaxed)
+    }
+}
+
+/// `slice` within the kernel's bounds (0.1 to 100 ms), in nanoseconds.
+fn clamp(slice: Duration) -> u64 {
+    slice
+        .clamp(Duration::from_micros(100), Duration::from_millis(100))
+        .as_nanos() as u64
+}
 
 /// The slice the calling thread had before [`set`], to put back.
 #[derive(Debug)]
+#[cfg(test)]
 pub(crate) struct Previous(u64);
 
 /// Asks the kernel for `slice` as the calling thread's time slice, within
 /// the kernel's bounds (0.1 to 100 ms); `None` where there is no such
 /// setting (not Linux, a real-time thread, a refusal).
+#[cfg(test)]
 pub(crate) fn set(slice: Duration) -> Option<Previous> {
-    let nanos = slice
-        .clamp(Duration::from_micros(100), Duration::from_millis(100))
-        .as_nanos() as u64;
-    imp::set(nanos).map(Previous)
+    imp::set(clamp(slice)).map(Previous)
 }
 
 /// Puts back the slice the calling thread had before [`set`].
+#[cfg(test)]
 pub(crate) fn restore(previous: Previous) {
     imp::set(previous.0);
 }
 
 /// The calling thread's time slice, as the kernel reports it (`None`: not
 /// Linux, or not a normal thread).
-#[cfg_attr(not(test), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn current() -> Option<Duration> {
     imp::get().map(Duration::from_nanos)
 }

@@ -122,8 +122,6 @@ use shared::Threads;
 pub struct Runtime {
     handle: Handle,
     threads: Threads,
-    /// The main thread's slice before [`RuntimeConfig::main_slice`] changed it.
-    main_slice: Option<main_slice::Previous>,
 }
 
 impl Runtime {
@@ -189,6 +187,7 @@ impl Runtime {
             tasks,
             deterministic,
             main_thread: thread::current().id(),
+            main_slice: config.main_slice.and_then(main_slice::MainSlice::new),
         });
         let started = Workers::start(&shared, config.worker_wrapper).and_then(|workers| {
             // No timer thread in deterministic mode (the clock is manual) nor
@@ -200,12 +199,9 @@ impl Runtime {
             shared.shutdown(Threads::default());
             RuntimeError::Spawn(error)
         })?;
-        // Last, so a runtime that failed to start leaves the thread as it was.
-        let main_slice = config.main_slice.and_then(main_slice::set);
         Ok(Runtime {
             handle: Handle::new(shared),
             threads,
-            main_slice,
         })
     }
 
@@ -276,10 +272,10 @@ impl Drop for Runtime {
             .shared
             .shutdown(std::mem::take(&mut self.threads));
         // Only the main thread's own slice can be put back from here.
-        if let Some(previous) = self.main_slice.take()
+        if let Some(slice) = &self.handle.shared.main_slice
             && thread::current().id() == self.handle.shared.main_thread
         {
-            main_slice::restore(previous);
+            slice.give_back();
         }
     }
 }

@@ -35,6 +35,9 @@ impl Shared {
             // Counted before the `next_frame()` waiters are looked at (see
             // `MainQueue::count_frame`); if some wait, the full pump wakes them.
             if !self.main.count_frame() {
+                if let Some(slice) = &self.main_slice {
+                    slice.after_empty_pump();
+                }
                 return PumpReport::default();
             }
             return self.full_pump(now, budget, true);
@@ -86,6 +89,9 @@ impl Shared {
             self.run_cleanups();
         }
         report.cpu_time = cpu.end();
+        if let Some(slice) = &self.main_slice {
+            slice.after_pump(report.cpu_time.unwrap_or_default());
+        }
         if let Some(wait_graph) = &self.wait_graph {
             if self.deterministic.is_some()
                 && !report.out_of_budget

@@ -14,6 +14,7 @@ use super::diag::task_list::TaskList;
 use super::diag::wait_graph::WaitGraph;
 use super::graveyard::Graveyard;
 use super::main_queue::MainQueue;
+use super::main_slice::MainSlice;
 use super::task::header::Header;
 use super::task::parked::{ParkedTasks, ShardedCount};
 use super::task::raw::Runnable;
@@ -71,6 +72,9 @@ pub(crate) struct Shared {
     /// The thread that owns the runtime: the only one that pumps, and the only
     /// one where `spawn_local` futures live.
     pub(super) main_thread: ThreadId,
+    /// The main thread's long slice while pumps run long
+    /// ([`RuntimeConfig::main_slice`](super::RuntimeConfig::main_slice)).
+    pub(super) main_slice: Option<MainSlice>,
 }
 
 impl Shared {

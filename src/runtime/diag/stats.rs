@@ -49,6 +49,10 @@ pub struct RuntimeStats {
     pub panics: u64,
     /// Interval ticks skipped because a run was still going, since the start.
     pub ticks_skipped: u64,
+    /// Times the main thread took its long time slice since the start (a
+    /// pump ran long: see
+    /// [`RuntimeConfig::main_slice`](crate::runtime::RuntimeConfig::main_slice)).
+    pub main_slice_raised: u64,
     /// What the workers did since the start (polls, pushes, steals, parks).
     pub workers: crate::runtime::WorkerStats,
 }
