@@ -67,14 +67,17 @@ fn thread_cpu_time() -> Duration {
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
+/// A task body busy for `work` of its thread's CPU time.
+async fn busy_for(work: Duration) {
+    let start = thread_cpu_time();
+    while thread_cpu_time() - start < work {
+        std::hint::spin_loop();
+    }
+}
+
 /// One pump that runs a main task busy for `work` of the thread's CPU time.
 fn long_pump(runtime: &Runtime, work: Duration) {
-    let task = runtime.spawn::<Main>(async move {
-        let start = thread_cpu_time();
-        while thread_cpu_time() - start < work {
-            std::hint::spin_loop();
-        }
-    });
+    let task = runtime.spawn::<Main>(busy_for(work));
     runtime.pump(Instant::now(), None);
     assert!(task.is_finished());
 }
@@ -229,13 +232,7 @@ fn the_plugin_takes_the_default_slice_when_its_pump_runs_long() {
         app.update();
         assert_eq!(this_thread_slice(), Some(before));
         let coro = app.world().resource::<Coro>().clone();
-        coro.spawn::<Main>(async move {
-            let start = thread_cpu_time();
-            while thread_cpu_time() - start < before {
-                std::hint::spin_loop();
-            }
-        })
-        .detach();
+        coro.spawn::<Main>(busy_for(before)).detach();
         app.update();
         assert_eq!(this_thread_slice(), Some(DEFAULT_MAIN_SLICE));
         drop(app);
@@ -248,13 +245,7 @@ fn the_plugin_takes_the_default_slice_when_its_pump_runs_long() {
             ..Default::default()
         });
         let coro = app.world().resource::<Coro>().clone();
-        coro.spawn::<Main>(async move {
-            let start = thread_cpu_time();
-            while thread_cpu_time() - start < before {
-                std::hint::spin_loop();
-            }
-        })
-        .detach();
+        coro.spawn::<Main>(busy_for(before)).detach();
         app.update();
         assert_eq!(this_thread_slice(), Some(before));
     });
