@@ -79,16 +79,17 @@ impl MainSlice {
     pub(crate) fn after_pump(&self, work: Duration) {
         if work >= self.long_pump {
             self.long_pump_done();
-        } else if self.state.load(Ordering::Relaxed) != 0 {
-            self.short_pump_done();
+        } else {
+            self.after_short_pump();
         }
     }
 
-    /// After an empty pump: a short one, if the long slice is held.
+    /// After an empty pump (a short one) or a short pump.
     #[inline]
-    pub(crate) fn after_empty_pump(&self) {
-        if self.state.load(Ordering::Relaxed) != 0 {
-            self.short_pump_done();
+    pub(crate) fn after_short_pump(&self) {
+        let short = self.state.load(Ordering::Relaxed);
+        if short != 0 {
+            self.short_pump_done(short);
         }
     }
 
@@ -99,9 +100,9 @@ impl MainSlice {
         }
     }
 
+    /// A short pump while the long slice is held; `short` is the state.
     #[cold]
-    fn short_pump_done(&self) {
-        let short = self.state.load(Ordering::Relaxed);
+    fn short_pump_done(&self, short: u32) {
         if short >= SHORT_PUMPS {
             self.give_back();
         } else {
@@ -128,32 +129,6 @@ fn clamp(slice: Duration) -> u64 {
     slice
         .clamp(Duration::from_micros(100), Duration::from_millis(100))
         .as_nanos() as u64
-}
-
-/// The slice the calling thread had before [`set`], to put back.
-#[derive(Debug)]
-#[cfg(test)]
-pub(crate) struct Previous(u64);
-
-/// Asks the kernel for `slice` as the calling thread's time slice, within
-/// the kernel's bounds (0.1 to 100 ms); `None` where there is no such
-/// setting (not Linux, a real-time thread, a refusal).
-#[cfg(test)]
-pub(crate) fn set(slice: Duration) -> Option<Previous> {
-    imp::set(clamp(slice)).map(Previous)
-}
-
-/// Puts back the slice the calling thread had before [`set`].
-#[cfg(test)]
-pub(crate) fn restore(previous: Previous) {
-    imp::set(previous.0);
-}
-
-/// The calling thread's time slice, as the kernel reports it (`None`: not
-/// Linux, or not a normal thread).
-#[cfg(test)]
-pub(crate) fn current() -> Option<Duration> {
-    imp::get().map(Duration::from_nanos)
 }
 
 #[cfg(target_os = "linux")]
@@ -233,21 +208,21 @@ mod tests {
             let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }.min(18) + 1;
             // SAFETY: sets the calling thread's nice value.
             assert_eq!(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }, 0);
-            let before = current().expect("a normal thread has a slice");
-            let Some(previous) = set(Duration::from_millis(8)) else {
+            let before = imp::get().expect("a normal thread has a slice");
+            let Some(previous) = imp::set(clamp(Duration::from_millis(8))) else {
                 println!("skipped: the kernel refused sched_setattr");
                 return;
             };
-            let now = current().unwrap();
+            let now = imp::get().unwrap();
             if now == before {
                 println!("skipped: this kernel ignores a normal thread's slice (before 6.12)");
                 return;
             }
-            assert_eq!(now, Duration::from_millis(8));
+            assert_eq!(Duration::from_nanos(now), Duration::from_millis(8));
             // SAFETY: reads the calling thread's nice value.
             assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }, nice);
-            restore(previous);
-            assert_eq!(current().unwrap(), before);
+            imp::set(previous);
+            assert_eq!(imp::get().unwrap(), before);
         })
         .join()
         .unwrap();
@@ -257,16 +232,17 @@ mod tests {
     #[cfg(target_os = "linux")]
     fn a_slice_out_of_the_kernels_bounds_is_clamped() {
         std::thread::spawn(|| {
-            let before = current().unwrap();
-            let Some(previous) = set(Duration::from_secs(5)) else {
+            let slice = || Duration::from_nanos(imp::get().unwrap());
+            let before = slice();
+            let Some(previous) = imp::set(clamp(Duration::from_secs(5))) else {
                 return;
             };
-            if current().unwrap() != before {
-                assert_eq!(current().unwrap(), Duration::from_millis(100));
-                set(Duration::ZERO).unwrap();
-                assert_eq!(current().unwrap(), Duration::from_micros(100));
+            if slice() != before {
+                assert_eq!(slice(), Duration::from_millis(100));
+                imp::set(clamp(Duration::ZERO)).unwrap();
+                assert_eq!(slice(), Duration::from_micros(100));
             }
-            restore(previous);
+            imp::set(previous);
         })
         .join()
         .unwrap();

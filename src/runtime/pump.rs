@@ -36,7 +36,7 @@ impl Shared {
             // `MainQueue::count_frame`); if some wait, the full pump wakes them.
             if !self.main.count_frame() {
                 if let Some(slice) = &self.main_slice {
-                    slice.after_empty_pump();
+                    slice.after_short_pump();
                 }
                 return PumpReport::default();
             }
