@@ -41,13 +41,14 @@
 mod common;
 
 use common::ExecutorThreads;
+use common::all_of::AllOf;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bevy_coro::prelude::*;
@@ -160,21 +161,6 @@ fn pump(n: usize) {
     }
 }
 
-/// Polls every future it holds until all are done (as in `benches/timers.rs`).
-struct AllOf<F>(Vec<Pin<Box<F>>>);
-
-impl<F: Future<Output = ()>> Future for AllOf<F> {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.retain_mut(|f| f.as_mut().poll(cx).is_pending());
-        if self.0.is_empty() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
 fn timers(n: usize) {
     let clock = ManualClock::new();
     let runtime = Runtime::new(RuntimeConfig {
@@ -185,12 +171,7 @@ fn timers(n: usize) {
     .unwrap();
     for _ in 0..n / 1_000 {
         let mut task = runtime.spawn::<Main>(async move {
-            AllOf(
-                (1..=1_000)
-                    .map(|i| Box::pin(sleep(Duration::from_millis(i))))
-                    .collect(),
-            )
-            .await
+            AllOf::new((1..=1_000).map(|i| sleep(Duration::from_millis(i)))).await
         });
         runtime.pump(Instant::now(), None);
         clock.advance(Duration::from_millis(1_001));
@@ -207,11 +188,8 @@ fn timers_tokio(n: usize) {
         .unwrap();
     for _ in 0..n / 1_000 {
         tokio.block_on(async move {
-            let mut all = AllOf(
-                (1..=1_000)
-                    .map(|i| Box::pin(tokio::time::sleep(Duration::from_millis(i))))
-                    .collect(),
-            );
+            let mut all =
+                AllOf::new((1..=1_000).map(|i| tokio::time::sleep(Duration::from_millis(i))));
             let inserted =
                 std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut all).poll(cx).is_ready()))
                     .await;

@@ -4,31 +4,21 @@
 //! poll them all once (insert), move their clock past the last deadline and
 //! poll again until all are done (fire). Both clocks are driven by hand:
 //! bevy_coro's `ManualClock`, tokio's paused clock. Throughput is in timers.
+//! The sleeps lie in one allocation ([`AllOf`]), as in a task's own state.
+
+mod common;
+
+use common::all_of::AllOf;
 
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bevy_coro::prelude::*;
 use bevy_coro::runtime::{Clock, ManualClock, Runtime, RuntimeConfig};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-
-/// Polls every future it holds until all are done.
-struct AllOf<F>(Vec<Pin<Box<F>>>);
-
-impl<F: Future<Output = ()>> Future for AllOf<F> {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.retain_mut(|f| f.as_mut().poll(cx).is_pending());
-        if self.0.is_empty() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-}
 
 fn timers(c: &mut Criterion) {
     let mut group = c.benchmark_group("timers: insert + fire");
@@ -45,12 +35,7 @@ fn timers(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("bevy_coro", n), &n, |b, &n| {
             b.iter(|| {
                 let mut task = runtime.spawn::<Main>(async move {
-                    AllOf(
-                        (1..=n)
-                            .map(|i| Box::pin(sleep(Duration::from_millis(i))))
-                            .collect(),
-                    )
-                    .await
+                    AllOf::new((1..=n).map(|i| sleep(Duration::from_millis(i)))).await
                 });
                 runtime.pump(Instant::now(), None); // insert
                 clock.advance(Duration::from_millis(n + 1));
@@ -67,11 +52,8 @@ fn timers(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("tokio", n), &n, |b, &n| {
             b.iter(|| {
                 tokio.block_on(async move {
-                    let mut all = AllOf(
-                        (1..=n)
-                            .map(|i| Box::pin(tokio::time::sleep(Duration::from_millis(i))))
-                            .collect(),
-                    );
+                    let mut all =
+                        AllOf::new((1..=n).map(|i| tokio::time::sleep(Duration::from_millis(i))));
                     // Insert: poll every sleep once.
                     let inserted = std::future::poll_fn(|cx| {
                         Poll::Ready(Pin::new(&mut all).poll(cx).is_ready())

@@ -7,6 +7,8 @@ use std::thread::JoinHandle;
 
 use bevy_coro::runtime::{Runtime, RuntimeConfig};
 
+pub mod all_of;
+
 /// The peers, each on `threads` threads of its own: bevy_coro, tokio,
 /// async-executor and bevy_tasks. Each benchmark adds what it asks of them.
 #[allow(dead_code)] // not every benchmark binary sets the peers side by side

@@ -32,6 +32,7 @@ use crate::runtime::task::context::with_current_task;
 /// # Panics
 ///
 /// When polled outside a bevy_coro task (there is no clock to follow).
+#[inline]
 pub fn sleep(duration: Duration) -> Sleep {
     with_current_task(|task| match task {
         Some(task) => {

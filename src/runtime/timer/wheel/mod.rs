@@ -6,13 +6,15 @@
 //! `elapsed` is in; timers beyond it wait in an overflow list that is relinked
 //! when the next window starts. A timer lives in the level of the highest 6-bit
 //! group in which its tick differs from `elapsed`; when its slot comes due, it
-//! fires or moves to a lower level. Timers are slab entries linked into per-slot lists by index, so a
+//! fires or moves to a lower level. Timers are entries (see `entries`) linked into per-slot lists by index, so a
 //! cancel unlinks and frees its entry at once: churn never grows the wheel. A
 //! timer that fires is freed as it fires (its value handed out); its key
 //! carries a generation, so a key kept past that finds nothing rather than
 //! the timer filed next in the same entry.
 
-use slab::Slab;
+mod entries;
+
+use entries::Entries;
 
 const LEVELS: usize = 6;
 const SLOT_BITS: u32 = 6;
@@ -50,7 +52,7 @@ struct Level {
 
 /// The wheel; `T` is what a timer carries (its waker's slot).
 pub(crate) struct Wheel<T> {
-    entries: Slab<Entry<T>>,
+    entries: Entries<T>,
     levels: [Level; LEVELS],
     /// Head of the list of timers beyond the current window.
     overflow: u32,
@@ -60,10 +62,10 @@ pub(crate) struct Wheel<T> {
     generation: u32,
 }
 
-impl<T> Wheel<T> {
+impl<T: Copy> Wheel<T> {
     pub(crate) fn new() -> Self {
         Wheel {
-            entries: Slab::new(),
+            entries: Entries::new(),
             levels: [Level {
                 occupied: 0,
                 heads: [NIL; SLOTS],
@@ -86,23 +88,29 @@ impl<T> Wheel<T> {
 
     /// Adds a timer due at `tick`. Returns the value back if `tick` has
     /// already been processed (the caller treats the timer as fired).
+    #[inline]
     pub(crate) fn insert(&mut self, tick: u64, value: T) -> Result<TimerKey, T> {
         if tick <= self.elapsed {
             return Err(value);
         }
         let generation = self.generation;
         self.generation = generation.wrapping_add(1);
+        // The entry is written once, already linked at the head of its slot.
+        let (level, slot) = self.slot_of(tick);
+        let head = self.head(level, slot);
         let key = self.entries.insert(Entry {
             tick,
             value,
             generation,
-            level: 0,
-            slot: 0,
+            level: level as u8,
+            slot: slot as u8,
             prev: NIL,
-            next: NIL,
+            next: head,
         });
-        let key = u32::try_from(key).expect("more than 4 billion timers");
-        self.link(key);
+        if head != NIL {
+            self.entries[head].prev = key;
+        }
+        self.set_head(level, slot, key);
         Ok(TimerKey {
             index: key,
             generation,
@@ -114,24 +122,21 @@ impl<T> Wheel<T> {
     pub(crate) fn remove(&mut self, key: TimerKey) -> Option<T> {
         self.pending_mut(key)?;
         self.unlink(key.index);
-        Some(self.entries.remove(key.index as usize).value)
+        Some(self.entries.remove(key.index))
     }
 
     /// The value of a pending timer; `None` once it fired (or the wheel was
     /// drained).
     pub(crate) fn pending_mut(&mut self, key: TimerKey) -> Option<&mut T> {
         self.entries
-            .get_mut(key.index as usize)
+            .get_mut(key.index)
             .filter(|entry| entry.generation == key.generation)
             .map(|entry| &mut entry.value)
     }
 
     /// Removes every timer and gives back their values.
     pub(crate) fn drain(&mut self) -> Vec<T> {
-        let values = std::mem::take(&mut self.entries)
-            .into_iter()
-            .map(|(_, e)| e.value)
-            .collect();
+        let values = self.entries.drain();
         for level in &mut self.levels {
             level.occupied = 0;
             level.heads = [NIL; SLOTS];
@@ -158,10 +163,10 @@ impl<T> Wheel<T> {
             let mut at = self.head(level, slot);
             self.set_head(level, slot, NIL);
             while at != NIL {
-                let entry = &mut self.entries[at as usize];
+                let entry = &mut self.entries[at];
                 let next = entry.next;
                 if entry.tick <= now {
-                    fire(self.entries.remove(at as usize).value);
+                    fire(self.entries.remove(at));
                 } else {
                     // Due later than this slot's start: down to a lower level
                     // (or, from the overflow list, into the new window).
@@ -198,12 +203,13 @@ impl<T> Wheel<T> {
         })
     }
 
-    /// Links entry `key` into the slot its tick belongs to, seen from `elapsed`.
-    fn link(&mut self, key: u32) {
-        let tick = self.entries[key as usize].tick;
+    /// The level and slot a timer due at `tick` belongs to, seen from
+    /// `elapsed` (level `LEVELS`: the overflow list).
+    #[inline]
+    fn slot_of(&self, tick: u64) -> (usize, usize) {
         let differing = (self.elapsed ^ tick) | (SLOTS as u64 - 1);
         let level = ((63 - differing.leading_zeros()) / SLOT_BITS) as usize;
-        let (level, slot) = if level >= LEVELS {
+        if level >= LEVELS {
             // Beyond this window: the overflow list, relinked when the next
             // window starts.
             (LEVELS, 0)
@@ -212,21 +218,26 @@ impl<T> Wheel<T> {
                 level,
                 ((tick >> (SLOT_BITS as usize * level)) as usize) & (SLOTS - 1),
             )
-        };
+        }
+    }
+
+    /// Links entry `key` into the slot its tick belongs to, seen from `elapsed`.
+    fn link(&mut self, key: u32) {
+        let (level, slot) = self.slot_of(self.entries[key].tick);
         let head = self.head(level, slot);
-        let entry = &mut self.entries[key as usize];
+        let entry = &mut self.entries[key];
         entry.level = level as u8;
         entry.slot = slot as u8;
         entry.prev = NIL;
         entry.next = head;
         if head != NIL {
-            self.entries[head as usize].prev = key;
+            self.entries[head].prev = key;
         }
         self.set_head(level, slot, key);
     }
 
     fn unlink(&mut self, key: u32) {
-        let entry = &self.entries[key as usize];
+        let entry = &self.entries[key];
         let (level, slot, prev, next) = (
             entry.level as usize,
             entry.slot as usize,
@@ -236,10 +247,10 @@ impl<T> Wheel<T> {
         if prev == NIL {
             self.set_head(level, slot, next);
         } else {
-            self.entries[prev as usize].next = next;
+            self.entries[prev].next = next;
         }
         if next != NIL {
-            self.entries[next as usize].prev = prev;
+            self.entries[next].prev = prev;
         }
     }
 
