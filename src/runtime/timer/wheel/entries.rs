@@ -3,8 +3,8 @@
 //!
 //! What `slab` does, less its per-entry enum: a free entry keeps its fields
 //! and is only marked, so filing a timer writes one entry and firing one
-//! reads it, with no tag to match (the `timers` bench spent a tenth of its
-//! instructions in `slab` before).
+//! reads it, with no tag to match (19 of a timer's 445 instructions in the
+//! `timers` bench).
 
 use std::ops::{Index, IndexMut};
 

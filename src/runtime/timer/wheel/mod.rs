@@ -6,11 +6,12 @@
 //! `elapsed` is in; timers beyond it wait in an overflow list that is relinked
 //! when the next window starts. A timer lives in the level of the highest 6-bit
 //! group in which its tick differs from `elapsed`; when its slot comes due, it
-//! fires or moves to a lower level. Timers are entries (see `entries`) linked into per-slot lists by index, so a
-//! cancel unlinks and frees its entry at once: churn never grows the wheel. A
-//! timer that fires is freed as it fires (its value handed out); its key
-//! carries a generation, so a key kept past that finds nothing rather than
-//! the timer filed next in the same entry.
+//! fires or moves to a lower level. Timers are entries (see `entries`)
+//! linked into per-slot lists by index, so a cancel unlinks and frees its
+//! entry at once: churn never grows the wheel. A timer that fires is freed
+//! as it fires (its value handed out); its key carries a generation, so a
+//! key kept past that finds nothing rather than the timer filed next in the
+//! same entry.
 
 mod entries;
 

@@ -141,6 +141,23 @@ fn a_key_kept_past_its_fire_finds_nothing_in_the_reused_entry() {
 }
 
 #[test]
+fn drain_gives_back_the_pending_timers_only() {
+    let mut wheel = Wheel::new();
+    let keys: Vec<_> = (1..=4).map(|t| wheel.insert(t * 100, t).unwrap()).collect();
+    assert_eq!(wheel.remove(keys[1]), Some(2));
+    assert_eq!(fired(&mut wheel, 100), vec![1]);
+    let mut left = wheel.drain();
+    left.sort();
+    assert_eq!(left, vec![3, 4], "neither the removed nor the fired one");
+    assert_eq!(wheel.len(), 0);
+    assert!(wheel.pending_mut(keys[2]).is_none());
+    // The drained wheel files again.
+    let key = wheel.insert(500, 5).unwrap();
+    assert_eq!(fired(&mut wheel, 500), vec![5]);
+    assert_eq!(wheel.remove(key), None);
+}
+
+#[test]
 fn churn_keeps_memory_flat() {
     let mut wheel = Wheel::new();
     for i in 0..1_000_000u64 {
