@@ -29,6 +29,10 @@
 //!   another.
 //! - `workers/frame_hold`: a wake held while the game's frame ends (and an
 //!   overdue frame's held wakes are taken) is given exactly once.
+//! - `actor/addresses`: an actor's count of addresses, with a weak address
+//!   upgrading while the last address is dropped (and clones and drops
+//!   beside it): the actor is stopped exactly once, and no upgrade after
+//!   the last drop gets an address.
 //! - `tasks`: the task allocation's state machine (`task/raw`): a wake
 //!   racing a running poll, a cancel racing a hop and completion, an
 //!   interval tick racing a run, a handle dropped racing a wake and the
@@ -73,6 +77,9 @@ mod graveyard;
 
 #[path = "../src/runtime/workers/frame_hold.rs"]
 mod frame_hold;
+
+#[path = "../src/runtime/actor/addresses.rs"]
+mod addresses;
 
 /// `loom::model`, printing how many interleavings it explored.
 #[cfg(test)]

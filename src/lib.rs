@@ -48,7 +48,8 @@
 //!   Dropping a [`Task`] cancels it; [`Task::detach`] lets it run on.
 //! - Actors: `coro.actor("brain").spawn::<Main>(state)` gives an [`Actor`]
 //!   address; its messages are handled one at a time, in order, by the
-//!   state's [`Behavior`], a batch per turn, with no task while idle.
+//!   state's [`Behavior`], a batch per turn, with no task while idle; a
+//!   [`WeakActor`] is an address that does not keep it running.
 //! - Dropping the App (or the [`Runtime`](runtime::Runtime)) joins the workers
 //!   and drops every pending future exactly once.
 //!
@@ -75,7 +76,8 @@ pub use bevy::game::{
 pub use bevy::plugin::{CoroScheduler, CoroSystems};
 pub use bevy::world::{WithWorld, with_world};
 pub use runtime::{
-    Actor, ActorBuilder, ActorError, Behavior, OnPanic, Reply, SendError, SpawnActor, behavior_fn,
+    Actor, ActorBuilder, ActorError, Behavior, OnPanic, Reply, SendError, SpawnActor, WeakActor,
+    behavior_fn,
 };
 pub use runtime::{
     Affinity, CancelHandle, CoroFutureExt, Elapsed, Join, Joining, Main, MissedTick, NextFrame, On,

@@ -7,16 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy_coro::prelude::*;
-use bevy_coro::runtime::{Runtime, RuntimeConfig};
+use bevy_coro::runtime::Runtime;
 use common::*;
-
-fn runtime(workers: usize) -> Runtime {
-    Runtime::new(RuntimeConfig {
-        workers,
-        ..Default::default()
-    })
-    .unwrap()
-}
 
 fn pump_until<T>(runtime: &Runtime, task: &mut Task<T>) -> Result<T, TaskError> {
     let start = Instant::now();

@@ -11,21 +11,13 @@ use std::time::Duration;
 
 use bevy_app::App;
 use bevy_coro::prelude::*;
-use bevy_coro::runtime::{Instant, Runtime, RuntimeConfig, block_on};
+use bevy_coro::runtime::{Instant, block_on};
 use bevy_ecs::prelude::*;
 use common::*;
 
-fn single() -> Runtime {
-    Runtime::new(RuntimeConfig {
-        workers: 0,
-        ..Default::default()
-    })
-    .unwrap()
-}
-
 #[test]
 fn worker_tasks_run_in_the_pump_after_the_main_tasks() {
-    let runtime = single();
+    let runtime = runtime(0);
     assert_eq!(runtime.worker_count(), 0);
     let order = Arc::new(Mutex::new(Vec::new()));
     let log = |name: &'static str| {
@@ -71,7 +63,7 @@ fn a_hop_there_and_back_and_a_worker_with_world_take_one_frame() {
 fn a_worker_yield_resumes_next_frame_and_never_holds_the_pump() {
     let watchdog = Watchdog::start("single-threaded yields", WATCHDOG);
     watchdog.lap("a yielding worker task".into(), String::new);
-    let runtime = single();
+    let runtime = runtime(0);
     let polls = Arc::new(AtomicUsize::new(0));
     let count = polls.clone();
     runtime
@@ -91,7 +83,7 @@ fn a_worker_yield_resumes_next_frame_and_never_holds_the_pump() {
 
 #[test]
 fn the_budget_bounds_main_and_worker_tasks_together() {
-    let runtime = single();
+    let runtime = runtime(0);
     let done = Arc::new(AtomicUsize::new(0));
     for _ in 0..3 {
         let done = done.clone();
@@ -114,7 +106,7 @@ fn the_budget_bounds_main_and_worker_tasks_together() {
 
 #[test]
 fn timers_fire_in_the_pump_only() {
-    let runtime = single();
+    let runtime = runtime(0);
     let task = runtime.spawn::<Worker>(async { sleep(Duration::from_millis(1)).await });
     runtime.pump(Instant::now(), None);
     // No timer thread: past its deadline, the sleep waits for a pump.
@@ -133,7 +125,7 @@ fn timers_fire_in_the_pump_only() {
 
 #[test]
 fn block_on_refuses_a_worker_task_on_the_main_thread_but_waits_elsewhere() {
-    let runtime = single();
+    let runtime = runtime(0);
     let task = runtime.spawn::<Worker>(async { 7 });
     let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| block_on(task)));
     let message = panic_text(&*refused.expect_err("block_on waited for the pump"));

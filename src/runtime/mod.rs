@@ -61,7 +61,7 @@ use concurrent_queue::ConcurrentQueue;
 
 pub use actor::{
     Actor, ActorBuilder, ActorError, Behavior, DEFAULT_BATCH, FnBehavior, HandlerFuture, OnPanic,
-    Reply, SendError, SpawnActor, behavior_fn,
+    Reply, SendError, SpawnActor, WeakActor, behavior_fn,
 };
 pub use affinity::{Affinity, CoroFutureExt, Main, On, Worker};
 pub use block::block_on;

@@ -225,6 +225,17 @@ pub fn describe(coro: &bevy_coro::runtime::Handle) -> String {
     format!("in_flight {}, {:?}", coro.in_flight(), coro.stats())
 }
 
+/// A runtime on `workers` workers (0: single-threaded), the rest of
+/// `RuntimeConfig` at its defaults.
+pub fn runtime(workers: usize) -> bevy_coro::runtime::Runtime {
+    use bevy_coro::runtime::{Runtime, RuntimeConfig};
+    Runtime::new(RuntimeConfig {
+        workers,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 /// A runtime on 2 workers with a manual clock, and that clock.
 pub fn manual_runtime() -> (bevy_coro::runtime::Runtime, bevy_coro::runtime::ManualClock) {
     manual_runtime_with(2)

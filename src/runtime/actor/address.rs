@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::error::{ActorError, SendError};
 use super::mailbox::{Envelope, Post};
 use super::reply::Reply;
+use super::weak::WeakActor;
 
 /// The address of an actor taking messages `M` and answering `R`: cheap to
 /// clone, `Send + Sync`, usable from systems, tasks and any thread. Made by
@@ -19,7 +20,8 @@ use super::reply::Reply;
 /// **Dropping the last address stops the actor after the messages already
 /// sent**: they are handled, then the state is dropped. [`Actor::stop_now`]
 /// stops it without them. An actor whose state holds its own address never
-/// sees its last address dropped: stop it with [`Actor::stop`].
+/// sees its last address dropped: stop it with [`Actor::stop`], or give it
+/// a [`WeakActor`] ([`Actor::downgrade`]), which does not keep it running.
 ///
 /// ```
 /// use bevy_coro::prelude::*;
@@ -48,8 +50,18 @@ pub struct Actor<M, R = ()> {
 }
 
 impl<M, R> Actor<M, R> {
+    /// The first address of a new actor, or one a weak address was just
+    /// counted for: `mailbox`'s count includes it.
     pub(crate) fn new(mailbox: Arc<dyn Post<M, R>>) -> Self {
         Actor { mailbox }
+    }
+
+    /// A weak address: it can send (after [`WeakActor::upgrade`]) while an
+    /// address is alive, but does not keep the actor running: for a
+    /// registry or a cache of actors, or an actor's own state holding its
+    /// address.
+    pub fn downgrade(&self) -> WeakActor<M, R> {
+        WeakActor::new(Arc::downgrade(&self.mailbox))
     }
 
     /// Sends `msg`; the actor handles it after the messages sent before it.

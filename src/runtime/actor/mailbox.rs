@@ -31,9 +31,9 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
+use super::addresses::Addresses;
 use super::behavior::Behavior;
 use super::reply::ReplySender;
 use super::scope::Scope;
@@ -87,7 +87,7 @@ struct Inbox<B, M, R> {
 pub(crate) struct Mailbox<B, M, R> {
     inbox: Mutex<Inbox<B, M, R>>,
     /// `Actor` addresses alive; the last one dropped stops the actor.
-    addresses: AtomicUsize,
+    addresses: Addresses,
     /// This mailbox, to hand a turn (upgraded only to start one).
     me: Weak<Self>,
     pub(crate) turns: TurnOptions,
@@ -110,6 +110,9 @@ pub(crate) trait Post<M, R>: Send + Sync {
     fn is_stopped(&self) -> bool;
     fn pending(&self) -> usize;
     fn add_address(&self);
+    /// A new address for a weak one, while an address is alive; `false`
+    /// once the last was dropped.
+    fn try_add_address(&self) -> bool;
     /// The last address dropped stops the actor (as `stop`).
     fn drop_address(&self);
     fn name(&self) -> &'static str;
@@ -137,7 +140,7 @@ where
                     closed: false,
                     state: Some(state),
                 }),
-                addresses: AtomicUsize::new(1),
+                addresses: Addresses::one(),
                 me: me.clone(),
                 turns,
                 scope: scope(as_abort),
@@ -259,12 +262,15 @@ where
     }
 
     fn add_address(&self) {
-        self.addresses.fetch_add(1, Ordering::Relaxed);
+        self.addresses.add();
+    }
+
+    fn try_add_address(&self) -> bool {
+        self.addresses.try_add()
     }
 
     fn drop_address(&self) {
-        // As `Arc`'s count: the last drop sees every other address's sends.
-        if self.addresses.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.addresses.drop_one() {
             self.stop();
         }
     }

@@ -23,11 +23,14 @@
 //!   [`Actor::stop`] stops after the messages sent; [`Actor::stop_now`], an
 //!   owner's end (an entity's despawn, `scope`) or the runtime's shutdown
 //!   stop at once. A stopped actor refuses messages with [`SendError`] (the
-//!   message given back) or [`ActorError::Stopped`].
+//!   message given back) or [`ActorError::Stopped`]. A [`WeakActor`]
+//!   ([`Actor::downgrade`]) is an address that does not keep the actor
+//!   running.
 //! - **Panics.** A handler's panic ends that message ([`OnPanic`]); the
 //!   actor goes on by default.
 
 mod address;
+mod addresses;
 mod behavior;
 mod builder;
 mod error;
@@ -35,6 +38,7 @@ mod mailbox;
 mod reply;
 mod scope;
 mod turn;
+mod weak;
 
 pub use address::Actor;
 pub use behavior::{Behavior, FnBehavior, HandlerFuture, behavior_fn};
@@ -42,3 +46,4 @@ pub use builder::{ActorBuilder, DEFAULT_BATCH, SpawnActor};
 pub use error::{ActorError, SendError};
 pub use mailbox::OnPanic;
 pub use reply::Reply;
+pub use weak::WeakActor;
