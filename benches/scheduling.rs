@@ -5,7 +5,8 @@
 //!   task wakes the (blocked) bench thread. The floor is bare async-task +
 //!   concurrent-queue on one thread.
 //! - `yield`: 100 tasks yielding 100 times each, and 1,000 tasks yielding
-//!   1,000 times each (10 samples), on 2 worker threads.
+//!   1,000 times each (10 samples), on 2 worker threads; each peer's own
+//!   yield, awaited in the task (no allocation per yield).
 //! - `hop`: one main -> worker -> main round trip with an idle pool; tokio's
 //!   equivalent is a current-thread caller awaiting a task spawned on its
 //!   multi-thread runtime. Two floors: std thread + mpsc (two blocking
@@ -52,12 +53,23 @@ impl Peer {
     }
 }
 
-/// Each peer's own yield, as its users would write it.
-fn yielder(peer: &Peer) -> fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+/// A task that yields `rounds` times with `yield_now`, then counts itself
+/// done. Generic over the yield, so each peer's own yield future lies in
+/// the task's state, as in a game's task (a `Box` per yield, as the group
+/// had before, cost every peer an allocation and a free per yield).
+async fn yield_loop<Y: Future<Output = ()>>(rounds: usize, finish: Finish, yield_now: fn() -> Y) {
+    for _ in 0..rounds {
+        yield_now().await;
+    }
+    finish.one();
+}
+
+/// Spawns `yield_loop` with the peer's own yield, as its users would write it.
+fn spawn_yielder(peer: &Peer, rounds: usize, finish: Finish) {
     match peer {
-        Peer::Coro(_) => || Box::pin(yield_now()),
-        Peer::Tokio(_) => || Box::pin(tokio::task::yield_now()),
-        _ => || Box::pin(futures_lite::future::yield_now()),
+        Peer::Coro(_) => peer.spawn(yield_loop(rounds, finish, yield_now)),
+        Peer::Tokio(_) => peer.spawn(yield_loop(rounds, finish, tokio::task::yield_now)),
+        _ => peer.spawn(yield_loop(rounds, finish, futures_lite::future::yield_now)),
     }
 }
 
@@ -120,17 +132,10 @@ fn yields(c: &mut Criterion) {
         }
         for (name, peer) in &peers {
             let (finish, wait) = Finish::new(tasks);
-            let yield_now = yielder(peer);
             group.bench_function(BenchmarkId::new(*name, format!("{tasks}x{rounds}")), |b| {
                 b.iter(|| {
                     for _ in 0..tasks {
-                        let finish = finish.clone();
-                        peer.spawn(async move {
-                            for _ in 0..rounds {
-                                yield_now().await;
-                            }
-                            finish.one();
-                        });
+                        spawn_yielder(peer, rounds, finish.clone());
                     }
                     wait.recv().unwrap();
                 })
