@@ -131,6 +131,60 @@ fn an_actor_holding_its_own_weak_address_stops_with_its_last_address() {
     assert_eq!(coro.in_flight(), 0);
 }
 
+/// The last address dropped inside the actor's own handler (a temporary
+/// one, from its weak address): the actor stops there, after the messages
+/// already sent, and its state is dropped once the turn has put it down.
+#[test]
+fn the_last_address_dropped_in_the_actors_own_handler_stops_it() {
+    let mut app = app(1);
+    let coro = coro(&app);
+    let drops = DropCounter::default();
+    let handled = Arc::new(AtomicUsize::new(0));
+    // What the handler saw, checked out here (a panic in a handler only
+    // ends that message): the temporary address running, then no upgrade.
+    let seen: Arc<std::sync::Mutex<Option<(bool, bool)>>> = Arc::default();
+    // The game's address, which the first message's handler drops.
+    let outside: Arc<std::sync::Mutex<Option<Actor<u32>>>> = Arc::default();
+    let me: Arc<std::sync::Mutex<Option<WeakActor<u32>>>> = Arc::default();
+    let actor = coro
+        .actor("self-ending")
+        .spawn::<Main>(behavior_fn(drops.token(), {
+            let (outside, me) = (outside.clone(), me.clone());
+            let (handled, seen) = (handled.clone(), seen.clone());
+            move |_, n: u32| {
+                handled.fetch_add(1, Ordering::SeqCst);
+                if n == 0 {
+                    let weak = me.lock().unwrap().clone().expect("set before the pump");
+                    let temporary = weak.upgrade().expect("the game's address lives");
+                    drop(outside.lock().unwrap().take());
+                    let running = !temporary.is_stopped();
+                    // The last address: the actor stops, after messages 1 and 2.
+                    drop(temporary);
+                    *seen.lock().unwrap() = Some((running, weak.upgrade().is_some()));
+                }
+                Box::pin(async {})
+            }
+        }));
+    *me.lock().unwrap() = Some(actor.downgrade());
+    for n in 0..3 {
+        assert!(actor.send(n).is_ok());
+    }
+    *outside.lock().unwrap() = Some(actor);
+    update_until(&mut app, "the state dropped", |_| drops.count() == 1);
+    assert_eq!(handled.load(Ordering::SeqCst), 3);
+    assert!(outside.lock().unwrap().is_none());
+    assert_eq!(
+        *seen.lock().unwrap(),
+        Some((true, false)),
+        "(running with the temporary address, upgraded after it)"
+    );
+    for _ in 0..5 {
+        app.update();
+    }
+    assert_eq!(drops.count(), 1);
+    assert_eq!(coro.in_flight(), 0);
+}
+
 /// Threads upgrading and sending while the last `Actor` is dropped: every
 /// send that was taken is handled, once; the state is dropped once; then
 /// no upgrade succeeds.
