@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release --example swarm -- [--agents N] [--frames N] [--workers N]
 //!                                        [--fps N] [--seed N] [--map FILE.map]
-//!                                        [--baseline bevy_tasks | --compare]
+//!                                        [--baseline bevy_tasks | --compare [--coro-first]]
 //!                                        [--main-work-us N] [--budget-ms N]
 //!                                        [--plot FILE.svg]
 //!                                        [--worker-priority background | normal]
@@ -16,7 +16,9 @@
 //!
 //! `--baseline bevy_tasks` plays the same game with the task plumbing a Bevy
 //! user writes today (`baseline.rs`, to read beside `coro.rs`); `--compare`
-//! plays both, one after the other, and prints a table side by side.
+//! plays both, one after the other (bevy_tasks first, or bevy_coro with
+//! `--coro-first`: to check that the order moves no figure), and prints a
+//! table side by side.
 //! `--write-map` writes a generated map in the Moving AI format and plays
 //! nothing: `assets/maze.map` and `assets/rooms.map` are those of seed 7.
 //! bevy_coro's workers run at `WorkerPriority::Background` unless
@@ -74,6 +76,8 @@ struct Options {
     version: Version,
     /// Play both versions and print them side by side.
     compare: bool,
+    /// With `compare`: play bevy_coro first.
+    coro_first: bool,
     /// Busy work per path applied on the main thread.
     main_work: Duration,
     /// bevy_coro's pump budget per frame (`CoroPlugin::main_budget`).
@@ -108,6 +112,7 @@ impl Default for Options {
             map: None,
             version: Version::Coro,
             compare: false,
+            coro_first: false,
             main_work: Duration::ZERO,
             budget: None,
             plot: None,
@@ -123,7 +128,7 @@ impl Default for Options {
 }
 
 const USAGE: &str = "usage: swarm [--agents N] [--frames N] [--workers N] [--fps N (0: uncapped)] \
-                     [--seed N] [--map FILE.map] [--baseline bevy_tasks | --compare] \
+                     [--seed N] [--map FILE.map] [--baseline bevy_tasks | --compare [--coro-first]] \
                      [--main-work-us N] [--budget-ms N] [--plot FILE.svg] \
                      [--worker-priority background | normal] [--frame-hold-ms N (0: off)] [--keep-main-core on | off] [--main-slice-ms N (0: off)] [--inspect N] \
                      | --write-map maze|rooms FILE.map [--seed N]";
@@ -149,6 +154,7 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
                 other => return Err(format!("--baseline: `{other}` is not one (try bevy_tasks)")),
             },
             "--compare" => options.compare = true,
+            "--coro-first" => options.coro_first = true,
             "--main-work-us" => options.main_work = Duration::from_micros(number(value()?)?),
             "--budget-ms" => options.budget = Some(Duration::from_millis(number(value()?)?)),
             "--plot" => options.plot = Some(value()?),
@@ -187,6 +193,9 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
     }
     if options.agents == 0 || options.frames == 0 {
         return Err("--agents and --frames must be at least 1".into());
+    }
+    if options.coro_first && !options.compare {
+        return Err("--coro-first orders the versions of --compare: give both".into());
     }
     if options.budget == Some(Duration::ZERO) {
         return Err("--budget-ms must be at least 1".into());
@@ -269,7 +278,9 @@ fn run(
     source: &str,
     out: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
-    let what = if options.compare {
+    let what = if options.compare && options.coro_first {
+        "frame health, bevy_coro then bevy_tasks"
+    } else if options.compare {
         "frame health, bevy_tasks then bevy_coro"
     } else if options.version == Version::BevyTasks {
         "bevy_tasks swarm (the baseline)"
@@ -327,16 +338,27 @@ fn run(
     }
     out(&format!("{header}\n"));
     let mut runs: Vec<(&str, Summary)> = Vec::new();
+    // With `--coro-first`, bevy_coro plays first; the table and the chart
+    // still show bevy_tasks first.
+    let coro_first = options.compare && options.coro_first;
+    if coro_first {
+        runs.push(("bevy_coro", play(Version::Coro, options, grid.clone())?));
+    }
     if options.compare || options.version == Version::BevyTasks {
         runs.push((
             "bevy_tasks",
             play(Version::BevyTasks, options, grid.clone())?,
         ));
     }
-    if options.compare || options.version == Version::Coro {
+    if !coro_first && (options.compare || options.version == Version::Coro) {
         runs.push(("bevy_coro", play(Version::Coro, options, grid)?));
     }
-    if let [(_, baseline), (_, coro)] = runs.as_slice() {
+    // bevy_tasks first in the chart, whichever played first.
+    runs.sort_by_key(|(name, _)| *name != "bevy_tasks");
+    let summary = |name: &str| runs.iter().find(|run| run.0 == name).map(|run| &run.1);
+    if let (true, Some(baseline), Some(coro)) =
+        (runs.len() == 2, summary("bevy_tasks"), summary("bevy_coro"))
+    {
         out(&report::compare_table(baseline, coro));
     } else if let [(name, summary)] = runs.as_slice() {
         let label = if *name == "bevy_coro" {

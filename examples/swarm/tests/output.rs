@@ -33,6 +33,36 @@ fn the_tracy_client_accepts_a_profiler_connection() {
     }
 }
 
+/// `--coro-first` plays bevy_coro first (to check that the order moves no
+/// figure) and prints both in the table; alone, without `--compare`, it is
+/// refused.
+#[test]
+fn coro_first_plays_bevy_coro_first_and_is_refused_alone() {
+    let flags = |flags: &[&str]| crate::parse_options(flags.iter().map(|flag| flag.to_string()));
+    let refused = flags(&["--coro-first"])
+        .err()
+        .expect("refused without --compare");
+    assert!(refused.contains("--compare"), "{refused}");
+    assert!(flags(&["--compare", "--coro-first"]).unwrap().coro_first);
+    let options = Options {
+        compare: true,
+        coro_first: true,
+        frames: 30,
+        ..small(20, 4)
+    };
+    let mut output = String::new();
+    crate::run(&options, Grid::generate(24, 24, 4), "test", &mut |text| {
+        output.push_str(text)
+    })
+    .unwrap();
+    assert!(output.contains("bevy_coro then bevy_tasks"), "{output}");
+    let frames = output
+        .lines()
+        .find(|line| line.starts_with("| frames |"))
+        .unwrap_or_else(|| panic!("no table in {output}"));
+    assert!(frames.contains("| 30 | 30 |"), "{frames}");
+}
+
 #[test]
 fn compare_prints_a_table_that_parses_and_draws_the_chart() {
     let options = Options {
