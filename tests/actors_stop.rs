@@ -46,11 +46,7 @@ fn the_last_address_dropped_stops_after_what_was_sent() {
     update_until(&mut app, "drained", |_| drops.count() == 1);
     assert_eq!(handled.load(Ordering::SeqCst), 100);
     // Dropped once, and nothing runs any more.
-    for _ in 0..5 {
-        app.update();
-    }
-    assert_eq!(drops.count(), 1);
-    assert_eq!(coro.in_flight(), 0);
+    assert_settled(&mut app, &drops, 1);
 }
 
 /// An idle actor whose last address goes drops its state at once.

@@ -124,11 +124,7 @@ fn an_actor_holding_its_own_weak_address_stops_with_its_last_address() {
     drop(actor);
     update_until(&mut app, "the second state dropped", |_| drops.count() == 2);
     assert_eq!(counted.load(Ordering::SeqCst), 12);
-    for _ in 0..5 {
-        app.update();
-    }
-    assert_eq!(drops.count(), 2);
-    assert_eq!(coro.in_flight(), 0);
+    assert_settled(&mut app, &drops, 2);
 }
 
 /// The last address dropped inside the actor's own handler (a temporary
@@ -178,11 +174,7 @@ fn the_last_address_dropped_in_the_actors_own_handler_stops_it() {
         Some((true, false)),
         "(running with the temporary address, upgraded after it)"
     );
-    for _ in 0..5 {
-        app.update();
-    }
-    assert_eq!(drops.count(), 1);
-    assert_eq!(coro.in_flight(), 0);
+    assert_settled(&mut app, &drops, 1);
 }
 
 /// Threads upgrading and sending while the last `Actor` is dropped: every

@@ -353,12 +353,10 @@ fn run(
     if !coro_first && (options.compare || options.version == Version::Coro) {
         runs.push(("bevy_coro", play(Version::Coro, options, grid)?));
     }
-    // bevy_tasks first in the chart, whichever played first.
+    // bevy_tasks first, whichever played first: the table and the chart
+    // take it from there.
     runs.sort_by_key(|(name, _)| *name != "bevy_tasks");
-    let summary = |name: &str| runs.iter().find(|run| run.0 == name).map(|run| &run.1);
-    if let (true, Some(baseline), Some(coro)) =
-        (runs.len() == 2, summary("bevy_tasks"), summary("bevy_coro"))
-    {
+    if let [(_, baseline), (_, coro)] = runs.as_slice() {
         out(&report::compare_table(baseline, coro));
     } else if let [(name, summary)] = runs.as_slice() {
         let label = if *name == "bevy_coro" {

@@ -31,6 +31,13 @@ fn small(agents: usize, seed: u64) -> Options {
     }
 }
 
+/// What `swarm` prints for `options` on `grid`.
+fn printed(options: &Options, grid: Grid) -> String {
+    let mut output = String::new();
+    crate::run(options, grid, "test", &mut |text| output.push_str(text)).unwrap();
+    output
+}
+
 fn unrouted(app: &mut App) -> usize {
     let world = app.world_mut();
     world
@@ -224,11 +231,7 @@ fn zero_workers_plays_single_threaded_and_says_so() {
         frames: 120,
         ..small(60, 5)
     };
-    let mut output = String::new();
-    crate::run(&options, Grid::generate(32, 32, 5), "test", &mut |text| {
-        output.push_str(text)
-    })
-    .unwrap();
+    let output = printed(&options, Grid::generate(32, 32, 5));
     assert!(output.contains("single-threaded (0 workers"), "{output}");
     assert!(output.contains("of 0 workers"), "{output}");
     // Every agent routed, by the pump alone, past a rally (goals changed

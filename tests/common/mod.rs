@@ -121,6 +121,17 @@ impl DropCounter {
     }
 }
 
+/// Runs five more frames and checks that nothing more happened: `drops`
+/// stays at `dropped` and no task is in flight (a stopped actor stays
+/// stopped, its state dropped once).
+pub fn assert_settled(app: &mut App, drops: &DropCounter, dropped: usize) {
+    for _ in 0..5 {
+        app.update();
+    }
+    assert_eq!(drops.count(), dropped);
+    assert_eq!(coro(app).in_flight(), 0);
+}
+
 /// Bumps its counter when dropped.
 pub struct DropToken(Arc<AtomicUsize>);
 

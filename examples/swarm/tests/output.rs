@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use bevy_coro::CoroMode;
 
-use super::small;
+use super::{printed, small};
 use crate::map::Grid;
 use crate::mapgen;
 use crate::{Options, coro};
@@ -50,11 +50,7 @@ fn coro_first_plays_bevy_coro_first_and_is_refused_alone() {
         frames: 30,
         ..small(20, 4)
     };
-    let mut output = String::new();
-    crate::run(&options, Grid::generate(24, 24, 4), "test", &mut |text| {
-        output.push_str(text)
-    })
-    .unwrap();
+    let output = printed(&options, Grid::generate(24, 24, 4));
     assert!(output.contains("bevy_coro then bevy_tasks"), "{output}");
     let frames = output
         .lines()
@@ -78,11 +74,7 @@ fn compare_prints_a_table_that_parses_and_draws_the_chart() {
         ),
         ..small(30, 4)
     };
-    let mut output = String::new();
-    crate::run(&options, Grid::generate(24, 24, 4), "test", &mut |text| {
-        output.push_str(text)
-    })
-    .unwrap();
+    let output = printed(&options, Grid::generate(24, 24, 4));
     let rows: Vec<Vec<&str>> = output
         .lines()
         .filter(|line| line.starts_with("| ") && !line.starts_with("| |"))

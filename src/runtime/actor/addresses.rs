@@ -87,12 +87,10 @@ mod loom_models {
         }
 
         /// An upgrade that, when it gets an address, drops it again.
-        fn upgrade_and_drop(&self) -> bool {
-            let upgraded = self.addresses.try_add();
-            if upgraded {
+        fn upgrade_and_drop(&self) {
+            if self.addresses.try_add() {
                 self.drop_address();
             }
-            upgraded
         }
     }
 
